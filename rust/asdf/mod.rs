@@ -1,0 +1,1 @@
+//! ASDF decoding (YAML tree + binary blocks) for the ASDF extension of JWST products.

@@ -1,0 +1,416 @@
+//! One FITS header card (80 bytes, or a card followed by CONTINUE cards): keyword, value, comment,
+//! parsed the way astropy.io.fits reads them (its tolerant "NFSC" rules).
+
+/// A card's value, typed as astropy gives it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Str(String),
+    Bool(bool),
+    Int(i128),
+    /// An integer too large for i128, as its decimal text (with sign).
+    BigInt(String),
+    Float(f64),
+    Complex(f64, f64),
+    /// `KEY =` with no value (astropy's UNDEFINED).
+    Undefined,
+    /// COMMENT / HISTORY / blank-keyword cards, and cards astropy keeps verbatim as invalid.
+    Text(String),
+    /// A value astropy refuses to parse (it raises VerifyError on access); the raw text.
+    Unparsable(String),
+}
+
+/// Keywords whose value is free text.
+pub fn is_commentary(key: &str) -> bool {
+    matches!(key, "" | "COMMENT" | "HISTORY")
+}
+
+/// The keyword of one 80-byte card image, as astropy's `Card.keyword` gives it.
+/// Returns (keyword, byte offset where the value/comment text starts, is_hierarch, is_invalid).
+pub fn parse_keyword(img: &[u8]) -> (String, usize, bool, bool) {
+    let head = &img[..img.len().min(8)];
+    let kw = ascii_trim(head);
+    let kw_upper = kw.to_ascii_uppercase();
+    if matches!(kw_upper.as_str(), "" | "COMMENT" | "HISTORY" | "END") {
+        return (kw_upper, 8, false, false);
+    }
+    if kw_upper == "CONTINUE" {
+        return (kw_upper, 8, false, false);
+    }
+    if kw_upper == "HIERARCH" && img.len() > 8 && img[8] == b' ' {
+        if let Some(eq) = img.iter().position(|&b| b == b'=') {
+            let key = ascii_trim(&img[9.min(eq)..eq]);
+            return (key, eq + 1, true, false);
+        }
+    }
+    if let Some(idx) = find(img, b"= ") {
+        if idx <= 8 {
+            let key = if idx < 8 { ascii_trim(&head[..idx.min(head.len())]) } else { kw };
+            return (key.to_ascii_uppercase(), idx + 2, false, false);
+        }
+    }
+    // Invalid / non-standard: astropy keeps the keyword text as is and the rest verbatim.
+    (kw, 8, false, true)
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn ascii_trim(b: &[u8]) -> String {
+    let s = String::from_utf8_lossy(b);
+    s.trim_matches(|c: char| c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\x0b' || c == '\x0c')
+        .to_string()
+}
+
+fn text_of(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Parse the value and comment of one card (possibly long: card + CONTINUE cards, 80 bytes each).
+pub fn parse_value_comment(img: &[u8]) -> (Value, String) {
+    let first = &img[..img.len().min(80)];
+    let (key, vstart, _hier, invalid) = parse_keyword(first);
+    if is_commentary(&key) || key == "END" || invalid {
+        if img.len() > 80 && is_commentary(&key) {
+            // Commentary card followed by CONTINUE cards: astropy joins the raw texts.
+            let mut s = String::new();
+            for sub in img.chunks(80) {
+                s.push_str(text_of(&sub[8.min(sub.len())..]).trim());
+            }
+            return (Value::Text(s), String::new());
+        }
+        let t = text_of(&first[8.min(first.len())..]);
+        return (Value::Text(t.trim_end().to_string()), String::new());
+    }
+    if img.len() > 80 {
+        return parse_long(img, vstart);
+    }
+    let vc = text_of(&first[vstart.min(first.len())..]);
+    parse_valuecomment(vc.trim())
+}
+
+/// A card followed by CONTINUE cards: concatenate the string pieces, dropping each trailing '&'.
+fn parse_long(img: &[u8], vstart0: usize) -> (Value, String) {
+    let mut values = String::new();
+    let mut comments: Vec<String> = Vec::new();
+    for (i, sub) in img.chunks(80).enumerate() {
+        let vstart = if i == 0 { vstart0 } else { 8 };
+        let vc_raw = text_of(&sub[vstart.min(sub.len())..]);
+        let vc = vc_raw.trim();
+        // Every sub-card must hold a string value (astropy: "CONTINUE cards must have string values").
+        let (v, _) = parse_valuecomment(vc);
+        if !matches!(v, Value::Str(_)) {
+            return (Value::Unparsable(text_of(img)), String::new());
+        }
+        match match_strg_comment(vc) {
+            Some((strg, comm)) => {
+                let mut piece = strg.unwrap_or_default();
+                let trimmed_len = piece.trim_end().len();
+                piece.truncate(trimmed_len);
+                if piece.ends_with('&') {
+                    piece.pop();
+                }
+                values.push_str(&piece);
+                if let Some(c) = comm {
+                    if !c.is_empty() {
+                        comments.push(c.trim_end().to_string());
+                    }
+                }
+            }
+            None => return parse_valuecomment(vc),
+        }
+    }
+    let joined = format!("'{}' / {}", values, comments.join(" "));
+    parse_valuecomment(&joined)
+}
+
+/// astropy's `_strg_comment_RE`: `(strg)? *(/ *comm)?$`. Returns (raw strg, comm).
+fn match_strg_comment(vc: &str) -> Option<(Option<String>, Option<String>)> {
+    let b = vc.as_bytes();
+    if b.first() == Some(&b'\'') {
+        if let Some((strg, end)) = match_strg(b, 0) {
+            let rest = &vc[end..];
+            if let Some(c) = match_tail(rest) {
+                return Some((Some(strg), c));
+            }
+        }
+    }
+    match_tail(vc).map(|c| (None, c))
+}
+
+/// ` *(/ *(comm))?$` — Some(comment or None) when `rest` is spaces plus an optional comment.
+fn match_tail(rest: &str) -> Option<Option<String>> {
+    let t = rest.trim_start_matches(' ');
+    if t.is_empty() {
+        return Some(None);
+    }
+    if let Some(after) = t.strip_prefix('/') {
+        return Some(Some(after.trim_start_matches(' ').to_string()));
+    }
+    None
+}
+
+/// Match a quoted FITS string starting at `b[at] == '\''`, as astropy's non-greedy `_strg` with
+/// the rest of the value regex: the closing quote is the first one followed by ` *(/.*)?$`.
+/// Returns the raw inner text (with `''` still doubled) and the index after the closing quote.
+fn match_strg(b: &[u8], at: usize) -> Option<(String, usize)> {
+    let mut q = at + 1;
+    while q < b.len() {
+        let c = b[q];
+        if !(0x20..=0x7e).contains(&c) {
+            return None;
+        }
+        if c == b'\'' {
+            let rest = std::str::from_utf8(&b[q + 1..]).ok()?;
+            if match_tail(rest).is_some() {
+                return Some((String::from_utf8_lossy(&b[at + 1..q]).into_owned(), q + 1));
+            }
+        }
+        q += 1;
+    }
+    None
+}
+
+/// Parse a number as astropy's `_numr_NFSC`; returns the canonical text and the end index.
+fn match_number(b: &[u8], mut i: usize) -> Option<(String, usize)> {
+    let mut out = String::new();
+    if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
+        out.push(b[i] as char);
+        i += 1;
+    }
+    while i < b.len() && b[i] == b' ' {
+        i += 1;
+    }
+    let dstart = i;
+    while i < b.len() && b[i].is_ascii_digit() {
+        i += 1;
+    }
+    let int_digits = i - dstart;
+    out.push_str(std::str::from_utf8(&b[dstart..i]).ok()?);
+    let mut frac_digits = 0;
+    if i < b.len() && b[i] == b'.' {
+        let fstart = i + 1;
+        let mut j = fstart;
+        while j < b.len() && b[j].is_ascii_digit() {
+            j += 1;
+        }
+        frac_digits = j - fstart;
+        if int_digits == 0 && frac_digits == 0 {
+            return None;
+        }
+        out.push('.');
+        out.push_str(std::str::from_utf8(&b[fstart..j]).ok()?);
+        i = j;
+    } else if int_digits == 0 {
+        return None;
+    }
+    let _ = frac_digits;
+    // Optional exponent: ` *[deDE] *[+-]? *\d+`
+    let mut j = i;
+    while j < b.len() && b[j] == b' ' {
+        j += 1;
+    }
+    if j < b.len() && matches!(b[j], b'd' | b'D' | b'e' | b'E') {
+        let mut k = j + 1;
+        while k < b.len() && b[k] == b' ' {
+            k += 1;
+        }
+        let mut sign = None;
+        if k < b.len() && (b[k] == b'+' || b[k] == b'-') {
+            sign = Some(b[k] as char);
+            k += 1;
+        }
+        while k < b.len() && b[k] == b' ' {
+            k += 1;
+        }
+        let es = k;
+        while k < b.len() && b[k].is_ascii_digit() {
+            k += 1;
+        }
+        if k > es {
+            out.push('e');
+            if let Some(s) = sign {
+                out.push(s);
+            }
+            out.push_str(std::str::from_utf8(&b[es..k]).ok()?);
+            i = k;
+        }
+    }
+    Some((out, i))
+}
+
+/// Python's `int(s)` else `float(s)` on a canonical number text.
+fn str_to_num(s: &str) -> Value {
+    let is_int = !s.contains(['.', 'e']);
+    if is_int {
+        match s.parse::<i128>() {
+            Ok(v) => Value::Int(v),
+            Err(_) => {
+                let t = s.trim_start_matches('+');
+                let (neg, digits) = match t.strip_prefix('-') {
+                    Some(d) => (true, d),
+                    None => (false, t),
+                };
+                let digits = digits.trim_start_matches('0');
+                Value::BigInt(format!("{}{}", if neg { "-" } else { "" }, if digits.is_empty() { "0" } else { digits }))
+            }
+        }
+    } else {
+        match s.parse::<f64>() {
+            Ok(v) => Value::Float(v),
+            Err(_) => Value::Unparsable(s.to_string()),
+        }
+    }
+}
+
+fn num_f64(v: &Value) -> f64 {
+    match v {
+        Value::Int(i) => *i as f64,
+        Value::Float(f) => *f,
+        Value::BigInt(s) => s.parse::<f64>().unwrap_or(f64::NAN),
+        _ => f64::NAN,
+    }
+}
+
+/// astropy's `_value_NFSC_RE` on a stripped value/comment text.
+pub fn parse_valuecomment(vc: &str) -> (Value, String) {
+    let b = vc.as_bytes();
+    let mut i = 0;
+    while i < b.len() && b[i] == b' ' {
+        i += 1;
+    }
+    let tail_comment = |rest: &str| -> Option<String> {
+        match_tail(rest).map(|c| c.map(|s| s.trim_end().to_string()).unwrap_or_default())
+    };
+    // string
+    if i < b.len() && b[i] == b'\'' {
+        if let Some((raw, end)) = match_strg(b, i) {
+            if let Some(c) = tail_comment(&vc[end..]) {
+                let s = raw.replace("''", "'");
+                return (Value::Str(s.trim_end().to_string()), c);
+            }
+        }
+    }
+    // bool
+    if i < b.len() && (b[i] == b'T' || b[i] == b'F') {
+        if let Some(c) = tail_comment(&vc[i + 1..]) {
+            return (Value::Bool(b[i] == b'T'), c);
+        }
+    }
+    // number
+    if let Some((txt, end)) = match_number(b, i) {
+        if let Some(c) = tail_comment(&vc[end..]) {
+            return (str_to_num(&txt), c);
+        }
+    }
+    // complex
+    if i < b.len() && b[i] == b'(' {
+        if let Some(r) = parse_complex(b, i + 1) {
+            let (re, im, end) = r;
+            if let Some(c) = tail_comment(&vc[end..]) {
+                return (Value::Complex(re, im), c);
+            }
+        }
+    }
+    // no value
+    if let Some(c) = tail_comment(&vc[i..]) {
+        return (Value::Undefined, c);
+    }
+    // astropy: unparsable; comment is whatever follows the first '/'.
+    let comment = match vc.find('/') {
+        Some(p) => vc[p + 1..].trim().to_string(),
+        None => String::new(),
+    };
+    (Value::Unparsable(vc.to_string()), comment)
+}
+
+fn parse_complex(b: &[u8], mut i: usize) -> Option<(f64, f64, usize)> {
+    while i < b.len() && b[i] == b' ' {
+        i += 1;
+    }
+    let (re, e1) = match_number(b, i)?;
+    i = e1;
+    while i < b.len() && b[i] == b' ' {
+        i += 1;
+    }
+    if i >= b.len() || b[i] != b',' {
+        return None;
+    }
+    i += 1;
+    while i < b.len() && b[i] == b' ' {
+        i += 1;
+    }
+    let (im, e2) = match_number(b, i)?;
+    i = e2;
+    while i < b.len() && b[i] == b' ' {
+        i += 1;
+    }
+    if i >= b.len() || b[i] != b')' {
+        return None;
+    }
+    Some((num_f64(&str_to_num(&re)), num_f64(&str_to_num(&im)), i + 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn card(s: &str) -> Vec<u8> {
+        let mut v = s.as_bytes().to_vec();
+        v.resize(80 * v.len().div_ceil(80).max(1), b' ');
+        v
+    }
+
+    fn val(s: &str) -> Value {
+        parse_value_comment(&card(s)).0
+    }
+
+    #[test]
+    fn values() {
+        let cases: Vec<(&str, Value)> = vec![
+            ("SIMPLE  =                    T / conforms", Value::Bool(true)),
+            ("NAXIS   =                    2", Value::Int(2)),
+            ("BZERO   =                32768", Value::Int(32768)),
+            ("X       =               1.5D+3", Value::Float(1500.0)),
+            ("X       =               -.5e-1", Value::Float(-0.05)),
+            ("X       =                   1.", Value::Float(1.0)),
+            ("X       =                 0017", Value::Int(17)),
+            ("X       = 'it''s  '           / c", Value::Str("it's".into())),
+            ("X       = ''", Value::Str("".into())),
+            ("X       = '  lead'", Value::Str("  lead".into())),
+            ("X       = (1.0, -2)", Value::Complex(1.0, -2.0)),
+            ("X       =                      / nothing", Value::Undefined),
+            ("COMMENT  hello there  ", Value::Text(" hello there".into())),
+            ("X       = 99999999999999999999999999999999999999999", Value::BigInt("99999999999999999999999999999999999999999".into())),
+            ("X       = 'abc' / a 'quoted' comment", Value::Str("abc".into())),
+            ("X       = abc", Value::Unparsable("abc".into())),
+        ];
+        for (img, want) in cases {
+            assert_eq!(val(img), want, "{img}");
+        }
+    }
+
+    #[test]
+    fn comments() {
+        let (_, c) = parse_value_comment(&card("X       =                    1 /   the comment  "));
+        assert_eq!(c, "the comment");
+    }
+
+    #[test]
+    fn keywords() {
+        assert_eq!(parse_keyword(&card("HIERARCH ESO DET CHIP = 3")).0, "ESO DET CHIP");
+        assert_eq!(parse_keyword(&card("naxis   = 2")).0, "NAXIS");
+        assert_eq!(parse_keyword(&card("AB= 2")).0, "AB");
+        assert_eq!(parse_keyword(&card("HISTORY x")).0, "HISTORY");
+    }
+
+    #[test]
+    fn continue_cards() {
+        let mut img = card("LONG    = 'abc&'  / first");
+        img.extend(card("CONTINUE  'def&'"));
+        img.extend(card("CONTINUE  'ghi' / last"));
+        let (v, c) = parse_value_comment(&img);
+        assert_eq!(v, Value::Str("abcdefghi".into()));
+        assert_eq!(c, "first last");
+    }
+}

@@ -1,0 +1,336 @@
+//! The HDU index of a FITS file: where each header and data unit starts and ends, its name,
+//! version, kind and shape. Every extent is checked against the file size here, once, so nothing
+//! later can read past the end of the file.
+
+use super::card::Value;
+use super::header::{find_end, Header, BLOCK, CARD};
+use crate::error::{Error, Result};
+
+/// Highest NAXIS the standard allows.
+const MAX_NAXIS: i128 = 999;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Primary,
+    Image,
+    BinTable,
+    Table,
+    /// An extension type astropy does not model (e.g. FOREIGN); data kept raw.
+    Other,
+}
+
+impl Kind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Kind::Primary => "primary",
+            Kind::Image => "image",
+            Kind::BinTable => "bintable",
+            Kind::Table => "table",
+            Kind::Other => "other",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Hdu {
+    pub index: usize,
+    pub header: Header,
+    /// Byte offset of the header's first card in the file.
+    pub header_start: usize,
+    /// Byte offset of the data.
+    pub data_start: usize,
+    /// Bytes of data (main table + heap for tables), without padding. Always within the file.
+    pub data_len: usize,
+    pub name: String,
+    pub ver: i64,
+    pub kind: Kind,
+    pub bitpix: i64,
+    /// NAXIS1..NAXISn in FITS order.
+    pub naxes: Vec<usize>,
+    pub pcount: usize,
+    pub gcount: usize,
+    /// Random-groups primary HDU (GROUPS = T, NAXIS1 = 0).
+    pub groups: bool,
+    /// Tile-compressed image stored as a binary table (ZIMAGE = T).
+    pub compressed: bool,
+}
+
+impl Hdu {
+    /// Data shape in NumPy order (NAXISn reversed); empty when there is no data.
+    pub fn shape(&self) -> Vec<usize> {
+        if self.naxes.is_empty() || self.data_len == 0 && self.naxes.iter().all(|&n| n == 0) {
+            return Vec::new();
+        }
+        if self.kind == Kind::BinTable || self.kind == Kind::Table {
+            return vec![self.naxes.get(1).copied().unwrap_or(0)];
+        }
+        if self.groups {
+            return vec![self.gcount];
+        }
+        self.naxes.iter().rev().copied().collect()
+    }
+
+    pub fn has_data(&self) -> bool {
+        !self.naxes.is_empty() && self.naxes.iter().all(|&n| n > 0) || self.data_len > 0
+    }
+}
+
+fn int_key(h: &Header, key: &str, what: &str) -> Result<Option<i128>> {
+    match h.get(key) {
+        None => Ok(None),
+        Some(Value::Int(i)) => Ok(Some(i)),
+        Some(Value::BigInt(_)) => Err(Error::format(format!("{what}: {key} is absurdly large"))),
+        Some(other) => Err(Error::format(format!("{what}: {key} is not an integer ({other:?})"))),
+    }
+}
+
+/// Parse the structure of one HDU whose header starts at `start`. `index` is its position.
+fn parse_hdu(buf: &[u8], start: usize, index: usize) -> Result<(Hdu, usize)> {
+    let what = format!("HDU {index}");
+    let rest = &buf[start..];
+    let (hdr_len, end_off) = match find_end(rest) {
+        Some(x) => x,
+        None => {
+            return Err(Error::format(format!(
+                "{what}: header has no END card (file ends {} bytes into the header)",
+                rest.len()
+            )))
+        }
+    };
+    let header = Header::from_cards(rest[..end_off].to_vec())?;
+    let first_key = header.cards.first().map(|c| c.key.as_str()).unwrap_or("");
+    let kind = if index == 0 {
+        if first_key != "SIMPLE" {
+            return Err(Error::format("not a FITS file: first card is not SIMPLE"));
+        }
+        Kind::Primary
+    } else {
+        if first_key != "XTENSION" {
+            return Err(Error::format(format!("{what}: first card is not XTENSION")));
+        }
+        match header.get_str("XTENSION").as_deref().map(|s| s.trim().to_ascii_uppercase()) {
+            Some(x) if x == "IMAGE" => Kind::Image,
+            Some(x) if x == "BINTABLE" || x == "A3DTABLE" => Kind::BinTable,
+            Some(x) if x == "TABLE" => Kind::Table,
+            _ => Kind::Other,
+        }
+    };
+    let bitpix = int_key(&header, "BITPIX", &what)?
+        .ok_or_else(|| Error::format(format!("{what}: BITPIX missing")))?;
+    if ![8, 16, 32, 64, -32, -64].contains(&bitpix) {
+        return Err(Error::format(format!("{what}: BITPIX = {bitpix} is not a FITS value")));
+    }
+    let naxis = int_key(&header, "NAXIS", &what)?
+        .ok_or_else(|| Error::format(format!("{what}: NAXIS missing")))?;
+    if !(0..=MAX_NAXIS).contains(&naxis) {
+        return Err(Error::format(format!("{what}: NAXIS = {naxis} out of range 0..999")));
+    }
+    let file_len = buf.len() as u128;
+    let mut naxes = Vec::with_capacity(naxis as usize);
+    for i in 1..=naxis {
+        let key = format!("NAXIS{i}");
+        let n = int_key(&header, &key, &what)?
+            .ok_or_else(|| Error::format(format!("{what}: {key} missing")))?;
+        if n < 0 || n as u128 > file_len * 8 + 1 {
+            return Err(Error::format(format!("{what}: {key} = {n} is impossible for a {file_len}-byte file")));
+        }
+        naxes.push(n as usize);
+    }
+    let is_ext = index > 0;
+    let pcount = if is_ext || header.get_bool("GROUPS") == Some(true) {
+        int_key(&header, "PCOUNT", &what)?.unwrap_or(0)
+    } else {
+        0
+    };
+    let gcount = if is_ext || header.get_bool("GROUPS") == Some(true) {
+        int_key(&header, "GCOUNT", &what)?.unwrap_or(1)
+    } else {
+        1
+    };
+    if pcount < 0 || pcount as u128 > file_len {
+        return Err(Error::format(format!("{what}: PCOUNT = {pcount} is impossible for a {file_len}-byte file")));
+    }
+    if gcount < 0 || gcount as u128 > file_len * 8 + 1 {
+        return Err(Error::format(format!("{what}: GCOUNT = {gcount} out of range")));
+    }
+    let groups = index == 0 && header.get_bool("GROUPS") == Some(true) && naxes.first() == Some(&0);
+    // Data size in bits, computed in u128 so no header value can overflow it.
+    let data_bits: u128 = if naxes.is_empty() {
+        0
+    } else {
+        let mut prod: u128 = 1;
+        let axes = if groups { &naxes[1..] } else { &naxes[..] };
+        for &n in axes {
+            prod = prod.saturating_mul(n as u128);
+        }
+        if naxes.iter().all(|&n| n == 0) && !groups {
+            prod = 0;
+        }
+        (bitpix.unsigned_abs() as u128)
+            .saturating_mul(gcount as u128)
+            .saturating_mul(prod.saturating_add(pcount as u128))
+    };
+    let data_len128 = data_bits / 8;
+    let mut data_start = start as u128 + hdr_len as u128;
+    if data_len128 == 0 {
+        // A header-only last HDU whose final block is cut short is tolerated.
+        data_start = data_start.min(file_len);
+    }
+    if data_start + data_len128 > file_len {
+        return Err(Error::format(format!(
+            "{what}: header says {data_len128} data bytes at offset {data_start} but the file has only {file_len} bytes (truncated?)"
+        )));
+    }
+    let data_len = data_len128 as usize;
+    let data_start = data_start as usize;
+    let padded = data_len.div_ceil(BLOCK) * BLOCK;
+    let next = data_start + padded;
+    let (name, ver) = name_ver(&header, index);
+    let compressed = kind == Kind::BinTable && header.get_bool("ZIMAGE") == Some(true);
+    let hdu = Hdu {
+        index,
+        header,
+        header_start: start,
+        data_start,
+        data_len,
+        name,
+        ver,
+        kind,
+        bitpix: bitpix as i64,
+        naxes,
+        pcount: pcount as usize,
+        gcount: gcount as usize,
+        groups,
+        compressed,
+    };
+    Ok((hdu, next))
+}
+
+/// EXTNAME upper-cased and right-stripped ("PRIMARY" for HDU 0 without one), EXTVER default 1.
+fn name_ver(h: &Header, index: usize) -> (String, i64) {
+    let name = match h.get("EXTNAME") {
+        Some(Value::Str(s)) => s.trim_end().to_ascii_uppercase(),
+        Some(Value::Int(i)) => i.to_string(),
+        _ => {
+            if index == 0 {
+                "PRIMARY".to_string()
+            } else {
+                String::new()
+            }
+        }
+    };
+    let ver = match h.get("EXTVER") {
+        Some(Value::Int(i)) if i >= i64::MIN as i128 && i <= i64::MAX as i128 => i as i64,
+        _ => 1,
+    };
+    (name, ver)
+}
+
+/// Index every HDU of a FITS byte buffer (the whole file).
+pub fn index(buf: &[u8]) -> Result<Vec<Hdu>> {
+    if buf.is_empty() {
+        return Err(Error::format("empty file"));
+    }
+    if buf.len() < CARD || &buf[..9.min(buf.len())] != b"SIMPLE  =" {
+        return Err(Error::format("not a FITS file: does not start with 'SIMPLE  ='"));
+    }
+    let mut hdus = Vec::new();
+    let mut off = 0usize;
+    loop {
+        let (hdu, next) = parse_hdu(buf, off, hdus.len())?;
+        hdus.push(hdu);
+        // Stop at EOF (a missing final padding block is tolerated) or at anything that is not
+        // another extension (astropy ignores trailing bytes that are not an HDU).
+        if next >= buf.len() {
+            break;
+        }
+        let tail = &buf[next..];
+        if tail.len() < 8 || &tail[..8] != b"XTENSION" {
+            break;
+        }
+        off = next;
+    }
+    Ok(hdus)
+}
+
+/// Find an HDU by name (case-insensitive, trailing blanks ignored) and optional version.
+/// `PRIMARY` also names HDU 0. First match wins.
+pub fn find(hdus: &[Hdu], name: &str, ver: Option<i64>) -> Option<usize> {
+    let want = name.trim_end().to_ascii_uppercase();
+    let hit = hdus.iter().position(|h| h.name == want && ver.is_none_or(|v| h.ver == v));
+    if hit.is_none() && want == "PRIMARY" && ver.is_none_or(|v| v == 1) && !hdus.is_empty() {
+        return Some(0);
+    }
+    hit
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block(cards: &[&str]) -> Vec<u8> {
+        let mut v = Vec::new();
+        for c in cards.iter().chain(["END"].iter()) {
+            let mut b = c.as_bytes().to_vec();
+            b.resize(80, b' ');
+            v.extend(b);
+        }
+        let n = v.len().div_ceil(BLOCK) * BLOCK;
+        v.resize(n, b' ');
+        v
+    }
+
+    fn sample() -> Vec<u8> {
+        let mut f = block(&["SIMPLE  =                    T", "BITPIX  =                    8", "NAXIS   =                    0", "EXTEND  =                    T"]);
+        f.extend(block(&[
+            "XTENSION= 'IMAGE   '",
+            "BITPIX  =                   16",
+            "NAXIS   =                    2",
+            "NAXIS1  =                    3",
+            "NAXIS2  =                    2",
+            "PCOUNT  =                    0",
+            "GCOUNT  =                    1",
+            "EXTNAME = 'sci     '",
+            "EXTVER  =                    2",
+        ]));
+        let mut data = vec![0u8; 12];
+        data[1] = 7;
+        data.resize(BLOCK, 0);
+        f.extend(data);
+        f
+    }
+
+    #[test]
+    fn index_sample() {
+        let f = sample();
+        let h = index(&f).unwrap();
+        assert_eq!(h.len(), 2);
+        assert_eq!(h[0].name, "PRIMARY");
+        assert_eq!(h[1].name, "SCI");
+        assert_eq!(h[1].ver, 2);
+        assert_eq!(h[1].shape(), vec![2, 3]);
+        assert_eq!(h[1].data_len, 12);
+        assert_eq!(find(&h, "sci ", Some(2)), Some(1));
+        assert_eq!(find(&h, "SCI", Some(1)), None);
+        assert_eq!(find(&h, "primary", None), Some(0));
+    }
+
+    #[test]
+    fn truncations_are_errors_not_panics() {
+        let f = sample();
+        // Missing final padding is fine.
+        assert!(index(&f[..2 * BLOCK + 12]).is_ok());
+        assert_eq!(index(&f[..2880]).unwrap().len(), 1);
+        for cut in [0, 1, 80, 2880 + 100, 2 * BLOCK + 5] {
+            assert!(index(&f[..cut]).is_err(), "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn absurd_naxis_refused() {
+        let mut f = block(&["SIMPLE  =                    T", "BITPIX  =                    8", "NAXIS   =                    1", "NAXIS1  = 999999999999999999999999"]);
+        assert!(index(&f).is_err());
+        f = block(&["SIMPLE  =                    T", "BITPIX  =                   12", "NAXIS   =                    0"]);
+        assert!(index(&f).is_err());
+    }
+}

@@ -1,0 +1,180 @@
+//! A FITS header: the card images of one HDU, grouped as astropy groups them (a card plus the
+//! CONTINUE cards after it), with keyword lookup. Values are parsed on demand.
+
+use super::card::{self, Value};
+use crate::error::{Error, Result};
+
+pub const BLOCK: usize = 2880;
+pub const CARD: usize = 80;
+
+/// One logical card: its keyword and the byte range of its image(s) in `Header::bytes`.
+#[derive(Debug, Clone)]
+pub struct CardRef {
+    pub key: String,
+    pub start: usize,
+    pub len: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Header {
+    /// The card images up to (not including) END.
+    pub bytes: Vec<u8>,
+    pub cards: Vec<CardRef>,
+}
+
+/// Is this 80-byte image the END card (END followed by blanks)?
+fn is_end(img: &[u8]) -> bool {
+    img.len() >= 3 && &img[..3] == b"END" && img[3..].iter().all(|&b| b == b' ')
+}
+
+/// Find the END card in `buf` (starting at a block boundary). Returns the number of header bytes
+/// (whole blocks) including the END block, and the offset of the END card.
+/// `Ok(None)` when `buf` ends before END was found.
+pub fn find_end(buf: &[u8]) -> Option<(usize, usize)> {
+    let mut off = 0;
+    while off + CARD <= buf.len() {
+        if is_end(&buf[off..off + CARD]) {
+            let hdr_len = (off / BLOCK + 1) * BLOCK;
+            return Some((hdr_len, off));
+        }
+        off += CARD;
+    }
+    None
+}
+
+impl Header {
+    /// Build from the card images before END (a multiple of 80 bytes).
+    pub fn from_cards(bytes: Vec<u8>) -> Result<Header> {
+        if bytes.len() % CARD != 0 {
+            return Err(Error::format("header length is not a multiple of 80 bytes"));
+        }
+        let mut cards: Vec<CardRef> = Vec::with_capacity(bytes.len() / CARD);
+        let mut off = 0;
+        while off < bytes.len() {
+            let img = &bytes[off..off + CARD];
+            if &img[..8] == b"CONTINUE" {
+                if let Some(last) = cards.last_mut() {
+                    last.len += CARD;
+                    off += CARD;
+                    continue;
+                }
+            }
+            let (key, _, _, _) = card::parse_keyword(img);
+            cards.push(CardRef { key, start: off, len: CARD });
+            off += CARD;
+        }
+        Ok(Header { bytes, cards })
+    }
+
+    pub fn len(&self) -> usize {
+        self.cards.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.cards.is_empty()
+    }
+
+    pub fn image(&self, c: &CardRef) -> &[u8] {
+        &self.bytes[c.start..c.start + c.len]
+    }
+
+    /// Position of the first card with this keyword (case-insensitive; HIERARCH prefix optional).
+    pub fn position(&self, key: &str) -> Option<usize> {
+        let k = key.trim();
+        let k = match k.get(..9) {
+            Some(p) if p.eq_ignore_ascii_case("HIERARCH ") => k[9..].trim(),
+            _ => k,
+        };
+        self.cards.iter().position(|c| c.key.eq_ignore_ascii_case(k))
+    }
+
+    pub fn value_at(&self, i: usize) -> (Value, String) {
+        card::parse_value_comment(self.image(&self.cards[i]))
+    }
+
+    pub fn get(&self, key: &str) -> Option<Value> {
+        self.position(key).map(|i| self.value_at(i).0)
+    }
+
+    pub fn get_int(&self, key: &str) -> Option<i128> {
+        match self.get(key)? {
+            Value::Int(i) => Some(i),
+            _ => None,
+        }
+    }
+
+    pub fn get_f64(&self, key: &str) -> Option<f64> {
+        match self.get(key)? {
+            Value::Int(i) => Some(i as f64),
+            Value::Float(f) => Some(f),
+            Value::BigInt(s) => s.parse().ok(),
+            _ => None,
+        }
+    }
+
+    pub fn get_str(&self, key: &str) -> Option<String> {
+        match self.get(key)? {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn get_bool(&self, key: &str) -> Option<bool> {
+        match self.get(key)? {
+            Value::Bool(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// The whole header as astropy's `str(header)` gives it: the card images, END, blank padding
+    /// to a whole block.
+    pub fn to_fits_string(&self) -> String {
+        let mut s = String::from_utf8_lossy(&self.bytes).into_owned();
+        s.push_str("END");
+        s.push_str(&" ".repeat(77));
+        let pad = (BLOCK - s.len() % BLOCK) % BLOCK;
+        s.push_str(&" ".repeat(pad));
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cards(list: &[&str]) -> Vec<u8> {
+        let mut v = Vec::new();
+        for c in list {
+            let mut b = c.as_bytes().to_vec();
+            b.resize(80, b' ');
+            v.extend(b);
+        }
+        v
+    }
+
+    #[test]
+    fn lookup_and_continue() {
+        let h = Header::from_cards(cards(&[
+            "SIMPLE  =                    T",
+            "LONG    = 'ab&'",
+            "CONTINUE  'cd'",
+            "HIERARCH ESO X = 4",
+            "naxis   = 0",
+        ]))
+        .unwrap();
+        assert_eq!(h.len(), 4);
+        assert_eq!(h.get_str("long").as_deref(), Some("abcd"));
+        assert_eq!(h.get_int("ESO X"), Some(4));
+        assert_eq!(h.get_int("HIERARCH ESO X"), Some(4));
+        assert_eq!(h.get_int("NAXIS"), Some(0));
+        assert!(h.get("MISSING").is_none());
+    }
+
+    #[test]
+    fn end_detection() {
+        let mut b = cards(&["SIMPLE  =                    T", "END"]);
+        b.resize(2880, b' ');
+        assert_eq!(find_end(&b), Some((2880, 80)));
+        assert_eq!(find_end(&b[..80]), None);
+    }
+}

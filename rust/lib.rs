@@ -1,0 +1,14 @@
+//! jwstio core: memory-mapped FITS reading, ASDF decoding and parallel header scanning.
+//! Everything here builds and tests without Python; the `python` feature adds the bindings.
+
+pub mod asdf;
+pub mod convert;
+pub mod error;
+pub mod fits;
+pub mod mmap;
+pub mod scan;
+
+#[cfg(feature = "python")]
+mod py;
+
+pub use error::{Error, ErrorKind, Result};

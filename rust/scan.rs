@@ -1,0 +1,1 @@
+//! Parallel header scanning of many files.
