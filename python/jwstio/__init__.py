@@ -1,0 +1,1 @@
+from jwstio import _core

@@ -1,0 +1,51 @@
+"""Exception classes raised by jwstio. Every one derives from :class:`JwstioError`."""
+
+from __future__ import annotations
+
+import builtins
+
+__all__ = [
+    "JwstioError",
+    "FormatError",
+    "AsdfError",
+    "HDUNotFoundError",
+    "JwstioOSError",
+    "FileNotFoundError",
+    "PermissionError",
+    "IsADirectoryError",
+]
+
+
+class JwstioError(Exception):
+    """Base class of every jwstio error."""
+
+
+class FormatError(JwstioError, ValueError):
+    """The file is not valid FITS (or not what it claims to be)."""
+
+
+class AsdfError(FormatError):
+    """The ASDF extension (YAML tree or binary blocks) is invalid."""
+
+
+class HDUNotFoundError(JwstioError, KeyError):
+    """The requested HDU (or key) does not exist."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""
+
+
+class JwstioOSError(JwstioError, OSError):
+    """An operating-system error while reading a file."""
+
+
+class FileNotFoundError(JwstioOSError, builtins.FileNotFoundError):  # noqa: A001
+    """The file does not exist."""
+
+
+class PermissionError(JwstioOSError, builtins.PermissionError):  # noqa: A001
+    """The file cannot be read."""
+
+
+class IsADirectoryError(JwstioOSError, builtins.IsADirectoryError):  # noqa: A001
+    """A directory was given where a file was expected."""

@@ -1,0 +1,227 @@
+//! `_core.FitsFile`: a memory-mapped FITS file with its HDU index, header cards and image
+//! conversion to native NumPy arrays.
+
+use super::buffer::MapBuffer;
+use crate::convert::{self, OutType, Plan, Scaling};
+use crate::error::Error;
+use crate::fits::hdu::{self, Hdu, Kind};
+use crate::fits::Value;
+use crate::mmap::Mapped;
+use numpy::{PyArray1, PyArrayMethods};
+use pyo3::exceptions::{PyIndexError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyComplex, PyDict, PyList, PyTuple};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<FitsFile>()?;
+    m.add_class::<MapBuffer>()?;
+    Ok(())
+}
+
+/// Card status codes returned next to values.
+const OK: u8 = 0;
+const UNDEFINED: u8 = 1;
+const UNPARSABLE: u8 = 2;
+
+/// A card value as a Python object plus a status (0 ok, 1 undefined, 2 unparsable).
+pub fn value_to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<(Bound<'py, PyAny>, u8)> {
+    Ok(match v {
+        Value::Str(s) | Value::Text(s) => (s.into_pyobject(py)?.into_any(), OK),
+        Value::Bool(b) => (b.into_pyobject(py)?.to_owned().into_any(), OK),
+        Value::Int(i) => (i.into_pyobject(py)?.into_any(), OK),
+        Value::BigInt(s) => (py.get_type::<pyo3::types::PyInt>().call1((s.as_str(),))?, OK),
+        Value::Float(f) => (f.into_pyobject(py)?.into_any(), OK),
+        Value::Complex(re, im) => (PyComplex::from_doubles(py, *re, *im).into_any(), OK),
+        Value::Undefined => (py.None().into_bound(py), UNDEFINED),
+        Value::Unparsable(s) => (s.into_pyobject(py)?.into_any(), UNPARSABLE),
+    })
+}
+
+#[pyclass(frozen, module = "jwstio._core")]
+pub struct FitsFile {
+    path: String,
+    map: Arc<Mapped>,
+    hdus: Vec<Hdu>,
+}
+
+impl FitsFile {
+    fn hdu(&self, i: isize) -> PyResult<&Hdu> {
+        let n = self.hdus.len() as isize;
+        let j = if i < 0 { i + n } else { i };
+        if j < 0 || j >= n {
+            return Err(PyIndexError::new_err(format!("{}: HDU index {i} out of range ({n} HDUs)", self.path)));
+        }
+        Ok(&self.hdus[j as usize])
+    }
+
+    fn scaling(h: &Hdu) -> Scaling {
+        let bzero_v = h.header.get("BZERO");
+        let (bzero, bzero_int) = match bzero_v {
+            Some(Value::Int(i)) => (i as f64, Some(i)),
+            Some(Value::Float(f)) => (f, None),
+            _ => (0.0, Some(0)),
+        };
+        let bscale = h.header.get_f64("BSCALE").unwrap_or(1.0);
+        let blank = h.header.get_int("BLANK");
+        Scaling { bitpix: h.bitpix, bzero, bzero_int, bscale, blank }
+    }
+
+    fn image_plan(&self, h: &Hdu) -> PyResult<(Plan, usize)> {
+        if !matches!(h.kind, Kind::Primary | Kind::Image) || h.groups {
+            return Err(PyValueError::new_err(format!(
+                "{}: HDU {} is not an image (kind {})",
+                self.path,
+                h.index,
+                h.kind.as_str()
+            )));
+        }
+        let n: usize = if h.naxes.is_empty() { 0 } else { h.naxes.iter().product() };
+        let ni = h.bitpix.unsigned_abs() as usize / 8;
+        if n.checked_mul(ni).is_none_or(|b| b > h.data_len) {
+            return Err(Error::format(format!("HDU {}: image size exceeds its data", h.index))
+                .with_path(std::path::Path::new(&self.path))
+                .into());
+        }
+        Ok((convert::plan(&Self::scaling(h)), n))
+    }
+}
+
+fn to_array<'py, T: numpy::Element + bytemuck::Pod + Send>(
+    py: Python<'py>,
+    raw: &[u8],
+    bitpix: i64,
+    plan: &Plan,
+    n: usize,
+    shape: &[usize],
+) -> PyResult<Bound<'py, PyAny>> {
+    let mut v: Vec<T> = vec![T::zeroed(); n];
+    {
+        let out: &mut [u8] = bytemuck::cast_slice_mut(&mut v);
+        py.detach(|| convert::convert(raw, bitpix, plan, out));
+    }
+    let arr = PyArray1::from_vec(py, v);
+    Ok(arr.reshape(shape.to_vec())?.into_any())
+}
+
+#[pymethods]
+impl FitsFile {
+    #[new]
+    fn new(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+        let (map, hdus) = py.detach(|| -> crate::Result<_> {
+            let map = Mapped::open(&path)?;
+            let hdus = hdu::index(map.bytes()).map_err(|e| e.with_path(&path))?;
+            Ok((map, hdus))
+        })?;
+        Ok(FitsFile { path: path.display().to_string(), map: Arc::new(map), hdus })
+    }
+
+    #[getter]
+    fn path(&self) -> &str {
+        &self.path
+    }
+
+    fn __len__(&self) -> usize {
+        self.hdus.len()
+    }
+
+    /// Size of the file in bytes.
+    #[getter]
+    fn size(&self) -> usize {
+        self.map.bytes().len()
+    }
+
+    /// Structure of HDU `i` as a dict.
+    fn info<'py>(&self, py: Python<'py>, i: isize) -> PyResult<Bound<'py, PyDict>> {
+        let h = self.hdu(i)?;
+        let d = PyDict::new(py);
+        d.set_item("index", h.index)?;
+        d.set_item("name", &h.name)?;
+        d.set_item("ver", h.ver)?;
+        d.set_item("kind", h.kind.as_str())?;
+        d.set_item("bitpix", h.bitpix)?;
+        d.set_item("naxes", PyList::new(py, &h.naxes)?)?;
+        d.set_item("shape", PyTuple::new(py, h.shape())?)?;
+        d.set_item("header_start", h.header_start)?;
+        d.set_item("data_start", h.data_start)?;
+        d.set_item("data_len", h.data_len)?;
+        d.set_item("pcount", h.pcount)?;
+        d.set_item("gcount", h.gcount)?;
+        d.set_item("groups", h.groups)?;
+        d.set_item("compressed", h.compressed)?;
+        d.set_item("ncards", h.header.len())?;
+        let dtype = if matches!(h.kind, Kind::Primary | Kind::Image) && !h.groups && !h.naxes.is_empty() {
+            Some(convert::plan(&Self::scaling(h)).out().numpy())
+        } else {
+            None
+        };
+        d.set_item("dtype", dtype)?;
+        Ok(d)
+    }
+
+    /// Every HDU's (name, ver), in order.
+    fn names<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let items: Vec<(String, i64)> = self.hdus.iter().map(|h| (h.name.clone(), h.ver)).collect();
+        PyList::new(py, items)
+    }
+
+    /// Index of the first HDU with this EXTNAME (case-insensitive) and EXTVER, or None.
+    #[pyo3(signature = (name, ver=None))]
+    fn find(&self, name: &str, ver: Option<i64>) -> Option<usize> {
+        hdu::find(&self.hdus, name, ver)
+    }
+
+    /// Header cards of HDU `i`: list of (keyword, value, comment, status); status 0 ok,
+    /// 1 undefined value (value None), 2 unparsable (value is the raw text).
+    fn cards<'py>(&self, py: Python<'py>, i: isize) -> PyResult<Bound<'py, PyList>> {
+        let h = self.hdu(i)?;
+        let out = PyList::empty(py);
+        for k in 0..h.header.len() {
+            let (v, c) = h.header.value_at(k);
+            let (pv, st) = value_to_py(py, &v)?;
+            out.append((h.header.cards[k].key.as_str(), pv, c, st))?;
+        }
+        Ok(out)
+    }
+
+    /// The header of HDU `i` as astropy's `str(header)` (card images, END, padding).
+    fn header_string(&self, i: isize) -> PyResult<String> {
+        Ok(self.hdu(i)?.header.to_fits_string())
+    }
+
+    /// Raw card images of HDU `i` before END (for astropy.io.fits.Header.fromstring).
+    fn header_bytes<'py>(&self, py: Python<'py>, i: isize) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
+        Ok(pyo3::types::PyBytes::new(py, &self.hdu(i)?.header.bytes))
+    }
+
+    /// A read-only buffer over the whole mapped file (zero-copy).
+    fn buffer(&self) -> MapBuffer {
+        MapBuffer { map: self.map.clone() }
+    }
+
+    /// Image data of HDU `i` converted to a native array with astropy's scaling rules.
+    fn image<'py>(&self, py: Python<'py>, i: isize) -> PyResult<Bound<'py, PyAny>> {
+        let h = self.hdu(i)?;
+        let shape = h.shape();
+        if shape.is_empty() {
+            return Ok(py.None().into_bound(py));
+        }
+        let (plan, n) = self.image_plan(h)?;
+        let ni = h.bitpix.unsigned_abs() as usize / 8;
+        let raw = &self.map.bytes()[h.data_start..h.data_start + n * ni];
+        self.map.will_need(h.data_start, n * ni);
+        match plan.out() {
+            OutType::U8 => to_array::<u8>(py, raw, h.bitpix, &plan, n, &shape),
+            OutType::I8 => to_array::<i8>(py, raw, h.bitpix, &plan, n, &shape),
+            OutType::I16 => to_array::<i16>(py, raw, h.bitpix, &plan, n, &shape),
+            OutType::U16 => to_array::<u16>(py, raw, h.bitpix, &plan, n, &shape),
+            OutType::I32 => to_array::<i32>(py, raw, h.bitpix, &plan, n, &shape),
+            OutType::U32 => to_array::<u32>(py, raw, h.bitpix, &plan, n, &shape),
+            OutType::I64 => to_array::<i64>(py, raw, h.bitpix, &plan, n, &shape),
+            OutType::U64 => to_array::<u64>(py, raw, h.bitpix, &plan, n, &shape),
+            OutType::F32 => to_array::<f32>(py, raw, h.bitpix, &plan, n, &shape),
+            OutType::F64 => to_array::<f64>(py, raw, h.bitpix, &plan, n, &shape),
+        }
+    }
+}

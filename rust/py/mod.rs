@@ -1,0 +1,18 @@
+//! Python bindings (`jwstio._core`). Only this folder knows about PyO3.
+
+mod asdf;
+mod buffer;
+mod errors;
+mod fits;
+mod scan;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    fits::register(m)?;
+    asdf::register(m)?;
+    scan::register(m)?;
+    Ok(())
+}
