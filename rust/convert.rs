@@ -63,7 +63,12 @@ pub enum Plan {
     /// Flip the sign bit: pseudo-unsigned (BZERO = 2^(n-1)) or int8 (BZERO = -128).
     FlipSign(OutType),
     /// Convert to float, multiply by BSCALE (if != 1), add BZERO (if != 0), BLANK -> NaN.
-    Float { out: OutType, mul: Option<f64>, add: Option<f64>, blank: Option<i128> },
+    Float {
+        out: OutType,
+        mul: Option<f64>,
+        add: Option<f64>,
+        blank: Option<i128>,
+    },
 }
 
 impl Plan {
@@ -119,7 +124,11 @@ pub fn plan(s: &Scaling) -> Plan {
     };
     Plan::Float {
         out,
-        mul: if s.bscale != 1.0 { Some(s.bscale) } else { None },
+        mul: if s.bscale != 1.0 {
+            Some(s.bscale)
+        } else {
+            None
+        },
         add: if !bzero_is(s, 0) { Some(s.bzero) } else { None },
         blank: blank.filter(|&b| b != 0),
     }
@@ -152,17 +161,37 @@ pub fn convert(raw: &[u8], bitpix: i64, plan: &Plan, out: &mut [u8]) {
     match *plan {
         Plan::Swap(_) => match ni {
             1 => out.copy_from_slice(raw),
-            2 => kernel!(raw, out, 2, 2, |c| u16::from_be_bytes([c[0], c[1]]).to_ne_bytes()),
-            4 => kernel!(raw, out, 4, 4, |c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]).to_ne_bytes()),
-            _ => kernel!(raw, out, 8, 8, |c| u64::from_be_bytes(c.try_into().unwrap_or([0; 8])).to_ne_bytes()),
+            2 => kernel!(raw, out, 2, 2, |c| u16::from_be_bytes([c[0], c[1]])
+                .to_ne_bytes()),
+            4 => kernel!(raw, out, 4, 4, |c| u32::from_be_bytes([
+                c[0], c[1], c[2], c[3]
+            ])
+            .to_ne_bytes()),
+            _ => kernel!(raw, out, 8, 8, |c| u64::from_be_bytes(
+                c.try_into().unwrap_or([0; 8])
+            )
+            .to_ne_bytes()),
         },
         Plan::FlipSign(_) => match ni {
             1 => kernel!(raw, out, 1, 1, |c| [c[0] ^ 0x80]),
-            2 => kernel!(raw, out, 2, 2, |c| (u16::from_be_bytes([c[0], c[1]]) ^ 0x8000).to_ne_bytes()),
-            4 => kernel!(raw, out, 4, 4, |c| (u32::from_be_bytes([c[0], c[1], c[2], c[3]]) ^ 0x8000_0000).to_ne_bytes()),
-            _ => kernel!(raw, out, 8, 8, |c| (u64::from_be_bytes(c.try_into().unwrap_or([0; 8])) ^ (1 << 63)).to_ne_bytes()),
+            2 => kernel!(raw, out, 2, 2, |c| (u16::from_be_bytes([c[0], c[1]])
+                ^ 0x8000)
+                .to_ne_bytes()),
+            4 => kernel!(raw, out, 4, 4, |c| (u32::from_be_bytes([
+                c[0], c[1], c[2], c[3]
+            ]) ^ 0x8000_0000)
+                .to_ne_bytes()),
+            _ => kernel!(raw, out, 8, 8, |c| (u64::from_be_bytes(
+                c.try_into().unwrap_or([0; 8])
+            ) ^ (1 << 63))
+                .to_ne_bytes()),
         },
-        Plan::Float { out: ot, mul, add, blank } => {
+        Plan::Float {
+            out: ot,
+            mul,
+            add,
+            blank,
+        } => {
             if ot == OutType::F32 {
                 let m = mul.map(|v| v as f32);
                 let a = add.map(|v| v as f32);
@@ -179,13 +208,26 @@ pub fn convert(raw: &[u8], bitpix: i64, plan: &Plan, out: &mut [u8]) {
                 match bitpix {
                     8 => kernel!(raw, out, 1, 4, |c| {
                         let v = c[0];
-                        if blank == Some(v as i128) { f32::NAN } else { f(v as f32) }.to_ne_bytes()
+                        if blank == Some(v as i128) {
+                            f32::NAN
+                        } else {
+                            f(v as f32)
+                        }
+                        .to_ne_bytes()
                     }),
                     16 => kernel!(raw, out, 2, 4, |c| {
                         let v = i16::from_be_bytes([c[0], c[1]]);
-                        if blank == Some(v as i128) { f32::NAN } else { f(v as f32) }.to_ne_bytes()
+                        if blank == Some(v as i128) {
+                            f32::NAN
+                        } else {
+                            f(v as f32)
+                        }
+                        .to_ne_bytes()
                     }),
-                    _ => kernel!(raw, out, 4, 4, |c| f(f32::from_be_bytes([c[0], c[1], c[2], c[3]])).to_ne_bytes()),
+                    _ => kernel!(raw, out, 4, 4, |c| f(f32::from_be_bytes([
+                        c[0], c[1], c[2], c[3]
+                    ]))
+                    .to_ne_bytes()),
                 }
             } else {
                 let f = move |x: f64| {
@@ -201,13 +243,26 @@ pub fn convert(raw: &[u8], bitpix: i64, plan: &Plan, out: &mut [u8]) {
                 match bitpix {
                     32 => kernel!(raw, out, 4, 8, |c| {
                         let v = i32::from_be_bytes([c[0], c[1], c[2], c[3]]);
-                        if blank == Some(v as i128) { f64::NAN } else { f(v as f64) }.to_ne_bytes()
+                        if blank == Some(v as i128) {
+                            f64::NAN
+                        } else {
+                            f(v as f64)
+                        }
+                        .to_ne_bytes()
                     }),
                     64 => kernel!(raw, out, 8, 8, |c| {
                         let v = i64::from_be_bytes(c.try_into().unwrap_or([0; 8]));
-                        if blank == Some(v as i128) { f64::NAN } else { f(v as f64) }.to_ne_bytes()
+                        if blank == Some(v as i128) {
+                            f64::NAN
+                        } else {
+                            f(v as f64)
+                        }
+                        .to_ne_bytes()
                     }),
-                    _ => kernel!(raw, out, 8, 8, |c| f(f64::from_be_bytes(c.try_into().unwrap_or([0; 8]))).to_ne_bytes()),
+                    _ => kernel!(raw, out, 8, 8, |c| f(f64::from_be_bytes(
+                        c.try_into().unwrap_or([0; 8])
+                    ))
+                    .to_ne_bytes()),
                 }
             }
         }
@@ -219,16 +274,31 @@ mod tests {
     use super::*;
 
     fn sc(bitpix: i64, bzero: i128, bscale: f64, blank: Option<i128>) -> Scaling {
-        Scaling { bitpix, bzero: bzero as f64, bzero_int: Some(bzero), bscale, blank }
+        Scaling {
+            bitpix,
+            bzero: bzero as f64,
+            bzero_int: Some(bzero),
+            bscale,
+            blank,
+        }
     }
 
     #[test]
     fn plans() {
         assert_eq!(plan(&sc(16, 0, 1.0, None)), Plan::Swap(OutType::I16));
-        assert_eq!(plan(&sc(16, 32768, 1.0, None)), Plan::FlipSign(OutType::U16));
-        assert_eq!(plan(&sc(16, 32768, 1.0, Some(5))), Plan::FlipSign(OutType::U16));
+        assert_eq!(
+            plan(&sc(16, 32768, 1.0, None)),
+            Plan::FlipSign(OutType::U16)
+        );
+        assert_eq!(
+            plan(&sc(16, 32768, 1.0, Some(5))),
+            Plan::FlipSign(OutType::U16)
+        );
         assert_eq!(plan(&sc(8, -128, 1.0, None)), Plan::FlipSign(OutType::I8));
-        assert_eq!(plan(&sc(64, 1 << 63, 1.0, None)), Plan::FlipSign(OutType::U64));
+        assert_eq!(
+            plan(&sc(64, 1 << 63, 1.0, None)),
+            Plan::FlipSign(OutType::U64)
+        );
         assert_eq!(plan(&sc(-32, 0, 1.0, Some(3))), Plan::Swap(OutType::F32));
         assert_eq!(plan(&sc(16, 0, 1.0, Some(0))).out(), OutType::F32);
         assert_eq!(plan(&sc(32, 5, 2.0, None)).out(), OutType::F64);
@@ -236,11 +306,17 @@ mod tests {
 
     #[test]
     fn unsigned16() {
-        let raw: Vec<u8> = [-32768i16, -1, 0, 32767].iter().flat_map(|v| v.to_be_bytes()).collect();
+        let raw: Vec<u8> = [-32768i16, -1, 0, 32767]
+            .iter()
+            .flat_map(|v| v.to_be_bytes())
+            .collect();
         let p = plan(&sc(16, 32768, 1.0, None));
         let mut out = vec![0u8; 8];
         convert(&raw, 16, &p, &mut out);
-        let got: Vec<u16> = out.chunks(2).map(|c| u16::from_ne_bytes([c[0], c[1]])).collect();
+        let got: Vec<u16> = out
+            .chunks(2)
+            .map(|c| u16::from_ne_bytes([c[0], c[1]]))
+            .collect();
         assert_eq!(got, vec![0, 32767, 32768, 65535]);
     }
 
@@ -250,7 +326,10 @@ mod tests {
         let p = plan(&sc(16, 10, 0.5, Some(-5)));
         let mut out = vec![0u8; 12];
         convert(&raw, 16, &p, &mut out);
-        let got: Vec<f32> = out.chunks(4).map(|c| f32::from_ne_bytes([c[0], c[1], c[2], c[3]])).collect();
+        let got: Vec<f32> = out
+            .chunks(4)
+            .map(|c| f32::from_ne_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
         assert_eq!(got[0], 10.5);
         assert!(got[1].is_nan());
         assert_eq!(got[2], 13.5);

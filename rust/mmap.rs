@@ -12,7 +12,10 @@ pub struct Mapped {
 impl Mapped {
     pub fn open(path: &Path) -> Result<Mapped> {
         let file = File::open(path).map_err(|e| Error::io(&e).with_path(path))?;
-        let len = file.metadata().map_err(|e| Error::io(&e).with_path(path))?.len();
+        let len = file
+            .metadata()
+            .map_err(|e| Error::io(&e).with_path(path))?
+            .len();
         if len == 0 {
             return Ok(Mapped { map: None });
         }

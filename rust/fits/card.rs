@@ -44,7 +44,11 @@ pub fn parse_keyword(img: &[u8]) -> (String, usize, bool, bool) {
     }
     if let Some(idx) = find(img, b"= ") {
         if idx <= 8 {
-            let key = if idx < 8 { ascii_trim(&head[..idx.min(head.len())]) } else { kw };
+            let key = if idx < 8 {
+                ascii_trim(&head[..idx.min(head.len())])
+            } else {
+                kw
+            };
             return (key.to_ascii_uppercase(), idx + 2, false, false);
         }
     }
@@ -58,8 +62,10 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 
 fn ascii_trim(b: &[u8]) -> String {
     let s = String::from_utf8_lossy(b);
-    s.trim_matches(|c: char| c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\x0b' || c == '\x0c')
-        .to_string()
+    s.trim_matches(|c: char| {
+        c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\x0b' || c == '\x0c'
+    })
+    .to_string()
 }
 
 fn text_of(b: &[u8]) -> String {
@@ -252,7 +258,11 @@ fn str_to_num(s: &str) -> Value {
                     None => (false, t),
                 };
                 let digits = digits.trim_start_matches('0');
-                Value::BigInt(format!("{}{}", if neg { "-" } else { "" }, if digits.is_empty() { "0" } else { digits }))
+                Value::BigInt(format!(
+                    "{}{}",
+                    if neg { "-" } else { "" },
+                    if digits.is_empty() { "0" } else { digits }
+                ))
             }
         }
     } else {
@@ -368,21 +378,33 @@ mod tests {
     #[test]
     fn values() {
         let cases: Vec<(&str, Value)> = vec![
-            ("SIMPLE  =                    T / conforms", Value::Bool(true)),
+            (
+                "SIMPLE  =                    T / conforms",
+                Value::Bool(true),
+            ),
             ("NAXIS   =                    2", Value::Int(2)),
             ("BZERO   =                32768", Value::Int(32768)),
             ("X       =               1.5D+3", Value::Float(1500.0)),
             ("X       =               -.5e-1", Value::Float(-0.05)),
             ("X       =                   1.", Value::Float(1.0)),
             ("X       =                 0017", Value::Int(17)),
-            ("X       = 'it''s  '           / c", Value::Str("it's".into())),
+            (
+                "X       = 'it''s  '           / c",
+                Value::Str("it's".into()),
+            ),
             ("X       = ''", Value::Str("".into())),
             ("X       = '  lead'", Value::Str("  lead".into())),
             ("X       = (1.0, -2)", Value::Complex(1.0, -2.0)),
             ("X       =                      / nothing", Value::Undefined),
             ("COMMENT  hello there  ", Value::Text(" hello there".into())),
-            ("X       = 99999999999999999999999999999999999999999", Value::BigInt("99999999999999999999999999999999999999999".into())),
-            ("X       = 'abc' / a 'quoted' comment", Value::Str("abc".into())),
+            (
+                "X       = 99999999999999999999999999999999999999999",
+                Value::BigInt("99999999999999999999999999999999999999999".into()),
+            ),
+            (
+                "X       = 'abc' / a 'quoted' comment",
+                Value::Str("abc".into()),
+            ),
             ("X       = abc", Value::Unparsable("abc".into())),
         ];
         for (img, want) in cases {
@@ -398,7 +420,10 @@ mod tests {
 
     #[test]
     fn keywords() {
-        assert_eq!(parse_keyword(&card("HIERARCH ESO DET CHIP = 3")).0, "ESO DET CHIP");
+        assert_eq!(
+            parse_keyword(&card("HIERARCH ESO DET CHIP = 3")).0,
+            "ESO DET CHIP"
+        );
         assert_eq!(parse_keyword(&card("naxis   = 2")).0, "NAXIS");
         assert_eq!(parse_keyword(&card("AB= 2")).0, "AB");
         assert_eq!(parse_keyword(&card("HISTORY x")).0, "HISTORY");

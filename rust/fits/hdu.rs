@@ -80,24 +80,41 @@ fn int_key(h: &Header, key: &str, what: &str) -> Result<Option<i128>> {
         None => Ok(None),
         Some(Value::Int(i)) => Ok(Some(i)),
         Some(Value::BigInt(_)) => Err(Error::format(format!("{what}: {key} is absurdly large"))),
-        Some(other) => Err(Error::format(format!("{what}: {key} is not an integer ({other:?})"))),
+        Some(other) => Err(Error::format(format!(
+            "{what}: {key} is not an integer ({other:?})"
+        ))),
     }
 }
 
-/// Parse the structure of one HDU whose header starts at `start`. `index` is its position.
+/// Parse the structure of one HDU whose header starts at `start` in the whole-file buffer `buf`.
+/// Returns the HDU and the offset of the next one.
 fn parse_hdu(buf: &[u8], start: usize, index: usize) -> Result<(Hdu, usize)> {
-    let what = format!("HDU {index}");
     let rest = &buf[start..];
     let (hdr_len, end_off) = match find_end(rest) {
         Some(x) => x,
         None => {
             return Err(Error::format(format!(
-                "{what}: header has no END card (file ends {} bytes into the header)",
+                "HDU {index}: header has no END card (file ends {} bytes into the header)",
                 rest.len()
             )))
         }
     };
     let header = Header::from_cards(rest[..end_off].to_vec())?;
+    from_header(header, index, start, hdr_len, buf.len() as u64)
+}
+
+/// Build an HDU from its parsed header: `start` is the header's file offset, `hdr_len` the header
+/// size in bytes (whole blocks), `file_len` the file size. Checks the data extent against the file
+/// size. Returns the HDU and the offset of the next HDU. Used by the index and by the scanner
+/// (which reads headers with pread instead of a map).
+pub fn from_header(
+    header: Header,
+    index: usize,
+    start: usize,
+    hdr_len: usize,
+    file_len: u64,
+) -> Result<(Hdu, usize)> {
+    let what = format!("HDU {index}");
     let first_key = header.cards.first().map(|c| c.key.as_str()).unwrap_or("");
     let kind = if index == 0 {
         if first_key != "SIMPLE" {
@@ -108,7 +125,11 @@ fn parse_hdu(buf: &[u8], start: usize, index: usize) -> Result<(Hdu, usize)> {
         if first_key != "XTENSION" {
             return Err(Error::format(format!("{what}: first card is not XTENSION")));
         }
-        match header.get_str("XTENSION").as_deref().map(|s| s.trim().to_ascii_uppercase()) {
+        match header
+            .get_str("XTENSION")
+            .as_deref()
+            .map(|s| s.trim().to_ascii_uppercase())
+        {
             Some(x) if x == "IMAGE" => Kind::Image,
             Some(x) if x == "BINTABLE" || x == "A3DTABLE" => Kind::BinTable,
             Some(x) if x == "TABLE" => Kind::Table,
@@ -118,21 +139,27 @@ fn parse_hdu(buf: &[u8], start: usize, index: usize) -> Result<(Hdu, usize)> {
     let bitpix = int_key(&header, "BITPIX", &what)?
         .ok_or_else(|| Error::format(format!("{what}: BITPIX missing")))?;
     if ![8, 16, 32, 64, -32, -64].contains(&bitpix) {
-        return Err(Error::format(format!("{what}: BITPIX = {bitpix} is not a FITS value")));
+        return Err(Error::format(format!(
+            "{what}: BITPIX = {bitpix} is not a FITS value"
+        )));
     }
     let naxis = int_key(&header, "NAXIS", &what)?
         .ok_or_else(|| Error::format(format!("{what}: NAXIS missing")))?;
     if !(0..=MAX_NAXIS).contains(&naxis) {
-        return Err(Error::format(format!("{what}: NAXIS = {naxis} out of range 0..999")));
+        return Err(Error::format(format!(
+            "{what}: NAXIS = {naxis} out of range 0..999"
+        )));
     }
-    let file_len = buf.len() as u128;
+    let file_len = file_len as u128;
     let mut naxes = Vec::with_capacity(naxis as usize);
     for i in 1..=naxis {
         let key = format!("NAXIS{i}");
         let n = int_key(&header, &key, &what)?
             .ok_or_else(|| Error::format(format!("{what}: {key} missing")))?;
         if n < 0 || n as u128 > file_len * 8 + 1 {
-            return Err(Error::format(format!("{what}: {key} = {n} is impossible for a {file_len}-byte file")));
+            return Err(Error::format(format!(
+                "{what}: {key} = {n} is impossible for a {file_len}-byte file"
+            )));
         }
         naxes.push(n as usize);
     }
@@ -148,10 +175,14 @@ fn parse_hdu(buf: &[u8], start: usize, index: usize) -> Result<(Hdu, usize)> {
         1
     };
     if pcount < 0 || pcount as u128 > file_len {
-        return Err(Error::format(format!("{what}: PCOUNT = {pcount} is impossible for a {file_len}-byte file")));
+        return Err(Error::format(format!(
+            "{what}: PCOUNT = {pcount} is impossible for a {file_len}-byte file"
+        )));
     }
     if gcount < 0 || gcount as u128 > file_len * 8 + 1 {
-        return Err(Error::format(format!("{what}: GCOUNT = {gcount} out of range")));
+        return Err(Error::format(format!(
+            "{what}: GCOUNT = {gcount} out of range"
+        )));
     }
     let groups = index == 0 && header.get_bool("GROUPS") == Some(true) && naxes.first() == Some(&0);
     // Data size in bits, computed in u128 so no header value can overflow it.
@@ -232,7 +263,9 @@ pub fn index(buf: &[u8]) -> Result<Vec<Hdu>> {
         return Err(Error::format("empty file"));
     }
     if buf.len() < CARD || &buf[..9.min(buf.len())] != b"SIMPLE  =" {
-        return Err(Error::format("not a FITS file: does not start with 'SIMPLE  ='"));
+        return Err(Error::format(
+            "not a FITS file: does not start with 'SIMPLE  ='",
+        ));
     }
     let mut hdus = Vec::new();
     let mut off = 0usize;
@@ -257,7 +290,9 @@ pub fn index(buf: &[u8]) -> Result<Vec<Hdu>> {
 /// `PRIMARY` also names HDU 0. First match wins.
 pub fn find(hdus: &[Hdu], name: &str, ver: Option<i64>) -> Option<usize> {
     let want = name.trim_end().to_ascii_uppercase();
-    let hit = hdus.iter().position(|h| h.name == want && ver.is_none_or(|v| h.ver == v));
+    let hit = hdus
+        .iter()
+        .position(|h| h.name == want && ver.is_none_or(|v| h.ver == v));
     if hit.is_none() && want == "PRIMARY" && ver.is_none_or(|v| v == 1) && !hdus.is_empty() {
         return Some(0);
     }
@@ -281,7 +316,12 @@ mod tests {
     }
 
     fn sample() -> Vec<u8> {
-        let mut f = block(&["SIMPLE  =                    T", "BITPIX  =                    8", "NAXIS   =                    0", "EXTEND  =                    T"]);
+        let mut f = block(&[
+            "SIMPLE  =                    T",
+            "BITPIX  =                    8",
+            "NAXIS   =                    0",
+            "EXTEND  =                    T",
+        ]);
         f.extend(block(&[
             "XTENSION= 'IMAGE   '",
             "BITPIX  =                   16",
@@ -328,9 +368,18 @@ mod tests {
 
     #[test]
     fn absurd_naxis_refused() {
-        let mut f = block(&["SIMPLE  =                    T", "BITPIX  =                    8", "NAXIS   =                    1", "NAXIS1  = 999999999999999999999999"]);
+        let mut f = block(&[
+            "SIMPLE  =                    T",
+            "BITPIX  =                    8",
+            "NAXIS   =                    1",
+            "NAXIS1  = 999999999999999999999999",
+        ]);
         assert!(index(&f).is_err());
-        f = block(&["SIMPLE  =                    T", "BITPIX  =                   12", "NAXIS   =                    0"]);
+        f = block(&[
+            "SIMPLE  =                    T",
+            "BITPIX  =                   12",
+            "NAXIS   =                    0",
+        ]);
         assert!(index(&f).is_err());
     }
 }

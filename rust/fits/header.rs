@@ -60,7 +60,11 @@ impl Header {
                 }
             }
             let (key, _, _, _) = card::parse_keyword(img);
-            cards.push(CardRef { key, start: off, len: CARD });
+            cards.push(CardRef {
+                key,
+                start: off,
+                len: CARD,
+            });
             off += CARD;
         }
         Ok(Header { bytes, cards })
@@ -85,7 +89,9 @@ impl Header {
             Some(p) if p.eq_ignore_ascii_case("HIERARCH ") => k[9..].trim(),
             _ => k,
         };
-        self.cards.iter().position(|c| c.key.eq_ignore_ascii_case(k))
+        self.cards
+            .iter()
+            .position(|c| c.key.eq_ignore_ascii_case(k))
     }
 
     pub fn value_at(&self, i: usize) -> (Value, String) {

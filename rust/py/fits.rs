@@ -31,7 +31,10 @@ pub fn value_to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<(Bound<'py, PyAn
         Value::Str(s) | Value::Text(s) => (s.into_pyobject(py)?.into_any(), OK),
         Value::Bool(b) => (b.into_pyobject(py)?.to_owned().into_any(), OK),
         Value::Int(i) => (i.into_pyobject(py)?.into_any(), OK),
-        Value::BigInt(s) => (py.get_type::<pyo3::types::PyInt>().call1((s.as_str(),))?, OK),
+        Value::BigInt(s) => (
+            py.get_type::<pyo3::types::PyInt>().call1((s.as_str(),))?,
+            OK,
+        ),
         Value::Float(f) => (f.into_pyobject(py)?.into_any(), OK),
         Value::Complex(re, im) => (PyComplex::from_doubles(py, *re, *im).into_any(), OK),
         Value::Undefined => (py.None().into_bound(py), UNDEFINED),
@@ -51,7 +54,10 @@ impl FitsFile {
         let n = self.hdus.len() as isize;
         let j = if i < 0 { i + n } else { i };
         if j < 0 || j >= n {
-            return Err(PyIndexError::new_err(format!("{}: HDU index {i} out of range ({n} HDUs)", self.path)));
+            return Err(PyIndexError::new_err(format!(
+                "{}: HDU index {i} out of range ({n} HDUs)",
+                self.path
+            )));
         }
         Ok(&self.hdus[j as usize])
     }
@@ -65,7 +71,13 @@ impl FitsFile {
         };
         let bscale = h.header.get_f64("BSCALE").unwrap_or(1.0);
         let blank = h.header.get_int("BLANK");
-        Scaling { bitpix: h.bitpix, bzero, bzero_int, bscale, blank }
+        Scaling {
+            bitpix: h.bitpix,
+            bzero,
+            bzero_int,
+            bscale,
+            blank,
+        }
     }
 
     fn image_plan(&self, h: &Hdu) -> PyResult<(Plan, usize)> {
@@ -77,12 +89,18 @@ impl FitsFile {
                 h.kind.as_str()
             )));
         }
-        let n: usize = if h.naxes.is_empty() { 0 } else { h.naxes.iter().product() };
+        let n: usize = if h.naxes.is_empty() {
+            0
+        } else {
+            h.naxes.iter().product()
+        };
         let ni = h.bitpix.unsigned_abs() as usize / 8;
         if n.checked_mul(ni).is_none_or(|b| b > h.data_len) {
-            return Err(Error::format(format!("HDU {}: image size exceeds its data", h.index))
-                .with_path(std::path::Path::new(&self.path))
-                .into());
+            return Err(
+                Error::format(format!("HDU {}: image size exceeds its data", h.index))
+                    .with_path(std::path::Path::new(&self.path))
+                    .into(),
+            );
         }
         Ok((convert::plan(&Self::scaling(h)), n))
     }
@@ -114,7 +132,11 @@ impl FitsFile {
             let hdus = hdu::index(map.bytes()).map_err(|e| e.with_path(&path))?;
             Ok((map, hdus))
         })?;
-        Ok(FitsFile { path: path.display().to_string(), map: Arc::new(map), hdus })
+        Ok(FitsFile {
+            path: path.display().to_string(),
+            map: Arc::new(map),
+            hdus,
+        })
     }
 
     #[getter]
@@ -151,11 +173,12 @@ impl FitsFile {
         d.set_item("groups", h.groups)?;
         d.set_item("compressed", h.compressed)?;
         d.set_item("ncards", h.header.len())?;
-        let dtype = if matches!(h.kind, Kind::Primary | Kind::Image) && !h.groups && !h.naxes.is_empty() {
-            Some(convert::plan(&Self::scaling(h)).out().numpy())
-        } else {
-            None
-        };
+        let dtype =
+            if matches!(h.kind, Kind::Primary | Kind::Image) && !h.groups && !h.naxes.is_empty() {
+                Some(convert::plan(&Self::scaling(h)).out().numpy())
+            } else {
+                None
+            };
         d.set_item("dtype", dtype)?;
         Ok(d)
     }
@@ -191,13 +214,19 @@ impl FitsFile {
     }
 
     /// Raw card images of HDU `i` before END (for astropy.io.fits.Header.fromstring).
-    fn header_bytes<'py>(&self, py: Python<'py>, i: isize) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
+    fn header_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        i: isize,
+    ) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
         Ok(pyo3::types::PyBytes::new(py, &self.hdu(i)?.header.bytes))
     }
 
     /// A read-only buffer over the whole mapped file (zero-copy).
     fn buffer(&self) -> MapBuffer {
-        MapBuffer { map: self.map.clone() }
+        MapBuffer {
+            map: self.map.clone(),
+        }
     }
 
     /// Image data of HDU `i` converted to a native array with astropy's scaling rules.
