@@ -9,6 +9,7 @@ __all__ = [
     "FormatError",
     "AsdfError",
     "HDUNotFoundError",
+    "KeyNotFoundError",
     "JwstioOSError",
     "FileNotFoundError",
     "PermissionError",
@@ -49,3 +50,10 @@ class PermissionError(JwstioOSError, builtins.PermissionError):  # noqa: A001
 
 class IsADirectoryError(JwstioOSError, builtins.IsADirectoryError):  # noqa: A001
     """A directory was given where a file was expected."""
+
+
+class KeyNotFoundError(JwstioError, KeyError):
+    """A header keyword does not exist."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""

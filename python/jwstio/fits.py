@@ -1,0 +1,588 @@
+"""Generic FITS reading on the Rust core: memory-mapped, headers parsed on demand, data converted
+to native NumPy arrays exactly as astropy.io.fits gives them.
+
+>>> from jwstio import fits
+>>> with fits.open("x_cal.fits") as f:
+...     sci = f["SCI"].data
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from typing import Any, Union
+
+import numpy as np
+
+from . import _core
+from .errors import FormatError, HDUNotFoundError, KeyNotFoundError
+
+__all__ = ["open", "FitsFile", "HDU", "Header"]
+
+Key = Union[int, str, "tuple[str, int]"]
+
+
+class Header:
+    """The cards of one HDU, read like an astropy Header (values typed as astropy types them).
+
+    Lookup is case-insensitive; the first card with a keyword wins; COMMENT / HISTORY give the
+    list of their texts. Undefined values read as None.
+    """
+
+    __slots__ = ("_cards", "_index", "_file", "_hdu")
+
+    def __init__(self, file: _core.FitsFile, hdu: int):
+        self._file = file
+        self._hdu = hdu
+        self._cards: list[tuple[str, Any, str, int]] | None = None
+        self._index: dict[str, int] | None = None
+
+    def _load(self) -> list[tuple[str, Any, str, int]]:
+        if self._cards is None:
+            self._cards = self._file.cards(self._hdu)
+            index: dict[str, int] = {}
+            for i, c in enumerate(self._cards):
+                index.setdefault(c[0].upper(), i)
+            self._index = index
+        return self._cards
+
+    def _pos(self, key: str) -> int:
+        self._load()
+        assert self._index is not None
+        k = key.strip().upper()
+        if k.startswith("HIERARCH "):
+            k = k[9:].strip()
+        try:
+            return self._index[k]
+        except KeyError:
+            raise KeyNotFoundError(f"Keyword {key!r} not found.") from None
+
+    def _value(self, card: tuple[str, Any, str, int]) -> Any:
+        if card[3] == 2:
+            raise FormatError(f"{self._file.path}: HDU {self._hdu}: unparsable card {card[0]!r}: {card[1]!r}")
+        return card[1]
+
+    def __getitem__(self, key: Key) -> Any:
+        cards = self._load()
+        if isinstance(key, (int, np.integer)):
+            return self._value(cards[key])
+        if isinstance(key, tuple):
+            name, n = key
+            hits = [c for c in cards if c[0].upper() == name.strip().upper()]
+            if n >= len(hits):
+                raise KeyNotFoundError(f"Keyword {name!r} (occurrence {n}) not found.")
+            return self._value(hits[n])
+        k = key.strip().upper()
+        if k in ("COMMENT", "HISTORY", ""):
+            texts = [c[1] for c in cards if c[0] == k]
+            if not texts:
+                raise KeyNotFoundError(f"Keyword {key!r} not found.")
+            return texts
+        return self._value(cards[self._pos(key)])
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, str):
+            return False
+        self._load()
+        assert self._index is not None
+        k = key.strip().upper()
+        if k.startswith("HIERARCH "):
+            k = k[9:].strip()
+        return k in self._index
+
+    def __len__(self) -> int:
+        return len(self._load())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys())
+
+    def keys(self) -> list[str]:
+        """Keywords of every card, in order (duplicates and commentary included, as astropy)."""
+        return [c[0] for c in self._load()]
+
+    def values(self) -> list[Any]:
+        return [c[1] for c in self._load()]
+
+    def items(self) -> list[tuple[str, Any]]:
+        return [(c[0], c[1]) for c in self._load()]
+
+    @property
+    def cards(self) -> list[tuple[str, Any, str]]:
+        """Every card as (keyword, value, comment)."""
+        return [(c[0], c[1], c[2]) for c in self._load()]
+
+    @property
+    def comments(self) -> dict[str, str]:
+        """Comment of the first card of each keyword."""
+        out: dict[str, str] = {}
+        for c in self._load():
+            out.setdefault(c[0], c[2])
+        return out
+
+    def tostring(self) -> str:
+        """The header as stored: 80-character cards, END, blank padding to 2880 bytes."""
+        return self._file.header_string(self._hdu)
+
+    def to_astropy(self):
+        """An ``astropy.io.fits.Header`` built from the same card images."""
+        from astropy.io.fits import Header as AstropyHeader
+
+        return AstropyHeader.fromstring(self._file.header_bytes(self._hdu).decode("ascii", "replace"))
+
+    def __repr__(self) -> str:
+        return "\n".join(
+            self._file.header_string(self._hdu)[i : i + 80].rstrip()
+            for i in range(0, len(self._load()) * 80, 80)
+        )
+
+
+# --- binary tables ------------------------------------------------------------------------------
+
+_TFORM_RE = re.compile(r"^\s*(\d*)\s*([LXBIJKAEDCMPQ])\s*(.*?)\s*$", re.I)
+_VLA_RE = re.compile(r"^([LXBIJKAEDCM])(?:\((\d*)\))?$", re.I)
+_WIDTH = {"L": 1, "B": 1, "I": 2, "J": 4, "K": 8, "A": 1, "E": 4, "D": 8, "C": 8, "M": 16, "P": 8, "Q": 16}
+_BE = {"L": "u1", "B": "u1", "I": ">i2", "J": ">i4", "K": ">i8", "E": ">f4", "D": ">f8", "C": ">c8", "M": ">c16"}
+_UNSIGNED = {("I", 1 << 15): "u2", ("J", 1 << 31): "u4", ("K", 1 << 63): "u8"}
+
+
+class _Column:
+    __slots__ = ("name", "code", "repeat", "width", "offset", "dim", "scale", "zero", "vla", "vla_code")
+
+    def __init__(self, name, code, repeat, width, offset, dim, scale, zero, vla, vla_code):
+        self.name, self.code, self.repeat, self.width, self.offset = name, code, repeat, width, offset
+        self.dim, self.scale, self.zero, self.vla, self.vla_code = dim, scale, zero, vla, vla_code
+
+
+def _tdim(text: Any) -> tuple[int, ...] | None:
+    if not isinstance(text, str):
+        return None
+    m = re.match(r"^\s*\(\s*([\d\s,]+)\)\s*$", text)
+    if not m:
+        return None
+    try:
+        return tuple(int(x) for x in m.group(1).split(",") if x.strip())[::-1]
+    except ValueError:
+        return None
+
+
+def _columns(h: Header, path: str, index: int) -> tuple[list[_Column], int]:
+    tfields = h.get("TFIELDS", 0)
+    rowlen = h["NAXIS1"]
+    if not isinstance(tfields, int) or tfields < 0 or tfields > 999:
+        raise FormatError(f"{path}: HDU {index}: TFIELDS = {tfields!r} is not valid")
+    cols: list[_Column] = []
+    offset = 0
+    seen: set[str] = set()
+    for n in range(1, tfields + 1):
+        tform = h.get(f"TFORM{n}")
+        m = _TFORM_RE.match(tform) if isinstance(tform, str) else None
+        if not m:
+            raise FormatError(f"{path}: HDU {index}: TFORM{n} = {tform!r} is not a binary-table format")
+        repeat = int(m.group(1)) if m.group(1) else 1
+        code = m.group(2).upper()
+        vla = code in "PQ"
+        vla_code = None
+        if vla:
+            vm = _VLA_RE.match(m.group(3))
+            if not vm:
+                raise FormatError(f"{path}: HDU {index}: TFORM{n} = {tform!r} has a bad array descriptor")
+            vla_code = vm.group(1).upper()
+            width = _WIDTH[code] * min(repeat, 1)
+        elif code == "X":
+            width = (repeat + 7) // 8
+        else:
+            width = _WIDTH[code] * repeat
+        name = h.get(f"TTYPE{n}")
+        name = str(name).strip() if name is not None else ""
+        if not name or name in seen:
+            name = name or f"col{n}"
+            while name in seen:
+                name = f"{name}_{n}"
+        seen.add(name)
+        scale = h.get(f"TSCAL{n}", 1)
+        zero = h.get(f"TZERO{n}", 0)
+        scale = scale if isinstance(scale, (int, float)) and not isinstance(scale, bool) else 1
+        zero = zero if isinstance(zero, (int, float)) and not isinstance(zero, bool) else 0
+        cols.append(_Column(name, code, repeat, width, offset, _tdim(h.get(f"TDIM{n}")), scale, zero, vla, vla_code))
+        offset += width
+    if offset > rowlen:
+        raise FormatError(f"{path}: HDU {index}: columns need {offset} bytes per row but NAXIS1 = {rowlen}")
+    return cols, rowlen
+
+
+def _raw_format(c: _Column) -> Any:
+    if c.vla:
+        return (">i4" if c.code == "P" else ">i8", (2,))
+    if c.code == "X":
+        return ("u1", (c.width,))
+    if c.code == "A":
+        return f"S{c.repeat}"
+    base = _BE[c.code]
+    return (base, (c.repeat,)) if c.repeat != 1 else base
+
+
+def _table_raw_dtype(cols: list[_Column], rowlen: int) -> np.dtype:
+    used = [c for c in cols if c.width > 0]
+    return np.dtype(
+        {
+            "names": [c.name for c in used],
+            "formats": [_raw_format(c) for c in used],
+            "offsets": [c.offset for c in used],
+            "itemsize": rowlen,
+        }
+    )
+
+
+def _scale(values: np.ndarray, code: str, scale: Any, zero: Any) -> np.ndarray:
+    """TSCAL/TZERO as astropy applies them (pseudo-unsigned columns become unsigned ints)."""
+    if scale == 1 and zero == 0:
+        return values.astype(values.dtype.newbyteorder("="), copy=False)
+    if scale == 1 and (code, zero) in _UNSIGNED:
+        dt = np.dtype(_UNSIGNED[(code, zero)])
+        return values.astype(values.dtype.newbyteorder("=")).view(dt) ^ dt.type(zero)
+    out = values.astype(np.float64)
+    if scale != 1:
+        out *= scale
+    if zero != 0:
+        out += zero
+    return out
+
+
+def _decode(raw: np.ndarray) -> np.ndarray:
+    """Fixed-width byte strings to str, as astropy returns character columns."""
+    return raw.astype(f"U{max(raw.dtype.itemsize, 1)}")
+
+
+def _convert_fixed(c: _Column, raw: np.ndarray) -> np.ndarray:
+    n = raw.shape[0]
+    if c.code == "L":
+        out = raw == ord("T")
+    elif c.code == "X":
+        out = np.unpackbits(raw, axis=-1)[..., : c.repeat].astype(bool)
+        return out
+    elif c.code == "A":
+        out = _decode(raw)
+    else:
+        out = _scale(raw, c.code, c.scale, c.zero)
+    if c.dim is not None:
+        shape = c.dim[:-1] if c.code == "A" else c.dim
+        if c.code == "A" and len(c.dim) > 1:
+            width = c.dim[-1]
+            if width * int(np.prod(shape)) == c.repeat:
+                out = _decode(np.ascontiguousarray(raw).view(f"S{width}").reshape((n, *shape)))
+        elif c.code != "A" and int(np.prod(shape)) == c.repeat:
+            out = out.reshape((n, *shape))
+    return out
+
+
+def _convert_vla(c: _Column, desc: np.ndarray, heap: memoryview, path: str, index: int) -> np.ndarray:
+    """P/Q columns: an object array of per-row arrays, converted as astropy's _VLF."""
+    code = c.vla_code or "B"
+    itemw = _WIDTH.get(code, 1)
+    spans = []
+    for i, (cnt, off) in enumerate(zip(desc[:, 0].tolist(), desc[:, 1].tolist())):
+        nbytes = (cnt + 7) // 8 if code == "X" else cnt * itemw
+        if cnt < 0 or off < 0 or off + nbytes > len(heap):
+            raise FormatError(f"{path}: HDU {index}: column {c.name!r} row {i}: array descriptor points outside the heap")
+        spans.append((cnt, np.frombuffer(heap, dtype="u1", count=nbytes, offset=off)))
+    legacy_logical = False
+    if code == "L":
+        # astropy <= 7.2 wrote logical VLAs as 0x00/0x01 bytes; astropy reads those as bools.
+        used = [b for _, b in spans if len(b)]
+        if used:
+            uniq = np.unique(np.concatenate(used))
+            legacy_logical = bool(np.all(uniq <= 1)) and 1 in uniq
+    out = np.empty(len(desc), dtype=object)
+    for i, (cnt, chunk) in enumerate(spans):
+        if code == "A":
+            out[i] = np.array([chunk.tobytes().rstrip(b"\0").decode("ascii", "replace")], dtype=f"U{max(cnt, 1)}")
+        elif code == "X":
+            out[i] = np.unpackbits(chunk)[:cnt].astype(bool)
+        elif code == "L":
+            out[i] = chunk != 0 if legacy_logical else chunk == ord("T")
+        else:
+            vals = _scale(chunk.view(_BE[code]), code, c.scale, c.zero)
+            if c.dim is not None and len(c.dim) > 1:
+                vals = vals.reshape(1, len(vals)) if c.dim[0] == 1 else vals.reshape((-1, *c.dim[1:]))
+            out[i] = vals
+    return out
+
+
+def _table_data(f: _core.FitsFile, hdu: "HDU") -> np.ndarray:
+    info = hdu._info
+    cols, rowlen = _columns(hdu.header, f.path, hdu.index)
+    nrows = info["naxes"][1] if len(info["naxes"]) > 1 else 0
+    start = info["data_start"]
+    buf = f.buffer()
+    raw = np.frombuffer(buf, dtype=_table_raw_dtype(cols, rowlen), count=nrows, offset=start)
+    theap = hdu.header.get("THEAP", rowlen * nrows)
+    heap_start = start + (theap if isinstance(theap, int) and theap >= 0 else rowlen * nrows)
+    heap_end = start + info["data_len"]
+    heap = memoryview(buf)[min(heap_start, heap_end) : heap_end]
+    fields = []
+    arrays = []
+    for c in cols:
+        if c.width == 0 and not c.vla:
+            base = "U1" if c.code == "A" else "?" if c.code in "LX" else np.dtype(_BE[c.code]).newbyteorder("=")
+            arr = np.zeros((nrows, 0), dtype=base)
+        elif c.vla:
+            arr = _convert_vla(c, raw[c.name], heap, f.path, hdu.index)
+        else:
+            arr = _convert_fixed(c, raw[c.name])
+        fields.append((c.name, arr.dtype, arr.shape[1:]))
+        arrays.append(arr)
+    out = np.empty(nrows, dtype=fields)
+    for (name, _, _), arr in zip(fields, arrays):
+        out[name] = arr
+    return out
+
+
+def _raw_image_dtype(bitpix: int) -> str:
+    return {8: "u1", 16: ">i2", 32: ">i4", 64: ">i8", -32: ">f4", -64: ">f8"}[bitpix]
+
+
+# --- HDUs and files ------------------------------------------------------------------------------
+
+
+class HDU:
+    """One header-data unit of an open FITS file."""
+
+    __slots__ = ("_file", "_info", "_header", "_data", "_raw")
+
+    def __init__(self, file: _core.FitsFile, index: int):
+        self._file = file
+        self._info = file.info(index)
+        self._header: Header | None = None
+        self._data: Any = _UNSET
+        self._raw: Any = _UNSET
+
+    @property
+    def index(self) -> int:
+        return self._info["index"]
+
+    @property
+    def name(self) -> str:
+        """EXTNAME upper-cased ('PRIMARY' for HDU 0 without one)."""
+        return self._info["name"]
+
+    @property
+    def ver(self) -> int:
+        """EXTVER (default 1)."""
+        return self._info["ver"]
+
+    @property
+    def kind(self) -> str:
+        """'primary', 'image', 'bintable', 'table' or 'other'."""
+        return self._info["kind"]
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Data shape in NumPy order; () without data."""
+        return self._info["shape"]
+
+    @property
+    def compressed(self) -> bool:
+        """A tile-compressed image stored as a binary table (ZIMAGE = T)."""
+        return self._info["compressed"]
+
+    @property
+    def dtype(self) -> str | None:
+        """NumPy dtype name of ``data`` for images (after BZERO/BSCALE), else None."""
+        return self._info["dtype"]
+
+    @property
+    def bitpix(self) -> int:
+        return self._info["bitpix"]
+
+    @property
+    def header(self) -> Header:
+        if self._header is None:
+            self._header = Header(self._file, self.index)
+        return self._header
+
+    @property
+    def raw(self) -> np.ndarray | None:
+        """Read-only zero-copy view of the stored (big-endian) data; None without data."""
+        if self._raw is _UNSET:
+            self._raw = self._make_raw()
+        return self._raw
+
+    def _make_raw(self) -> np.ndarray | None:
+        info = self._info
+        if not info["shape"] or info["data_len"] == 0:
+            return None
+        if self.kind in ("bintable", "table") and self.kind == "bintable":
+            cols, rowlen = _columns(self.header, self._file.path, self.index)
+            return np.frombuffer(
+                self._file.buffer(), dtype=_table_raw_dtype(cols, rowlen), count=info["shape"][0], offset=info["data_start"]
+            )
+        if self.kind in ("primary", "image") and not info["groups"]:
+            dt = np.dtype(_raw_image_dtype(info["bitpix"]))
+            count = int(np.prod(info["shape"]))
+            return np.frombuffer(self._file.buffer(), dtype=dt, count=count, offset=info["data_start"]).reshape(info["shape"])
+        return np.frombuffer(self._file.buffer(), dtype="u1", count=info["data_len"], offset=info["data_start"])
+
+    @property
+    def data(self) -> Any:
+        """Data as astropy's ``hdu.data`` gives it, in native byte order (None without data)."""
+        if self._data is _UNSET:
+            self._data = self._make_data()
+        return self._data
+
+    def _make_data(self) -> Any:
+        info = self._info
+        if not info["shape"]:
+            return None
+        kind = self.kind
+        if kind in ("primary", "image") and not info["groups"]:
+            return self._file.image(self.index)
+        if kind == "bintable":
+            return _table_data(self._file, self)
+        if kind == "table":
+            return _ascii_table_data(self._file, self)
+        raise FormatError(
+            f"{self._file.path}: HDU {self.index}: reading data of "
+            f"{'random-groups' if info['groups'] else kind} HDUs is not supported; use .raw"
+        )
+
+    def __repr__(self) -> str:
+        return f"<jwstio.fits.HDU {self.index} {self.name!r},{self.ver} {self.kind} {self.shape}>"
+
+
+_UNSET = object()
+
+_ASCII_FMT = re.compile(r"^\s*([AIFEDJ])\s*(\d+)(?:\.(\d+))?\s*$", re.I)
+
+
+def _ascii_table_data(f: _core.FitsFile, hdu: HDU) -> np.ndarray:
+    """ASCII (XTENSION='TABLE') tables: text fields parsed as astropy does."""
+    h = hdu.header
+    info = hdu._info
+    rowlen, nrows = info["naxes"][0], info["naxes"][1]
+    tfields = h.get("TFIELDS", 0)
+    raw = np.frombuffer(f.buffer(), dtype=f"S{rowlen}" if rowlen else "S1", count=nrows, offset=info["data_start"])
+    rows = raw.view("u1").reshape(nrows, rowlen)
+    fields, arrays = [], []
+    for n in range(1, tfields + 1):
+        m = _ASCII_FMT.match(str(h.get(f"TFORM{n}", "")))
+        tbcol = h.get(f"TBCOL{n}")
+        if not m or not isinstance(tbcol, int):
+            raise FormatError(f"{f.path}: HDU {hdu.index}: bad TFORM{n}/TBCOL{n}")
+        code, width = m.group(1).upper(), int(m.group(2))
+        start = tbcol - 1
+        if start < 0 or start + width > rowlen:
+            raise FormatError(f"{f.path}: HDU {hdu.index}: column {n} lies outside the row")
+        text = np.ascontiguousarray(rows[:, start : start + width]).view(f"S{width}").reshape(nrows)
+        name = str(h.get(f"TTYPE{n}", f"col{n}")).strip()
+        if code == "A":
+            arr = _decode(text)
+        else:
+            recformat = {"I": "i4", "J": "i8", "F": "f8", "E": "f8", "D": "f8"}[code]
+            if code == "I":
+                recformat = "i2" if width <= 4 else "i8" if width > 9 else "i4"
+            null = h.get(f"TNULL{n}")
+            nullval = (str(null).strip().encode("ascii") if null is not None else b"")[:width]
+            fill = (b"nan" if code in "DEF" else b"0").rjust(width)
+            dummy = np.char.replace(np.char.ljust(text, width), b"D", b"E")
+            stripped = np.char.strip(dummy)
+            dummy = np.where(stripped == nullval, fill, dummy)
+            if nullval != b"":
+                dummy = np.where(stripped == b"", fill, dummy)
+            try:
+                arr = np.array(dummy, dtype=recformat)
+            except ValueError as exc:
+                raise FormatError(f"{f.path}: HDU {hdu.index}: column {name!r}: {exc}") from None
+            scale, zero = h.get(f"TSCAL{n}", 1), h.get(f"TZERO{n}", 0)
+            if scale != 1 or zero != 0:
+                arr = _scale(arr, code, scale, zero)
+        fields.append((name, arr.dtype))
+        arrays.append(arr)
+    out = np.empty(nrows, dtype=fields)
+    for (name, _), arr in zip(fields, arrays):
+        out[name] = arr
+    return out
+
+
+class FitsFile:
+    """An open FITS file: a sequence of HDUs indexed by position, name or (name, ver)."""
+
+    def __init__(self, path: str | os.PathLike[str]):
+        self._core = _core.FitsFile(os.fspath(path))
+        self._hdus: list[HDU | None] = [None] * len(self._core)
+
+    @property
+    def path(self) -> str:
+        return self._core.path
+
+    def __len__(self) -> int:
+        return len(self._hdus)
+
+    def _at(self, i: int) -> HDU:
+        h = self._hdus[i]
+        if h is None:
+            h = self._hdus[i] = HDU(self._core, i if i >= 0 else i + len(self._hdus))
+        return h
+
+    def index_of(self, key: Key) -> int:
+        """Position of the HDU named by ``key`` (int, name, or (name, ver))."""
+        if isinstance(key, (int, np.integer)):
+            n = len(self._hdus)
+            if not -n <= key < n:
+                raise IndexError(f"{self.path}: HDU index {key} out of range ({n} HDUs)")
+            return int(key) % n
+        if isinstance(key, tuple):
+            if len(key) != 2:
+                raise HDUNotFoundError(f"{self.path}: bad HDU key {key!r}")
+            name, ver = key
+            i = self._core.find(str(name), int(ver))
+        elif isinstance(key, str):
+            name, ver = key, None
+            i = self._core.find(key, None)
+        else:
+            raise TypeError(f"HDU key must be int, str or (str, int), not {type(key).__name__}")
+        if i is None:
+            what = f"{name!r}" if ver is None else f"({name!r}, {ver})"
+            raise HDUNotFoundError(f"{self.path}: no HDU {what}")
+        return i
+
+    def __getitem__(self, key: Key) -> HDU:
+        return self._at(self.index_of(key))
+
+    def __contains__(self, key: object) -> bool:
+        try:
+            self.index_of(key)  # type: ignore[arg-type]
+        except (KeyError, IndexError, TypeError):
+            return False
+        return True
+
+    def __iter__(self) -> Iterator[HDU]:
+        return (self._at(i) for i in range(len(self._hdus)))
+
+    def info(self) -> list[tuple[int, str, int, str, tuple[int, ...], str | None]]:
+        """(index, name, ver, kind, shape, dtype) of every HDU."""
+        return [(h.index, h.name, h.ver, h.kind, h.shape, h.dtype) for h in self]
+
+    def close(self) -> None:
+        """Drop this handle. Arrays already taken stay valid (they keep the map alive)."""
+        self._hdus = []
+
+    def __enter__(self) -> "FitsFile":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<jwstio.fits.FitsFile {self.path!r} ({len(self._hdus)} HDUs)>"
+
+
+def open(path: str | os.PathLike[str]) -> FitsFile:  # noqa: A001
+    """Open a FITS file (memory-mapped; only headers are read)."""
+    return FitsFile(path)
