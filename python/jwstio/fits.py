@@ -332,10 +332,14 @@ def _table_data(f: _core.FitsFile, hdu: "HDU") -> np.ndarray:
         if c.width == 0 and not c.vla:
             base = "U1" if c.code == "A" else "?" if c.code in "LX" else np.dtype(_BE[c.code]).newbyteorder("=")
             arr = np.zeros((nrows, 0), dtype=base)
-        elif c.vla:
-            arr = _convert_vla(c, raw[c.name], heap, f.path, hdu.index)
         else:
-            arr = _convert_fixed(c, raw[c.name])
+            try:
+                if c.vla:
+                    arr = _convert_vla(c, raw[c.name], heap, f.path, hdu.index)
+                else:
+                    arr = _convert_fixed(c, raw[c.name])
+            except UnicodeDecodeError:
+                raise FormatError(f"{f.path}: HDU {hdu.index}: column {c.name!r} holds non-ASCII bytes") from None
         fields.append((c.name, arr.dtype, arr.shape[1:]))
         arrays.append(arr)
     out = np.empty(nrows, dtype=fields)
@@ -482,7 +486,10 @@ def _ascii_table_data(f: _core.FitsFile, hdu: HDU) -> np.ndarray:
         text = np.ascontiguousarray(rows[:, start : start + width]).view(f"S{width}").reshape(nrows)
         name = str(h.get(f"TTYPE{n}", f"col{n}")).strip()
         if code == "A":
-            arr = _decode(text)
+            try:
+                arr = _decode(text)
+            except UnicodeDecodeError:
+                raise FormatError(f"{f.path}: HDU {hdu.index}: column {name!r} holds non-ASCII bytes") from None
         else:
             recformat = {"I": "i4", "J": "i8", "F": "f8", "E": "f8", "D": "f8"}[code]
             if code == "I":

@@ -1,0 +1,35 @@
+"""Subprocess worker for the mutation tests: read every part of a FITS file with jwstio.
+
+Prints OK, or ERR <class> <message> for a jwstio error; any other exception escapes (exit 1);
+a crash shows as a signal exit.
+"""
+
+import sys
+
+import jwstio
+from jwstio import fits
+
+
+def main(path: str) -> None:
+    try:
+        with fits.open(path) as f:
+            for h in f:
+                h.header.cards  # noqa: B018
+                for k in h.header.keys():
+                    try:
+                        h.header[k]
+                    except jwstio.FormatError:
+                        pass
+                h.raw  # noqa: B018
+                try:
+                    h.data  # noqa: B018
+                except jwstio.FormatError as e:
+                    if "random-groups" not in str(e):
+                        raise
+        print("OK")
+    except jwstio.JwstioError as e:
+        print("ERR", type(e).__name__, e)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
