@@ -2,6 +2,8 @@
 //! astropy.io.fits does (same output dtype, same float rounding), in one pass, across cores.
 
 use rayon::prelude::*;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
 
 /// Output element type of a converted image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,21 +140,52 @@ const CHUNK_ELEMS: usize = 1 << 16;
 
 macro_rules! kernel {
     ($raw:expr, $out:expr, $n:expr, $no:expr, |$c:ident| $conv:expr) => {{
-        let ni: usize = $n;
-        let no: usize = $no;
-        $out.par_chunks_mut(CHUNK_ELEMS * no)
-            .zip($raw.par_chunks(CHUNK_ELEMS * ni))
-            .for_each(|(o, r)| {
-                for (oc, $c) in o.chunks_exact_mut(no).zip(r.chunks_exact(ni)) {
-                    oc.copy_from_slice(&$conv);
-                }
-            });
+        for (oc, $c) in $out.chunks_exact_mut($no).zip($raw.chunks_exact($n)) {
+            oc.copy_from_slice(&$conv);
+        }
     }};
 }
 
 /// Convert `raw` (big-endian FITS data of `plan`'s input type) into `out` (native bytes of
-/// `plan.out()`). `out.len() / out_size` must equal `raw.len() / in_size`.
+/// `plan.out()`), in parallel over chunks. Converts min(raw, out) elements.
 pub fn convert(raw: &[u8], bitpix: i64, plan: &Plan, out: &mut [u8]) {
+    let ni = bitpix.unsigned_abs() as usize / 8;
+    let no = plan.out().size();
+    out.par_chunks_mut(CHUNK_ELEMS * no)
+        .zip(raw.par_chunks(CHUNK_ELEMS * ni))
+        .for_each(|(o, r)| convert_seq(r, bitpix, plan, o));
+}
+
+/// Read the data from `file` at `offset` with positioned reads (no memory map, so a file cut
+/// short while open gives an error, not SIGBUS) and convert it into `out`, chunk by chunk in
+/// parallel; each chunk is read into a small cache-resident buffer and converted from there.
+pub fn convert_from_file(
+    file: &File,
+    offset: u64,
+    bitpix: i64,
+    plan: &Plan,
+    out: &mut [u8],
+) -> std::io::Result<()> {
+    let ni = bitpix.unsigned_abs() as usize / 8;
+    let no = plan.out().size();
+    let n = out.len() / no;
+    out[..n * no]
+        .par_chunks_mut(CHUNK_ELEMS * no)
+        .enumerate()
+        .try_for_each_init(
+            || vec![0u8; CHUNK_ELEMS * ni],
+            |tmp, (k, o)| {
+                let m = o.len() / no;
+                let src = &mut tmp[..m * ni];
+                file.read_exact_at(src, offset + (k * CHUNK_ELEMS * ni) as u64)?;
+                convert_seq(src, bitpix, plan, o);
+                Ok(())
+            },
+        )
+}
+
+/// Sequential conversion of one chunk.
+pub fn convert_seq(raw: &[u8], bitpix: i64, plan: &Plan, out: &mut [u8]) {
     let ni = bitpix.unsigned_abs() as usize / 8;
     let no = plan.out().size();
     let n = (raw.len() / ni).min(out.len() / no);

@@ -7,6 +7,7 @@ use std::path::Path;
 /// The bytes of a file, memory-mapped (or empty for an empty file).
 pub struct Mapped {
     map: Option<memmap2::Mmap>,
+    file: File,
 }
 
 impl Mapped {
@@ -17,7 +18,7 @@ impl Mapped {
             .map_err(|e| Error::io(&e).with_path(path))?
             .len();
         if len == 0 {
-            return Ok(Mapped { map: None });
+            return Ok(Mapped { map: None, file });
         }
         // SAFETY: the map is read-only and private to this process. The data may change if
         // another process rewrites the file; we never hand out `&mut` to it, every read is
@@ -25,7 +26,15 @@ impl Mapped {
         // truncating a file while it is open is undefined, as with numpy.memmap and astropy.
         let map = unsafe { memmap2::MmapOptions::new().map(&file) }
             .map_err(|e| Error::io(&e).with_path(path))?;
-        Ok(Mapped { map: Some(map) })
+        Ok(Mapped {
+            map: Some(map),
+            file,
+        })
+    }
+
+    /// The open file, for positioned reads.
+    pub fn file(&self) -> &File {
+        &self.file
     }
 
     pub fn bytes(&self) -> &[u8] {

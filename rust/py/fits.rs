@@ -7,7 +7,8 @@ use crate::error::Error;
 use crate::fits::hdu::{self, Hdu, Kind};
 use crate::fits::Value;
 use crate::mmap::Mapped;
-use numpy::{PyArray1, PyArrayMethods};
+use numpy::ndarray::IxDyn;
+use numpy::{PyArray, PyArrayMethods};
 use pyo3::exceptions::{PyIndexError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyComplex, PyDict, PyList, PyTuple};
@@ -92,7 +93,10 @@ impl FitsFile {
         let n: usize = if h.naxes.is_empty() {
             0
         } else {
-            h.naxes.iter().product()
+            h.naxes
+                .iter()
+                .try_fold(1usize, |a, &b| a.checked_mul(b))
+                .unwrap_or(usize::MAX)
         };
         let ni = h.bitpix.unsigned_abs() as usize / 8;
         if n.checked_mul(ni).is_none_or(|b| b > h.data_len) {
@@ -106,21 +110,28 @@ impl FitsFile {
     }
 }
 
+/// Allocate the output with NumPy (its large-allocation path uses huge pages) and fill it from
+/// the file with the GIL released.
 fn to_array<'py, T: numpy::Element + bytemuck::Pod + Send>(
     py: Python<'py>,
-    raw: &[u8],
+    map: &Mapped,
+    offset: u64,
     bitpix: i64,
     plan: &Plan,
-    n: usize,
     shape: &[usize],
+    path: &str,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let mut v: Vec<T> = vec![T::zeroed(); n];
-    {
-        let out: &mut [u8] = bytemuck::cast_slice_mut(&mut v);
-        py.detach(|| convert::convert(raw, bitpix, plan, out));
-    }
-    let arr = PyArray1::from_vec(py, v);
-    Ok(arr.reshape(shape.to_vec())?.into_any())
+    // SAFETY: `new` returns an uninitialised C-contiguous array that no one else references
+    // yet; we take its only mutable slice, overwrite every element below before the array is
+    // returned to Python, and the slice does not outlive this function.
+    let arr = unsafe { PyArray::<T, IxDyn>::new(py, IxDyn(shape), false) };
+    let out: &mut [T] =
+        unsafe { arr.as_slice_mut() }.map_err(|e| PyValueError::new_err(format!("{path}: {e}")))?;
+    let bytes: &mut [u8] = bytemuck::cast_slice_mut(out);
+    let file = map.file();
+    py.detach(|| convert::convert_from_file(file, offset, bitpix, plan, bytes))
+        .map_err(|e| Error::io(&e).with_path(std::path::Path::new(path)))?;
+    Ok(arr.into_any())
 }
 
 #[pymethods]
@@ -236,21 +247,19 @@ impl FitsFile {
         if shape.is_empty() {
             return Ok(py.None().into_bound(py));
         }
-        let (plan, n) = self.image_plan(h)?;
-        let ni = h.bitpix.unsigned_abs() as usize / 8;
-        let raw = &self.map.bytes()[h.data_start..h.data_start + n * ni];
-        self.map.will_need(h.data_start, n * ni);
+        let (plan, _) = self.image_plan(h)?;
+        let (m, off, bp, p) = (&*self.map, h.data_start as u64, h.bitpix, &self.path);
         match plan.out() {
-            OutType::U8 => to_array::<u8>(py, raw, h.bitpix, &plan, n, &shape),
-            OutType::I8 => to_array::<i8>(py, raw, h.bitpix, &plan, n, &shape),
-            OutType::I16 => to_array::<i16>(py, raw, h.bitpix, &plan, n, &shape),
-            OutType::U16 => to_array::<u16>(py, raw, h.bitpix, &plan, n, &shape),
-            OutType::I32 => to_array::<i32>(py, raw, h.bitpix, &plan, n, &shape),
-            OutType::U32 => to_array::<u32>(py, raw, h.bitpix, &plan, n, &shape),
-            OutType::I64 => to_array::<i64>(py, raw, h.bitpix, &plan, n, &shape),
-            OutType::U64 => to_array::<u64>(py, raw, h.bitpix, &plan, n, &shape),
-            OutType::F32 => to_array::<f32>(py, raw, h.bitpix, &plan, n, &shape),
-            OutType::F64 => to_array::<f64>(py, raw, h.bitpix, &plan, n, &shape),
+            OutType::U8 => to_array::<u8>(py, m, off, bp, &plan, &shape, p),
+            OutType::I8 => to_array::<i8>(py, m, off, bp, &plan, &shape, p),
+            OutType::I16 => to_array::<i16>(py, m, off, bp, &plan, &shape, p),
+            OutType::U16 => to_array::<u16>(py, m, off, bp, &plan, &shape, p),
+            OutType::I32 => to_array::<i32>(py, m, off, bp, &plan, &shape, p),
+            OutType::U32 => to_array::<u32>(py, m, off, bp, &plan, &shape, p),
+            OutType::I64 => to_array::<i64>(py, m, off, bp, &plan, &shape, p),
+            OutType::U64 => to_array::<u64>(py, m, off, bp, &plan, &shape, p),
+            OutType::F32 => to_array::<f32>(py, m, off, bp, &plan, &shape, p),
+            OutType::F64 => to_array::<f64>(py, m, off, bp, &plan, &shape, p),
         }
     }
 }
