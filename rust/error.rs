@@ -30,16 +30,36 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     pub fn format(msg: impl Into<String>) -> Self {
-        Error { kind: ErrorKind::Format, msg: msg.into(), path: None, io_kind: None }
+        Error {
+            kind: ErrorKind::Format,
+            msg: msg.into(),
+            path: None,
+            io_kind: None,
+        }
     }
     pub fn asdf(msg: impl Into<String>) -> Self {
-        Error { kind: ErrorKind::Asdf, msg: msg.into(), path: None, io_kind: None }
+        Error {
+            kind: ErrorKind::Asdf,
+            msg: msg.into(),
+            path: None,
+            io_kind: None,
+        }
     }
     pub fn missing(msg: impl Into<String>) -> Self {
-        Error { kind: ErrorKind::Missing, msg: msg.into(), path: None, io_kind: None }
+        Error {
+            kind: ErrorKind::Missing,
+            msg: msg.into(),
+            path: None,
+            io_kind: None,
+        }
     }
     pub fn io(err: &std::io::Error) -> Self {
-        Error { kind: ErrorKind::Io, msg: err.to_string(), path: None, io_kind: Some(err.kind()) }
+        Error {
+            kind: ErrorKind::Io,
+            msg: err.to_string(),
+            path: None,
+            io_kind: Some(err.kind()),
+        }
     }
     /// Attach the file name (first one wins).
     pub fn with_path(mut self, path: &Path) -> Self {
