@@ -1,6 +1,8 @@
 //! One FITS header card (80 bytes, or a card followed by CONTINUE cards): keyword, value, comment,
 //! parsed the way astropy.io.fits reads them (its tolerant "NFSC" rules).
 
+use compact_str::CompactString;
+
 /// A card's value, typed as astropy gives it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -26,46 +28,47 @@ pub fn is_commentary(key: &str) -> bool {
 
 /// The keyword of one 80-byte card image, as astropy's `Card.keyword` gives it.
 /// Returns (keyword, byte offset where the value/comment text starts, is_hierarch, is_invalid).
-pub fn parse_keyword(img: &[u8]) -> (String, usize, bool, bool) {
+pub fn parse_keyword(img: &[u8]) -> (CompactString, usize, bool, bool) {
     let head = &img[..img.len().min(8)];
-    let kw = ascii_trim(head);
-    let kw_upper = kw.to_ascii_uppercase();
-    if matches!(kw_upper.as_str(), "" | "COMMENT" | "HISTORY" | "END") {
-        return (kw_upper, 8, false, false);
+    let kw = trim_bytes(head);
+    let is = |name: &[u8]| kw.eq_ignore_ascii_case(name);
+    if kw.is_empty() || is(b"COMMENT") || is(b"HISTORY") || is(b"END") || is(b"CONTINUE") {
+        return (upper(kw), 8, false, false);
     }
-    if kw_upper == "CONTINUE" {
-        return (kw_upper, 8, false, false);
-    }
-    if kw_upper == "HIERARCH" && img.len() > 8 && img[8] == b' ' {
+    if is(b"HIERARCH") && img.len() > 8 && img[8] == b' ' {
         if let Some(eq) = img.iter().position(|&b| b == b'=') {
-            let key = ascii_trim(&img[9.min(eq)..eq]);
-            return (key, eq + 1, true, false);
+            let key = trim_bytes(&img[9.min(eq)..eq]);
+            return (CompactString::from_utf8_lossy(key), eq + 1, true, false);
         }
     }
-    if let Some(idx) = find(img, b"= ") {
-        if idx <= 8 {
-            let key = if idx < 8 {
-                ascii_trim(&head[..idx.min(head.len())])
-            } else {
-                kw
-            };
-            return (key.to_ascii_uppercase(), idx + 2, false, false);
-        }
+    // astropy takes the first "= " in the card; it must start within the first 9 bytes.
+    let limit = img.len().saturating_sub(1).min(9);
+    if let Some(idx) = (0..limit).find(|&i| img[i] == b'=' && img[i + 1] == b' ') {
+        let key = if idx < 8 {
+            trim_bytes(&head[..idx])
+        } else {
+            kw
+        };
+        return (upper(key), idx + 2, false, false);
     }
     // Invalid / non-standard: astropy keeps the keyword text as is and the rest verbatim.
-    (kw, 8, false, true)
+    (CompactString::from_utf8_lossy(kw), 8, false, true)
 }
 
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
 }
 
-fn ascii_trim(b: &[u8]) -> String {
-    let s = String::from_utf8_lossy(b);
-    s.trim_matches(|c: char| {
-        c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\x0b' || c == '\x0c'
-    })
-    .to_string()
+fn trim_bytes(b: &[u8]) -> &[u8] {
+    let start = b.iter().position(|&c| !is_ws(c)).unwrap_or(b.len());
+    let end = b.iter().rposition(|&c| !is_ws(c)).map_or(start, |e| e + 1);
+    &b[start..end]
+}
+
+fn upper(b: &[u8]) -> CompactString {
+    let mut s = CompactString::from_utf8_lossy(b);
+    s.make_ascii_uppercase();
+    s
 }
 
 fn text_of(b: &[u8]) -> String {

@@ -3,6 +3,7 @@
 
 use super::card::{self, Value};
 use crate::error::{Error, Result};
+use compact_str::CompactString;
 
 pub const BLOCK: usize = 2880;
 pub const CARD: usize = 80;
@@ -10,7 +11,7 @@ pub const CARD: usize = 80;
 /// One logical card: its keyword and the byte range of its image(s) in `Header::bytes`.
 #[derive(Debug, Clone)]
 pub struct CardRef {
-    pub key: String,
+    pub key: CompactString,
     pub start: usize,
     pub len: usize,
 }
