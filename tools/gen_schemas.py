@@ -1,0 +1,317 @@
+"""Write python/jwstio/_data/schemas.json from the installed stdatamodels schemas.
+
+Run:  python3 tools/gen_schemas.py            (writes the file)
+      python3 tools/gen_schemas.py --check    (exit 1 if the committed file is stale)
+
+Each model's schema is the one stdatamodels itself uses: ``cls()._schema``, i.e.
+``asdf.schema.load_schema(cls.schema_url, resolve_references=True)`` passed through
+``stdatamodels.schema.merge_property_trees`` (MultiExposureModel builds its own, see
+``multiexposure.py: _build_schema``).  Nothing here runs at jwstio import time.
+
+Format (JSON; Python's ``json`` module, NaN allowed because schema defaults contain NaN)::
+
+    {
+      "format": 1,
+      "versions": {"stdatamodels": ..., "asdf": ...},
+      "enums":  [[value, ...], ...],          # shared enum lists, referenced by index
+      "nodes":  [node, ...],                  # shared schema nodes, referenced by index
+      "models": {ClassName: model, ...}       # every class in stdatamodels.jwst.datamodels.__all__
+    }
+
+    model = {
+      "schema_url": "http://stsci.edu/schemas/jwst_datamodel/image.schema" | null,
+      "mro": ["ImageModel", "JwstDataModel", "DataModel"],   # DataModel subclasses only
+      "primary_array": "data" | "",                           # get_primary_array_name()
+      "root": node id,                                        # the merged property tree
+    }
+
+    The FITS reading order (fits_support._load_from_schema) is a depth-first walk of
+    "root"; ``fits_entries(doc, name)`` below is the reference reading and gives
+      ["k", path, keyword, hdu, node id]   # header keyword -> tree value (hdu null: PRIMARY)
+      ["a", path, hdu, node id]            # HDU data -> array / table
+    with paths like "slits[].meta.wcsinfo.spectral_order": "name[]" marks a list whose items
+    are read with EXTVER = index + 1, for index in range(max EXTVER in the file).
+
+    node = {"k": "o", "p": [[name, node id], ...]}          # object (properties in schema order)
+         | {"k": "l", "i": node id | [node id, ...], "fh": true}  # list; "fh": items mention
+                                                             # fits_hdu (read per EXTVER)
+         | {"k": "a", "hdu": str|null, "dt": asdf datatype, "np": numpy dtype str | columns,
+            "ndim": int, "max_ndim": int, "default": value, "extra_cols": bool, "tag": str}
+         | {"k": "s", "type": str|list|null, "kw": str, "hdu": str, "enum": enum id,
+            "pattern": str, "default": value, "tag": str}
+    Any node may also carry "any": [enum id, ...] (an anyOf made only of enums), or
+    "anyOf"/"oneOf": [node id, ...] and "not": node id (other combiners, kept as trees).
+    Only keys that apply are present.  On keyword nodes the schemas use no validation
+    rules besides "type", "enum", "any" and "pattern": a header value must be in
+    enums[enum] (if present) and in at least one of enums[any[j]] (if present).
+    columns = [[name, asdf datatype, numpy dtype str, shape | null, ndim | null, max_ndim | null], ...]
+    Numpy dtype strings use "=" for native byte order (e.g. "=f4", "|u1", "|S16").
+"""
+
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parent.parent / "python" / "jwstio" / "_data" / "schemas.json"
+
+ARRAY_KEYS = ("ndim", "max_ndim", "datatype")
+# Everything a keyword node may hold; anything else would be a validation rule we drop.
+KEYWORD_NODE_KEYS = {
+    "fits_keyword", "fits_hdu", "title", "description", "type", "enum", "anyOf",
+    "pattern", "default", "blend_table", "blend_rule",
+}
+
+
+def _np_str(dtype):
+    s = dtype.str
+    if s[0] in "<>":
+        s = "=" + s[1:]
+    return s
+
+
+class _Builder:
+    def __init__(self):
+        self.enums = []
+        self._enum_ids = {}
+        self.nodes = []
+        self._node_ids = {}
+
+    def enum(self, values):
+        key = json.dumps(values, sort_keys=True)
+        if key not in self._enum_ids:
+            self._enum_ids[key] = len(self.enums)
+            self.enums.append(values)
+        return self._enum_ids[key]
+
+    def intern(self, node):
+        key = json.dumps(node, sort_keys=True)
+        if key not in self._node_ids:
+            self._node_ids[key] = len(self.nodes)
+            self.nodes.append(node)
+        return self._node_ids[key]
+
+    def array_node(self, schema):
+        from asdf.tags.core import ndarray
+
+        node = {"k": "a"}
+        if "fits_hdu" in schema:
+            node["hdu"] = schema["fits_hdu"]
+        for key in ("ndim", "max_ndim", "default", "tag"):
+            if key in schema:
+                node[key] = schema[key]
+        if schema.get("allow_extra_columns"):
+            node["extra_cols"] = True
+        if "datatype" in schema:
+            dt = schema["datatype"]
+            node["dt"] = dt
+            if isinstance(dt, list) and dt and isinstance(dt[0], dict):
+                cols = []
+                for field in dt:
+                    base = ndarray.asdf_datatype_to_numpy_dtype(field["datatype"])
+                    cols.append(
+                        [
+                            field.get("name", ""),
+                            field["datatype"],
+                            _np_str(base),
+                            field.get("shape"),
+                            field.get("ndim"),
+                            field.get("max_ndim"),
+                        ]
+                    )
+                node["np"] = cols
+            else:
+                node["np"] = _np_str(ndarray.asdf_datatype_to_numpy_dtype(dt))
+        return node
+
+    def scalar_node(self, schema):
+        if "fits_keyword" in schema and not set(schema) <= KEYWORD_NODE_KEYS:
+            raise ValueError(f"keyword node with unexpected rules: {sorted(schema)}")
+        node = {"k": "s", "type": schema.get("type")}
+        if "fits_keyword" in schema:
+            node["kw"] = schema["fits_keyword"]
+        if "fits_hdu" in schema:
+            node["hdu"] = schema["fits_hdu"]
+        if "enum" in schema:
+            node["enum"] = self.enum(schema["enum"])
+        for key in ("pattern", "default", "tag"):
+            if key in schema:
+                node[key] = schema[key]
+        return node
+
+    def combiners(self, schema, node):
+        """Add anyOf/oneOf/not; an anyOf made only of enums becomes "any": [enum id, ...]."""
+        branches = schema.get("anyOf")
+        if branches and all(set(b) == {"enum"} for b in branches):
+            node["any"] = [self.enum(b["enum"]) for b in branches]
+        elif branches:
+            node["anyOf"] = [self.tree(b) for b in branches]
+        if "oneOf" in schema:
+            node["oneOf"] = [self.tree(b) for b in schema["oneOf"]]
+        if "not" in schema:
+            node["not"] = self.tree(schema["not"])
+        return node
+
+    def tree(self, schema):
+        """Return the node id of a merged schema (sub)tree."""
+        from stdatamodels import fits_support
+
+        stype = schema.get("type")
+        if any(k in schema for k in ARRAY_KEYS):
+            node = self.array_node(schema)
+        elif stype == "object" or "properties" in schema:
+            if stype != "object":
+                # walk_schema only descends into properties of type: object nodes.
+                raise ValueError(f"properties without type: object: {list(schema)}")
+            if "fits_keyword" in schema:
+                raise ValueError("object node with fits_keyword")
+            props = [[name, self.tree(sub)] for name, sub in schema.get("properties", {}).items()]
+            node = {"k": "o", "p": props}
+        elif stype == "array":
+            if "fits_keyword" in schema:
+                raise ValueError("array node with fits_keyword")
+            items = schema.get("items", {})
+            if isinstance(items, list):
+                node = {"k": "l", "i": [self.tree(sub) for sub in items]}
+            else:
+                node = {"k": "l", "i": self.tree(items)}
+            if fits_support._schema_has_fits_hdu(schema):
+                node["fh"] = True
+        else:
+            node = self.scalar_node(schema)
+        return self.intern(self.combiners(schema, node))
+
+
+def _fmt(path):
+    out = []
+    for part in path:
+        if part == "[]":
+            out[-1] += "[]"
+        else:
+            out.append(str(part))
+    return ".".join(out)
+
+
+def stdatamodels_fits_walk(schema, builder):
+    """Entries of fits_support._load_from_schema's walk over a merged schema, via walk_schema.
+
+    Same callback logic as stdatamodels; a list whose items mention fits_hdu is recursed
+    once with the "[]" marker instead of once per EXTVER.  Raises if a keyword or HDU node
+    sits where the JSON format cannot express it (under a combiner or a plain list).
+    """
+    from stdatamodels import fits_support
+    from stdatamodels import schema as mschema
+
+    entries = []
+
+    def callback(sub, path, combiner, ctx, recurse):
+        entry = None
+        if "fits_keyword" in sub:
+            entry = ["k", _fmt(path), sub["fits_keyword"], sub.get("fits_hdu"), builder.tree(sub)]
+        elif "fits_hdu" in sub and any(k in sub for k in ARRAY_KEYS):
+            entry = ["a", _fmt(path), sub["fits_hdu"], builder.tree(sub)]
+        if entry is not None:
+            if any(p in ("anyOf", "oneOf", "items") for p in path) or combiner == "not":
+                raise ValueError(f"FITS node at unsupported place: {path}")
+            entries.append(entry)
+        if sub.get("type") == "array" and fits_support._schema_has_fits_hdu(sub):
+            recurse(sub["items"], path + ["[]"], combiner, {"hdu_index": "[]"})
+            return True
+        return None
+
+    mschema.walk_schema(schema, callback)
+    return entries
+
+
+def fits_entries(doc, model):
+    """Reference reading of the JSON: the FITS entries of one model, in stdatamodels' order.
+
+    Depth-first over "root": a node with "kw" gives ["k", path, kw, hdu, id]; else an "a"
+    node with "hdu" gives ["a", path, hdu, id]; then object properties are visited in order,
+    and a list node is entered (path "name[]") only if it has "fh".  Combiner branches and
+    lists without "fh" hold no entries (the generator checks this).
+    """
+    nodes = doc["nodes"]
+    out = []
+
+    def visit(nid, path):
+        node = nodes[nid]
+        if "kw" in node:
+            out.append(["k", _fmt(path), node["kw"], node.get("hdu"), nid])
+        elif node["k"] == "a" and "hdu" in node:
+            out.append(["a", _fmt(path), node["hdu"], nid])
+        if node["k"] == "o":
+            for name, child in node["p"]:
+                visit(child, path + [name])
+        elif node["k"] == "l" and node.get("fh"):
+            visit(node["i"], path + ["[]"])
+
+    visit(doc["models"][model]["root"], [])
+    return out
+
+
+def model_names():
+    import stdatamodels.jwst.datamodels as dm
+
+    names = [n for n in dm.__all__ if n not in ("open", "read_metadata")]
+    return sorted(set(names) | {"JwstDataModel"})
+
+
+def build():
+    """Return the schemas document as a Python object."""
+    import asdf
+    import stdatamodels
+    import stdatamodels.jwst.datamodels as dm
+    from stdatamodels.model_base import DataModel
+
+    builder = _Builder()
+    models = {}
+    for name in model_names():
+        cls = getattr(dm, name)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            inst = cls()
+        schema = inst._schema
+        models[name] = {
+            "schema_url": cls.schema_url,
+            "mro": [c.__name__ for c in cls.__mro__ if isinstance(c, type) and issubclass(c, DataModel)],
+            "primary_array": inst.get_primary_array_name(),
+            "root": builder.tree(schema),
+        }
+        # The format stores only the tree; make sure the documented reading of it gives
+        # exactly the walk stdatamodels does.
+        doc_view = {"nodes": builder.nodes, "models": models}
+        if fits_entries(doc_view, name) != stdatamodels_fits_walk(schema, builder):
+            raise ValueError(f"{name}: tree does not reproduce stdatamodels' FITS walk")
+    return {
+        "format": 1,
+        "versions": {"stdatamodels": stdatamodels.__version__, "asdf": asdf.__version__},
+        "enums": builder.enums,
+        "nodes": builder.nodes,
+        "models": models,
+    }
+
+
+def dumps(doc):
+    """Serialise the document exactly as it is committed."""
+    return json.dumps(doc, separators=(",", ":"), sort_keys=False) + "\n"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only compare with the committed file")
+    args = parser.parse_args(argv)
+    text = dumps(build())
+    if args.check:
+        ok = OUT.exists() and OUT.read_text() == text
+        print("up to date" if ok else f"{OUT} is stale")
+        return 0 if ok else 1
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(text)
+    print(f"wrote {OUT} ({len(text)} bytes)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
