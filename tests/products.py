@@ -8,7 +8,8 @@ different seeds give different shapes.  Common keyword options:
 - ``extremes``: put 0 and the type maximum (65535, 2**32 - 1) into unsigned arrays/columns;
 - ``long_strings``: set meta strings longer than 68 characters (CONTINUE cards);
 - ``wcs``: store a simple imaging gwcs in ``meta.wcs`` (imaging products only);
-- ``instrument``/``exp_type``/``detector``: override the product's default observing mode.
+- ``mode``: observing mode, a key of ``MODES`` (instrument, detector, exp_type, optics);
+- ``program``, ``observation``, ``visit``, ... : the exposure name fields (``set_meta``).
 
 Models are built with ``strict_validation=True`` and validated once before saving, so a
 meta value the schema rejects is a bug here, not a silent warning.  ``PRODUCTS`` lists every product with the class
@@ -1026,23 +1027,20 @@ STRESS = {"nan": True, "extremes": True, "long_strings": True}
 def write(name, folder, rng, **options):
     """Write product ``name`` from PRODUCTS; options override the registry's defaults.
 
-    Options a writer does not take (e.g. ``extremes`` for an ECSV catalog) are dropped.
+    Stress options a writer has no use for (e.g. ``extremes`` for an ECSV catalog) are
+    dropped; any other unknown option raises TypeError in the writer.
     """
-    import inspect
-
     writer, defaults, _ = PRODUCTS[name]
     kwargs = {**defaults, **options}
-    params = inspect.signature(writer).parameters
-    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        kwargs = {k: v for k, v in kwargs.items() if k in params}
-    else:
-        accepted = _accepted(writer)
-        kwargs = {k: v for k, v in kwargs.items() if k in params or k in accepted}
+    accepted = _accepted(writer)
+    for key in ("nan", "extremes", "long_strings", "wcs"):
+        if key in kwargs and key not in accepted:
+            del kwargs[key]
     return writer(folder, rng, **kwargs)
 
 
 def _accepted(writer):
-    """Keyword names a thin wrapper forwards to its target writer."""
+    """Keyword names a writer takes, including those a thin wrapper forwards."""
     import inspect
 
     target = {
@@ -1052,7 +1050,7 @@ def _accepted(writer):
         write_calints_spec: write_cube, write_psfstack: write_cube, write_psfsub: write_cube,
         write_s2d: write_multislit, write_amiavg: write_ami, write_aminorm: write_ami,
     }.get(writer)
-    names = {"program", "observation", "visit", "visit_group", "sequence", "activity", "exposure"}
+    names = set(inspect.signature(writer).parameters)
     if target is not None:
         names |= set(inspect.signature(target).parameters)
     return names
