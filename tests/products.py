@@ -2,7 +2,7 @@
 
 Every ``write_*`` function takes the output folder and a ``numpy.random.Generator`` and
 returns the path of the file it wrote.  Shapes not given are drawn small from ``rng``, so
-different seeds give different shapes.  Common keyword options:
+different seeds give different shapes.  Keyword options most writers take:
 
 - ``nan``: put NaN, +inf and -inf into float arrays and float table columns;
 - ``extremes``: put 0 and the type maximum (65535, 2**32 - 1) into unsigned arrays/columns;
@@ -12,8 +12,8 @@ different seeds give different shapes.  Common keyword options:
 - ``program``, ``observation``, ``visit``, ... : the exposure name fields (``set_meta``).
 
 Models are built with ``strict_validation=True`` and validated once before saving, so a
-meta value the schema rejects is a bug here, not a silent warning.  ``PRODUCTS`` lists every product with the class
-``stdatamodels.jwst.datamodels.open`` must return for it.  Helpers: ``imaging_gwcs``,
+meta value the schema rejects is a bug here, not a silent warning.  ``PRODUCTS`` lists
+every product with the class ``stdatamodels.jwst.datamodels.open`` must return for it.  Helpers: ``imaging_gwcs``,
 ``edit_header`` (change cards after writing, so header and ASDF tree disagree) and
 ``remove_asdf`` (drop the ASDF extension).
 """
