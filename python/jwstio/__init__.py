@@ -5,8 +5,9 @@
 
 from __future__ import annotations
 
-from . import errors, fits
+from . import errors, fits, models
 from ._core import __version__
+from .models import open, read_metadata
 from .errors import (
     AsdfError,
     FormatError,
@@ -19,6 +20,9 @@ from .errors import (
 __all__ = [
     "__version__",
     "fits",
+    "models",
+    "open",
+    "read_metadata",
     "errors",
     "JwstioError",
     "FormatError",

@@ -1,0 +1,328 @@
+"""``jwstio.open``: build the model stdatamodels would build from a FITS product (class choice,
+ASDF tree, ``_fits_hash`` shortcut, keyword overrides, extra_fits, history, open-time values)."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import os
+import re
+import warnings
+from typing import Any
+
+from .. import _core, fits
+from ..errors import FormatError, HDUNotFoundError
+from . import _schema
+from ._base import BlockArray, DataModel, DefaultArray, HduArray, TaggedObject
+
+__all__ = ["open", "NoTypeWarning", "model_class"]
+
+
+class NoTypeWarning(UserWarning):
+    """The file does not say its model type; the class was guessed (as stdatamodels warns)."""
+
+
+_CLASSES: dict[str, type] = {}
+
+
+def model_class(name: str) -> type:
+    """The jwstio class named like the stdatamodels class ``name``."""
+    cls = _CLASSES.get(name)
+    if cls is not None:
+        return cls
+    info = _schema.model(name)  # KeyError for unknown names
+    parent_name = next((p for p in info["mro"][1:] if p in _schema.doc()["models"]), None)
+    parent = model_class(parent_name) if parent_name else DataModel
+    cls = type(name, (parent,), {"__slots__": (), "__module__": "jwstio.models", "__doc__": f"jwstio reader of stdatamodels' {name}."})
+    _CLASSES[name] = cls
+    return cls
+
+
+# --- class choice (stdatamodels.jwst.datamodels.util.open) -------------------------------------------
+
+
+def _choose_class(f: fits.FitsFile) -> tuple[str, bool]:
+    """(class name, guessed)."""
+    prim = f[0].header
+    models = _schema.doc()["models"]
+    dm = prim.get("DATAMODL")
+    if isinstance(dm, str) and dm in models:
+        return dm, False
+    shape = f["SCI", 1].shape if ("SCI", 1) in f else ()
+    if len(shape) == 4 and "DQ" not in f:
+        return "RampModel", True
+    if "REFTYPE" in prim:
+        ref = {0: "ReferenceFileModel", 2: "ReferenceImageModel", 3: "ReferenceCubeModel", 4: "ReferenceQuadModel"}
+        if len(shape) in ref:
+            return ref[len(shape)], True
+    if len(shape) == 0:
+        return "JwstDataModel", True
+    if len(shape) == 4:
+        return "QuadModel", True
+    if len(shape) == 3:
+        return "CubeModel", True
+    if len(shape) == 2:
+        return ("MultiSlitModel" if ("SCI", 2) in f else "ImageModel"), True
+    raise TypeError(f"{f.path}: Can't determine datamodel class from argument to open")
+
+
+# --- the ASDF tree ----------------------------------------------------------------------------------
+
+_FITS_SOURCE = re.compile(r"((?P<name>[ -~]+),)?(?P<ver>[0-9]+)")
+_CORE_DICT_TAGS = (
+    "tag:stsci.edu:asdf/core/asdf-",
+    "tag:stsci.edu:asdf/core/software-",
+    "tag:stsci.edu:asdf/core/extension_metadata-",
+    "tag:stsci.edu:asdf/core/history_entry-",
+)
+
+
+def _normalize(value: Any, f: fits.FitsFile) -> Any:
+    """Replace decoded nodes by what the model tree holds: dicts for core tags, lazy arrays."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if isinstance(v, (dict, list, _core.Tagged, _core.NDArrayNode)):
+                value[k] = _normalize(v, f)
+        return value
+    if isinstance(value, list):
+        for i, v in enumerate(value):
+            if isinstance(v, (dict, list, _core.Tagged, _core.NDArrayNode)):
+                value[i] = _normalize(v, f)
+        return value
+    if isinstance(value, _core.NDArrayNode):
+        src = value.source
+        if isinstance(src, str) and src.startswith("fits:"):
+            return HduArray(_fits_source(f, src[5:]))
+        return BlockArray(value)
+    if isinstance(value, _core.Tagged):
+        tag = value.tag
+        if tag.startswith(_CORE_DICT_TAGS) and isinstance(value.value, (dict, list)):
+            return _normalize(value.value, f)
+        if tag.startswith("tag:stsci.edu:asdf/core/complex-") and isinstance(value.value, str):
+            return complex(value.value.replace("i", "j"))
+        return TaggedObject(value)
+    return value
+
+
+def _fits_source(f: fits.FitsFile, ref: str) -> int:
+    m = _FITS_SOURCE.match(ref)
+    if m is None:
+        raise FormatError(f"{f.path}: ERROR loading embedded ASDF: bad fits source {ref!r}")
+    ver = int(m.group("ver"))
+    key: Any = (m.group("name"), ver) if m.group("name") else ver
+    try:
+        return f.index_of(key)
+    except (KeyError, IndexError):
+        raise HDUNotFoundError(f'{f.path}: ERROR loading embedded ASDF: "Extension {key!r} not found."') from None
+
+
+def _load_tree(f: fits.FitsFile) -> tuple[dict, Any, Any]:
+    """(tree, AsdfDoc or None, ASDF bytes view or None)."""
+    i = f._core.find("ASDF")
+    if i is None:
+        return {}, None, None
+    info = f._core.info(i)
+    buf = memoryview(f._core.buffer())[info["data_start"] : info["data_start"] + info["data_len"]]
+    doc = _core.AsdfDoc(buf, f.path)
+    tree = doc.tree
+    if isinstance(tree, _core.Tagged):
+        tree = tree.value
+    if not isinstance(tree, dict):
+        raise FormatError(f"{f.path}: ASDF tree is not a mapping")
+    return _normalize(tree, f), doc, buf
+
+
+# --- header access ----------------------------------------------------------------------------------
+
+
+class _Headers:
+    """First-occurrence keyword values per HDU, built on demand."""
+
+    def __init__(self, f: fits.FitsFile):
+        self.f = f
+        self._cards: dict[int, list] = {}
+        self._first: dict[int, dict[str, Any]] = {}
+
+    def cards(self, i: int) -> list:
+        c = self._cards.get(i)
+        if c is None:
+            c = self._cards[i] = self.f._core.cards(i)
+        return c
+
+    def value(self, i: int, key: str) -> Any:
+        d = self._first.get(i)
+        if d is None:
+            d = {}
+            for k, v, _c, st in self.cards(i):
+                if k not in d:
+                    d[k] = None if st else v
+            self._first[i] = d
+        return d.get(key)
+
+
+def _get_hdu(f: fits.FitsFile, name: str | None, index: int | None) -> int | None:
+    """stdatamodels fits_support.get_hdu."""
+    if name is None or name.upper() == "PRIMARY":
+        return 0 if index in (None, 0) else None
+    core = f._core
+    if index is None:
+        return core.find(name, None)
+    return core.find(name, index + 1)
+
+
+def _put(tree: dict, path: tuple, value: Any) -> None:
+    """stdatamodels properties.put_value."""
+    cursor: Any = tree
+    for i, part in enumerate(path[:-1]):
+        if isinstance(part, int):
+            while len(cursor) <= part:
+                cursor.append({})
+            cursor = cursor[part]
+        else:
+            cursor = cursor.setdefault(part, [] if isinstance(path[i + 1], int) else {})
+    last = path[-1]
+    if isinstance(last, int):
+        while len(cursor) <= last:
+            cursor.append({})
+    cursor[last] = value
+
+
+def _walk(plan: tuple, f: fits.FitsFile, hdrs: _Headers, tree: dict, prefix: tuple, index: int | None,
+          maxver: int, known: dict[int, set], known_data: set, keywords: bool) -> None:
+    for e in plan:
+        kind = e[0]
+        if kind == "k":
+            if not keywords:
+                continue
+            _, rel, kw, hname, nid = e
+            i = _get_hdu(f, hname, index)
+            if i is None:
+                continue
+            known.setdefault(i, set()).add(kw)
+            value = hdrs.value(i, kw)
+            if value is None or not _schema.valid(value, nid):
+                continue
+            _put(tree, prefix + rel, value)
+        elif kind == "a":
+            _, rel, hname, nid = e
+            i = _get_hdu(f, hname, index)
+            if i is None or not f[i].shape:
+                continue
+            known_data.add(i)
+            _put(tree, prefix + rel, HduArray(i, nid))
+        else:
+            _, rel, sub = e
+            for j in range(maxver):
+                _walk(sub, f, hdrs, tree, prefix + rel + (j,), j, maxver, known, known_data, keywords)
+
+
+_BUILTIN = re.compile(
+    r"(|NAXIS[0-9]{0,3}|BITPIX|XTENSION|PCOUNT|GCOUNT|EXTEND|BSCALE|BZERO|BLANK|DATAMAX|DATAMIN|EXTNAME"
+    r"|EXTVER|EXTLEVEL|GROUPS|PYTPE[0-9]|PSCAL[0-9]|PZERO[0-9]|SIMPLE|TFIELDS|TBCOL[0-9]{1,3}|TDIM[0-9]{1,3}"
+    r"|TFORM[0-9]{1,3}|TTYPE[0-9]{1,3}|TUNIT[0-9]{1,3}|TSCAL[0-9]{1,3}|TZERO[0-9]{1,3}|TNULL[0-9]{1,3}"
+    r"|TDISP[0-9]{1,3}|HISTORY)"
+)
+
+
+def _extra_fits(f: fits.FitsFile, hdrs: _Headers, tree: dict, known: dict[int, set], known_data: set) -> None:
+    from astropy.io.fits.card import UNDEFINED
+
+    tree.pop("extra_fits", None)
+    extra: dict[str, dict] = {}
+    for i in range(len(f)):
+        h = f[i]
+        if h.name == "ASDF":
+            continue
+        kn = known.get(i, ())
+        cards = [
+            [k, UNDEFINED if st == 1 else v, c]
+            for k, v, c, st in hdrs.cards(i)
+            if k not in kn and not _BUILTIN.fullmatch(k)
+        ]
+        if cards:
+            extra.setdefault(h.name, {})["header"] = cards
+        if i not in known_data and h.shape:
+            extra.setdefault(h.name, {})["data"] = HduArray(i)
+    if extra:
+        tree["extra_fits"] = extra
+
+
+def _headers_hash(f: fits.FitsFile) -> str:
+    buf = memoryview(f._core.buffer())
+    h = hashlib.sha256()
+    for i in range(len(f)):
+        info = f._core.info(i)
+        if info["name"] == "ASDF":
+            continue
+        h.update(buf[info["header_start"] : info["data_start"]])
+    return h.hexdigest()
+
+
+def _now_isot() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
+
+
+# --- open -----------------------------------------------------------------------------------------
+
+_ERR_DQ_MIXINS = {"DefaultErrMixin": "err", "DefaultDQMixin": "dq"}
+
+
+def open(path: str | os.PathLike[str], model_type: str | None = None) -> DataModel:  # noqa: A001
+    """Open a JWST FITS product as the stdatamodels class it is (same attributes and values).
+
+    ``model_type`` forces a class by name (like calling ``ImageModel(path)``).
+    """
+    f = fits.open(path)
+    if model_type is not None:
+        name, guessed = model_type, False
+        if name not in _schema.doc()["models"]:
+            raise ValueError(f"unknown model type {model_type!r}")
+    else:
+        name, guessed = _choose_class(f)
+    cls = model_class(name)
+    tree, doc, buf = _load_tree(f)
+    info = _schema.model(name)
+
+    skip = bool(tree) and f[0].header.get("DATAMODL") == name and tree.get("_fits_hash") == _headers_hash(f)
+    hdrs = _Headers(f)
+    known: dict[int, set] = {}
+    known_data: set = set()
+    has_table = any(h.kind == "bintable" and h.name != "ASDF" for h in f)
+    if not skip or has_table:
+        maxver = max(h.ver for h in f)
+        _walk(_schema.plan(name), f, hdrs, tree, (), None, maxver, known, known_data, keywords=not skip)
+        if not skip:
+            _extra_fits(f, hdrs, tree, known, known_data)
+    # HISTORY cards replace the ASDF history.
+    hist = [v for k, v, _c, _st in hdrs.cards(0) if k == "HISTORY"]
+    if hist:
+        tree["history"] = {"entries": [{"description": h} for h in hist]}
+
+    model = cls(f, tree, buf, doc)
+    meta = tree.setdefault("meta", {}) if not isinstance(tree.get("meta"), dict) else tree["meta"]
+    meta["filename"] = os.path.basename(os.fspath(path))
+    meta["model_type"] = name
+    if "JwstDataModel" in info["mro"] and "date" not in meta:
+        meta["date"] = _now_isot()
+    _class_tails(model, info)
+    if guessed:
+        warnings.warn(NoTypeWarning(f"model_type not found. Opening {os.path.basename(os.fspath(path))} as a {name}"), stacklevel=2)
+        meta.pop("model_type", None)
+    return model
+
+
+def _class_tails(model: DataModel, info: dict) -> None:
+    """Arrays the class constructors create when missing (stdatamodels mixins, RampModel)."""
+    primary = info["primary_array"]
+    tree = model.instance
+    if not primary or tree.get(primary) is None:
+        return
+    wanted = [attr for mixin, attr in (("DefaultErrMixin", "err"), ("DefaultDQMixin", "dq")) if mixin in info["mro"]]
+    if "RampModel" in info["mro"] or "SuperstripeRampModel" in info["mro"]:
+        wanted += ["pixeldq", "groupdq"]
+    root = info["root"]
+    for attr in wanted:
+        if tree.get(attr) is None:
+            nid = _schema.child(root, attr)
+            if nid is not None:
+                tree[attr] = DefaultArray(attr, nid)
