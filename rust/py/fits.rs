@@ -200,6 +200,25 @@ impl FitsFile {
         PyList::new(py, items)
     }
 
+    /// (name, ver, kind, header_start, data_start, data_len) of every HDU, in one call.
+    fn summary<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let items: Vec<(String, i64, &str, usize, usize, usize)> = self
+            .hdus
+            .iter()
+            .map(|h| {
+                (
+                    h.name.clone(),
+                    h.ver,
+                    h.kind.as_str(),
+                    h.header_start,
+                    h.data_start,
+                    h.data_len,
+                )
+            })
+            .collect();
+        PyList::new(py, items)
+    }
+
     /// Index of the first HDU with this EXTNAME (case-insensitive) and EXTVER, or None.
     #[pyo3(signature = (name, ver=None))]
     fn find(&self, name: &str, ver: Option<i64>) -> Option<usize> {
@@ -215,6 +234,38 @@ impl FitsFile {
             let (v, c) = h.header.value_at(k);
             let (pv, st) = value_to_py(py, &v)?;
             out.append((h.header.cards[k].key.as_str(), pv, c, st))?;
+        }
+        Ok(out)
+    }
+
+    /// Value of the first card `key` in HDU `i` (None when absent or undefined); a single-card
+    /// lookup that does not build the whole card list.
+    fn get<'py>(
+        &self,
+        py: Python<'py>,
+        i: isize,
+        key: &str,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let h = self.hdu(i)?;
+        match h.header.position(key) {
+            None => Ok(None),
+            Some(k) => {
+                let (v, _) = h.header.value_at(k);
+                let (pv, st) = value_to_py(py, &v)?;
+                Ok(if st == OK { Some(pv) } else { None })
+            }
+        }
+    }
+
+    /// Values of every card named `key` in HDU `i` (e.g. all HISTORY texts).
+    fn values<'py>(&self, py: Python<'py>, i: isize, key: &str) -> PyResult<Bound<'py, PyList>> {
+        let h = self.hdu(i)?;
+        let out = PyList::empty(py);
+        for (k, c) in h.header.cards.iter().enumerate() {
+            if c.key.eq_ignore_ascii_case(key) {
+                let (v, _) = h.header.value_at(k);
+                out.append(value_to_py(py, &v)?.0)?;
+            }
         }
         Ok(out)
     }

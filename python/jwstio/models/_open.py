@@ -43,15 +43,15 @@ def model_class(name: str) -> type:
 
 def _choose_class(f: fits.FitsFile) -> tuple[str, bool]:
     """(class name, guessed)."""
-    prim = f[0].header
+    core = f._core
     models = _schema.doc()["models"]
-    dm = prim.get("DATAMODL")
+    dm = core.get(0, "DATAMODL")
     if isinstance(dm, str) and dm in models:
         return dm, False
     shape = f["SCI", 1].shape if ("SCI", 1) in f else ()
     if len(shape) == 4 and "DQ" not in f:
         return "RampModel", True
-    if "REFTYPE" in prim:
+    if core.get(0, "REFTYPE") is not None or "REFTYPE" in f[0].header:
         ref = {0: "ReferenceFileModel", 2: "ReferenceImageModel", 3: "ReferenceCubeModel", 4: "ReferenceQuadModel"}
         if len(shape) in ref:
             return ref[len(shape)], True
@@ -247,14 +247,13 @@ def _extra_fits(f: fits.FitsFile, hdrs: _Headers, tree: dict, known: dict[int, s
         tree["extra_fits"] = extra
 
 
-def _headers_hash(f: fits.FitsFile) -> str:
+def _headers_hash(f: fits.FitsFile, summary: list) -> str:
+    """sha256 of the raw header blocks of every non-ASDF HDU (= stdatamodels' _fits_hash)."""
     buf = memoryview(f._core.buffer())
     h = hashlib.sha256()
-    for i in range(len(f)):
-        info = f._core.info(i)
-        if info["name"] == "ASDF":
-            continue
-        h.update(buf[info["header_start"] : info["data_start"]])
+    for name, _ver, _kind, start, data_start, _len in summary:
+        if name != "ASDF":
+            h.update(buf[start:data_start])
     return h.hexdigest()
 
 
@@ -283,18 +282,19 @@ def open(path: str | os.PathLike[str], model_type: str | None = None) -> DataMod
     tree, doc, buf = _load_tree(f)
     info = _schema.model(name)
 
-    skip = bool(tree) and f[0].header.get("DATAMODL") == name and tree.get("_fits_hash") == _headers_hash(f)
+    summary = f._core.summary()
+    skip = bool(tree) and f._core.get(0, "DATAMODL") == name and tree.get("_fits_hash") == _headers_hash(f, summary)
     hdrs = _Headers(f)
     known: dict[int, set] = {}
     known_data: set = set()
-    has_table = any(h.kind == "bintable" and h.name != "ASDF" for h in f)
+    has_table = any(s[2] == "bintable" and s[0] != "ASDF" for s in summary)
     if not skip or has_table:
-        maxver = max(h.ver for h in f)
+        maxver = max(s[1] for s in summary)
         _walk(_schema.plan(name), f, hdrs, tree, (), None, maxver, known, known_data, keywords=not skip)
         if not skip:
             _extra_fits(f, hdrs, tree, known, known_data)
     # HISTORY cards replace the ASDF history.
-    hist = [v for k, v, _c, _st in hdrs.cards(0) if k == "HISTORY"]
+    hist = f._core.values(0, "HISTORY")
     if hist:
         tree["history"] = {"entries": [{"description": h} for h in hist]}
 
