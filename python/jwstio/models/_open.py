@@ -269,8 +269,13 @@ _ERR_DQ_MIXINS = {"DefaultErrMixin": "err", "DefaultDQMixin": "dq"}
 def open(path: str | os.PathLike[str], model_type: str | None = None) -> DataModel:  # noqa: A001
     """Open a JWST FITS product as the stdatamodels class it is (same attributes and values).
 
-    ``model_type`` forces a class by name (like calling ``ImageModel(path)``).
+    ``model_type`` forces a class by name (like calling ``ImageModel(path)``). ECSV products
+    (``cat``, ``phot``, ``whtlt``) are returned as astropy Tables.
     """
+    if os.fspath(path).lower().endswith(".ecsv"):
+        from astropy.table import Table
+
+        return Table.read(os.fspath(path), format="ascii.ecsv")  # type: ignore[return-value]
     f = fits.open(path)
     if model_type is not None:
         name, guessed = model_type, False
