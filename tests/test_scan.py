@@ -323,6 +323,8 @@ def good_path(broken):
     return str(broken[0] / "good.fits")
 
 
+@pytest.mark.filterwarnings("ignore::astropy.utils.exceptions.AstropyUserWarning")
+@pytest.mark.filterwarnings("ignore::astropy.io.fits.verify.VerifyWarning")
 def test_broken_files_all_reported(broken):
     d, cuts, data = broken
     t = scan(d, ["EXP_TYPE", "SCI,2:BUNIT"], threads=2)
@@ -436,3 +438,48 @@ def test_unreadable_file_and_folder(broken):
     assert "Permission denied" in rows[os.path.join(root, "secret.fits")]
     assert "Permission denied" in rows[os.path.join(root, "locked")]
     assert len(rows) == 3
+
+
+# --- Dask -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def dask_client():
+    distributed = pytest.importorskip("dask.distributed")
+    with distributed.LocalCluster(
+        processes=True, n_workers=2, threads_per_worker=1, dashboard_address=None
+    ) as cluster, distributed.Client(cluster) as client:
+        yield client
+
+
+def test_dask_scan_equals_local_scan(products, broken, dask_client):
+    import jwstio.dask
+
+    roots = [products[0], broken[0]]
+    keys = KEYS[:6] + ["SCI:BUNIT", "sci,2:SRCNAME"]
+    local = scan(roots, keys)
+    remote = scan(roots, keys, client=dask_client)
+    direct = jwstio.dask.scan(roots, keys, client=dask_client, partition_size=7)
+    for t in (remote, direct):
+        assert t.colnames == local.colnames
+        for name in local.colnames:
+            assert local[name].dtype == t[name].dtype, name
+            for i in range(len(local)):
+                a, b = cell(local, i, name), cell(t, i, name)
+                assert a == b or (a != a and b != b), (name, i, a, b)
+    assert remote.meta["failed"] == local.meta["failed"] > 0
+
+
+def test_dask_lazy_dataframe(products, broken, dask_client):
+    pytest.importorskip("dask.dataframe")
+    roots = [products[0], broken[0]]
+    local = scan(roots, ["EXP_TYPE", "NINTS"])
+    df = scan(roots, ["EXP_TYPE", "NINTS"], client=dask_client, lazy=True)
+    assert list(df.columns) == local.colnames
+    pdf = df.compute()
+    assert list(pdf["path"]) == list(local["path"])
+    assert list(pdf["error"]) == list(local["error"])
+    import pandas as pd
+
+    assert [None if pd.isna(v) else int(v) for v in pdf["NINTS"]] == [cell(local, i, "NINTS") for i in range(len(local))]
+    assert list(pdf["stage"]) == list(local["stage"])

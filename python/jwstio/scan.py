@@ -11,6 +11,7 @@ Python only polls progress and builds the table at the end.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
@@ -127,6 +128,7 @@ def meta_keywords(schemas: Mapping[str, Any], model: str = "JwstDataModel") -> d
     return out
 
 
+@functools.lru_cache(maxsize=1)
 def _default_meta_map() -> dict[str, str]:
     from importlib import resources
 
@@ -141,7 +143,7 @@ def _default_meta_map() -> dict[str, str]:
 
 
 def _meta_specs(meta: Iterable[str], meta_map: Mapping[str, Any] | None) -> list[str]:
-    mapping = _default_meta_map() if meta_map is None else meta_map
+    mapping: Mapping[str, Any] = _default_meta_map() if meta_map is None else meta_map
     specs = []
     for path in meta:
         spec = mapping.get(path)
