@@ -282,6 +282,26 @@ def test_progress_callback_and_bar(products, capsys):
     assert f"{len(paths)}/{len(paths)}" in err
 
 
+def test_callback_exception_cancels_and_propagates(products):
+    d, _ = products
+
+    def boom(done, total):
+        raise RuntimeError("stop")
+
+    with pytest.raises(RuntimeError, match="stop"):
+        scan(d, ["EXP_TYPE"], callback=boom)
+
+
+def test_cancel_marks_unread_rows(products):
+    d, paths = products
+    s = _core.Scanner([str(d)] * 50, ["EXP_TYPE"], ["*.fits"], True, 1)
+    s.cancel()
+    got, errors, _ = s.result()
+    assert len(got) == 50 * len(paths)
+    assert all(e == "" or e.endswith(": scan cancelled") for e in errors)
+    assert any(errors)
+
+
 def test_missing_tqdm_is_a_clear_error(products, monkeypatch):
     d, _ = products
     monkeypatch.setitem(sys.modules, "tqdm", None)
@@ -460,6 +480,9 @@ def test_dask_scan_equals_local_scan(products, broken, dask_client):
     local = scan(roots, keys)
     remote = scan(roots, keys, client=dask_client)
     direct = jwstio.dask.scan(roots, keys, client=dask_client, partition_size=7)
+    calls = []
+    scan(roots, keys, client=dask_client, callback=lambda d, t: calls.append((d, t)))
+    assert calls and calls[-1] == (len(local), len(local))
     for t in (remote, direct):
         assert t.colnames == local.colnames
         for name in local.colnames:

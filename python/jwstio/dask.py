@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from . import _core
@@ -82,6 +82,7 @@ def _scan_resolved(
     lazy: bool,
     filename_fields: bool,
     partition_size: int | None = None,
+    callbacks: Sequence[Callable[[int, int], Any]] = (),
 ):
     try:
         import dask
@@ -116,11 +117,22 @@ def _scan_resolved(
             return dd.from_pandas(meta, npartitions=1)
         return dd.from_delayed(delayed, meta=meta)
 
+    from dask.distributed import as_completed
+
     futures = client.map(_scan_partition, parts, keys=keys, threads=threads, pure=False)
+    order = {f.key: i for i, f in enumerate(futures)}
+    results: list[Any] = [None] * len(futures)
+    done = 0
+    for fut in as_completed(futures):
+        i = order[fut.key]
+        results[i] = fut.result()
+        done += len(parts[i])
+        for cb in callbacks:
+            cb(done, len(entries))
     paths: list[str] = []
     errors: list[str] = []
     columns: list[list[Any]] = [[] for _ in keys]
-    for p, e, c in client.gather(futures):
+    for p, e, c in results:
         paths += p
         errors += e
         for dst, src in zip(columns, c):
@@ -145,11 +157,13 @@ def scan(
     partition_size: int | None = None,
     meta_map: Mapping[str, Any] | None = None,
     filename_fields: bool = True,
+    callback: Callable[[int, int], Any] | None = None,
 ):
     """:func:`jwstio.scan.scan` over a Dask cluster (``client``, default: the current client).
 
     ``partition_size`` files go to each task (default: about four tasks per worker, at least
-    64 files each). ``threads`` is the thread count each worker's scan uses.
+    64 files each). ``threads`` is the thread count each worker's scan uses. ``callback(done,
+    total)`` is called as partitions finish (not with ``lazy=True``).
     """
     from .scan import DEFAULT_KEYWORDS, _as_list, _meta_specs
 
@@ -164,5 +178,6 @@ def scan(
     roots = [os.fspath(p) for p in _as_list(paths_or_folders)]
     patterns = [str(p) for p in _as_list(pattern)]
     return _scan_resolved(
-        roots, keys, names, patterns, recursive, threads, client, lazy, filename_fields, partition_size
+        roots, keys, names, patterns, recursive, threads, client, lazy, filename_fields, partition_size,
+        [callback] if callback is not None else [],
     )

@@ -253,7 +253,8 @@ def scan(
         Show a tqdm progress bar.
     callback
         ``callback(done, total)`` called from the calling thread about every 0.1 s and at the
-        end, once the folders have been listed.
+        end, once the folders have been listed (with Dask: as partitions finish). An exception
+        it raises (or Ctrl-C) cancels the scan and propagates.
     client, lazy
         A ``dask.distributed.Client`` spreads the files over its workers (see
         :func:`jwstio.dask.scan`); ``lazy=True`` then returns a Dask DataFrame.
@@ -275,13 +276,6 @@ def scan(
         raise ValueError(f"duplicate column names in {names}")
     roots = [os.fspath(p) for p in _as_list(paths_or_folders)]
     patterns = [str(p) for p in _as_list(pattern)]
-    if client is not None or lazy:
-        from . import dask as _dask
-
-        return _dask._scan_resolved(
-            roots, keys, names, patterns, recursive, threads, client, lazy, filename_fields
-        )
-
     t0 = time.perf_counter()
     callbacks: list[Callable[[int, int | None], Any]] = []
     bar = _Bar() if progress else None
@@ -290,6 +284,13 @@ def scan(
     if callback is not None:
         callbacks.append(callback)
     try:
+        if client is not None or lazy:
+            from . import dask as _dask
+
+            return _dask._scan_resolved(
+                roots, keys, names, patterns, recursive, threads, client, lazy, filename_fields,
+                callbacks=callbacks,
+            )
         paths, errors, columns = _run(roots, keys, patterns, recursive, threads, callbacks)
     finally:
         if bar is not None:
