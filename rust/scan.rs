@@ -1,6 +1,8 @@
-//! Parallel header scanning of many files: walk folders, read only the header blocks of each file
-//! with positioned reads (no mmap), and pull the requested keywords out of the primary header and
-//! named extensions. A bad file never stops a scan: its error becomes that row's error text.
+//! Parallel header scanning of many files: walk folders, read each file's header blocks with
+//! positioned reads (no mmap), and pull the requested keywords out of the primary header and
+//! named extensions, stopping at the last HDU needed. Data is never read on purpose: a read sized
+//! from earlier files can run a few blocks past a shorter header. A bad file never stops a scan:
+//! its error becomes that row's error text.
 
 use crate::error::{Error, Result};
 use crate::fits::card::{is_commentary, Value};
@@ -346,7 +348,7 @@ pub struct FileResult {
     pub values: Vec<Option<Value>>,
 }
 
-/// Scan one file for `specs`, reading header blocks only and stopping at the last needed HDU.
+/// Scan one file for the query's keys, reading headers up to the last HDU it needs.
 pub fn scan_file(path: &Path, query: &Query, hint: &mut Hint) -> FileResult {
     let mut values = vec![None; query.specs.len()];
     let error = scan_into(path, query, hint, &mut values)
@@ -455,7 +457,7 @@ impl Entry {
     }
 }
 
-/// Glob patterns matched against file names (not whole paths), as `fnmatch` does.
+/// Shell-style glob patterns (`*`, `?`, `[..]`, `{a,b}`) matched against file names, not paths.
 pub fn glob_set(patterns: &[String]) -> Result<globset::GlobSet> {
     let mut b = globset::GlobSetBuilder::new();
     for p in patterns {
