@@ -1,13 +1,17 @@
 """jwstio: the fastest correct way to read JWST science products.
 
-``jwstio.fits`` reads any FITS file exactly as astropy.io.fits does, on a memory-mapped Rust core.
+``jwstio.open`` gives the stdatamodels model of a product, ``jwstio.read_metadata`` its metadata,
+``jwstio.fits`` reads any FITS file exactly as astropy.io.fits does, ``jwstio.scan`` catalogues
+folders of products in parallel, ``jwstio.parse_filename`` reads JWST file names.
 """
 
 from __future__ import annotations
 
 from . import errors, fits, models
 from ._core import __version__
+from .filename import parse_filename
 from .models import open, read_metadata
+from .scan import scan
 from .errors import (
     AsdfError,
     FormatError,
@@ -23,6 +27,8 @@ __all__ = [
     "models",
     "open",
     "read_metadata",
+    "scan",
+    "parse_filename",
     "errors",
     "JwstioError",
     "FormatError",
