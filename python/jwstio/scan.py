@@ -16,13 +16,15 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
-from astropy.table import Column, MaskedColumn, Table
 
 from . import _core
 from .filename import FIELDS, parse_many
+
+if TYPE_CHECKING:  # astropy.table is imported on first use: it costs ~0.4 s at import time
+    from astropy.table import Column, Table
 
 __all__ = ["scan", "DEFAULT_KEYWORDS", "meta_keywords", "build_table"]
 
@@ -47,6 +49,8 @@ def _column(name: str, values: list[Any]) -> Column:
     float64; all str -> str; all complex -> complex128; anything else -> object. A column with
     no value at all is a fully masked str column. Missing values are masked.
     """
+    from astropy.table import Column, MaskedColumn
+
     mask = np.fromiter((v is None for v in values), dtype=bool, count=len(values))
     types = {type(v) for v in values if v is not None}
     fill: Any
@@ -86,6 +90,8 @@ def build_table(
     filename_fields: bool = True,
 ) -> Table:
     """The scan table from raw columns (also used to merge Dask partitions)."""
+    from astropy.table import Column, Table
+
     cols: list[Column] = [
         Column(np.array(list(paths), dtype=str) if len(paths) else np.array([], dtype="U1"), name="path"),
         Column(np.array(list(errors), dtype=str) if len(errors) else np.array([], dtype="U1"), name="error"),
