@@ -1,0 +1,895 @@
+//! Lazy subtrees: big tagged block nodes (a gwcs WCS, transforms, ...) are cut out of the YAML
+//! before it is parsed, replaced by a placeholder scalar, and parsed only when asked for.
+//!
+//! A candidate is a line `KEY: !tag`, `- !tag` or `- KEY: !tag` (nothing after the tag) whose
+//! body is the following lines indented deeper than KEY (or `-`), blank and comment lines
+//! aside. It is accepted only when all of these hold, so the lazy tree equals the eager one:
+//! - the body passes a conservative scan with libyaml's token rules: it must end outside any
+//!   quoted scalar or flow collection, contain no block scalar, tab, `?` key, directive or
+//!   other construct the scan does not model, and no line that could continue a multi-line
+//!   plain scalar while holding quote or bracket characters;
+//! - anchor/alias names cross the body's boundary only as aliases to an anchor (defined once)
+//!   of an earlier deferred body, which is then loaded to share the aliased object; the body
+//!   has no merge key (`<<`) or `!!` core tag, which would look into such aliases;
+//! - when the remaining text is parsed, the placeholder shows up exactly at the tag's position
+//!   as a value of a block mapping whose key starts that line (or an item of a block sequence),
+//!   with a tag that is neither a YAML core tag nor an ndarray tag.
+//!
+//! The last check is done by the composer ([`super::yaml::Expect`]); on any mismatch the
+//! caller composes the whole text instead.
+
+use super::yaml::{Expect, PLACEHOLDER};
+use std::collections::HashMap;
+use std::ops::Range;
+
+/// Bodies smaller than this are parsed eagerly (not worth deferring).
+pub const MIN_BODY: usize = 2048;
+
+/// One deferred subtree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Region {
+    /// 0-based line (in the original text) holding the tag.
+    pub line: usize,
+    /// The tag token, e.g. `!<tag:stsci.edu:gwcs/wcs-1.1.0>`.
+    pub tag: Range<usize>,
+    /// The body lines (after the tag line), through the last content line's newline.
+    pub body: Range<usize>,
+    /// Aliases in the body to anchors of earlier regions: (name, region index).
+    pub imports: Vec<(String, u32)>,
+    /// Anchors in the body that later regions alias.
+    pub exports: Vec<String>,
+}
+
+/// The text to parse now, with where each placeholder must appear.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub text: Vec<u8>,
+    pub expect: Vec<Expect>,
+    pub regions: Vec<Region>,
+    /// Original-text lines before each placeholder line that were removed (for messages).
+    pub doc_start: usize,
+}
+
+struct Line {
+    start: usize,
+    /// End of content (excluding '\n').
+    end: usize,
+    indent: usize,
+}
+
+fn lines_of(t: &[u8]) -> Vec<Line> {
+    let mut out = Vec::with_capacity(t.len() / 40);
+    let mut start = 0;
+    while start < t.len() {
+        let end = memchr::memchr(b'\n', &t[start..]).map_or(t.len(), |k| start + k);
+        let indent = t[start..end].iter().take_while(|&&c| c == b' ').count();
+        out.push(Line { start, end, indent });
+        start = end + 1;
+    }
+    out
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    memchr::memmem::find(hay, needle).is_some()
+}
+
+fn is_name(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_' || c == b'-'
+}
+
+fn is_key_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_' || c == b'-' || c == b'.'
+}
+
+/// libyaml's tag/URI characters (`%` escapes included).
+fn is_uri_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b"-_;/?:@&=+$,.!~*'()[]%".contains(&c)
+}
+
+/// Tags under these prefixes are never deferred: YAML's own, and asdf core (the ndarray,
+/// the asdf object, software, history...) which the model layer reads directly.
+pub const EAGER_PREFIXES: [&str; 2] = ["tag:yaml.org,2002:", "tag:stsci.edu:asdf/core/"];
+
+/// The full tag a tag token resolves to under `%TAG` directives (libyaml's defaults for `!`
+/// and `!!`); None for forms left alone here (`%` escapes, undeclared named handles).
+fn resolve_tag(tag: &[u8], handles: &[(Vec<u8>, Vec<u8>)]) -> Option<Vec<u8>> {
+    if tag.contains(&b'%') {
+        return None;
+    }
+    if let Some(v) = tag.strip_prefix(b"!<").and_then(|r| r.strip_suffix(b">")) {
+        return Some(v.to_vec());
+    }
+    // Handle: '!', or '!name!'.
+    let second = tag[1..].iter().position(|&c| c == b'!').map(|k| k + 1);
+    let (handle, suffix) = match second {
+        Some(k) => (&tag[..=k], &tag[k + 1..]),
+        None => (&tag[..1], &tag[1..]),
+    };
+    match handles.iter().rev().find(|(h, _)| h == handle) {
+        Some((_, prefix)) => Some([prefix.as_slice(), suffix].concat()),
+        None if handle == b"!" => Some(tag.to_vec()),
+        None => None,
+    }
+}
+
+/// `%TAG` directives in the lines before the document start.
+fn tag_handles(t: &[u8], lines: &[Line]) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut out = Vec::new();
+    for l in lines {
+        let s = &t[l.start..l.end];
+        if let Some(rest) = s.strip_prefix(b"%TAG ") {
+            let parts: Vec<&[u8]> = rest
+                .split(|&c| c == b' ')
+                .filter(|p| !p.is_empty())
+                .collect();
+            if let [h, p] = parts[..] {
+                out.push((h.to_vec(), p.to_vec()));
+            }
+        }
+    }
+    out
+}
+
+/// The tag token at `s[i..]` if it runs to the end of the line (trailing spaces allowed).
+fn tag_at(s: &[u8], i: usize) -> Option<Range<usize>> {
+    let rest = s.get(i..)?;
+    if rest.first() != Some(&b'!') || rest.get(1) == Some(&b'!') {
+        return None;
+    }
+    let len = if rest.get(1) == Some(&b'<') {
+        rest.iter().position(|&c| c == b'>')? + 1
+    } else {
+        let n = rest.iter().position(|&c| c == b' ').unwrap_or(rest.len());
+        if n < 2 || !rest[1..n].iter().all(|&c| is_uri_char(c)) {
+            return None;
+        }
+        n
+    };
+    let tag = &rest[..len];
+    if !tag.is_ascii() || tag.len() < 2 || contains(tag, b"ndarray") || tag.contains(&b'#') {
+        return None;
+    }
+    if !rest[len..].iter().all(|&c| c == b' ') {
+        return None;
+    }
+    Some(i..i + len)
+}
+
+/// A candidate line: (reference indent, tag range within line, key column).
+fn candidate(s: &[u8], indent: usize) -> Option<(usize, Range<usize>, Option<usize>)> {
+    let mut i = indent;
+    let (reference, key_col) = if s.get(i) == Some(&b'-') && s.get(i + 1) == Some(&b' ') {
+        let dash = i;
+        i += 1;
+        while s.get(i) == Some(&b' ') {
+            i += 1;
+        }
+        if s.get(i) == Some(&b'!') {
+            return tag_at(s, i).map(|t| (dash, t, None));
+        }
+        (i, Some(i))
+    } else {
+        (i, Some(i))
+    };
+    // KEY: !tag
+    let k0 = i;
+    if !s
+        .get(i)
+        .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
+    {
+        return None;
+    }
+    while s.get(i).is_some_and(|&c| is_key_char(c)) {
+        i += 1;
+    }
+    if s.get(i) != Some(&b':') || s.get(i + 1) != Some(&b' ') || i == k0 {
+        return None;
+    }
+    i += 1;
+    while s.get(i) == Some(&b' ') {
+        i += 1;
+    }
+    tag_at(s, i).map(|t| (reference, t, key_col))
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Normal,
+    Dq,
+    Sq,
+    /// A plain scalar inside a flow collection, continuing on the next line.
+    FlowPlain,
+}
+
+/// Conservative libyaml-rule scan of a body: true only if the tokenizer is certain to end the
+/// body outside quoted scalars and flow collections, with nothing it does not model.
+struct Scan {
+    depth: usize,
+    mode: Mode,
+    /// Block context: the previous content line ended inside a plain scalar.
+    plain_pending: bool,
+    /// Column bound below which that plain scalar cannot continue (-1: any column).
+    cont_bound: i64,
+}
+
+impl Scan {
+    fn new() -> Scan {
+        Scan {
+            depth: 0,
+            mode: Mode::Normal,
+            plain_pending: false,
+            cont_bound: -1,
+        }
+    }
+
+    fn line(&mut self, s: &[u8], indent: usize) -> bool {
+        if s.contains(&b'\t') {
+            return false;
+        }
+        if self.mode == Mode::Normal && self.depth == 0 {
+            let first = s.get(indent).copied();
+            match first {
+                None => return true,
+                Some(b'#') => {
+                    self.plain_pending = false;
+                    return true;
+                }
+                _ => {}
+            }
+            if self.plain_pending && indent as i64 > self.cont_bound {
+                // Maybe a continuation of a plain scalar, maybe fresh tokens: safe only if
+                // neither reading can open a quote, flow collection or block scalar.
+                return !s.iter().any(|c| b"\"'[]{}|>".contains(c));
+            }
+            self.plain_pending = false;
+        }
+        self.tokens(s, indent)
+    }
+
+    /// Scan one line from its start in the current mode.
+    /// `start`: the line's indentation (spaces are insignificant in every mode there).
+    fn tokens(&mut self, s: &[u8], start: usize) -> bool {
+        let mut p = start;
+        let mut node_col: Option<usize> = None;
+        let mut bound: i64 = -1;
+        let n = s.len();
+        let blankz = |k: usize| k >= n || s[k] == b' ';
+        loop {
+            match self.mode {
+                Mode::Dq => {
+                    while p < n && s[p] != b'"' {
+                        p += if s[p] == b'\\' { 2 } else { 1 };
+                    }
+                    if p >= n {
+                        return true;
+                    }
+                    p += 1;
+                    self.mode = Mode::Normal;
+                }
+                Mode::Sq => {
+                    loop {
+                        if p >= n {
+                            return true;
+                        }
+                        if s[p] == b'\'' {
+                            if s.get(p + 1) == Some(&b'\'') {
+                                p += 2;
+                                continue;
+                            }
+                            p += 1;
+                            break;
+                        }
+                        p += 1;
+                    }
+                    self.mode = Mode::Normal;
+                }
+                Mode::FlowPlain => {
+                    while p < n && s[p] == b' ' {
+                        p += 1;
+                    }
+                    if p >= n {
+                        return true;
+                    }
+                    self.mode = Mode::Normal;
+                    match self.plain(s, &mut p, true) {
+                        None => return false,
+                        Some(true) => return true,
+                        Some(false) => {}
+                    }
+                }
+                Mode::Normal => {}
+            }
+            while p < n && s[p] == b' ' {
+                p += 1;
+            }
+            if p >= n {
+                return true;
+            }
+            let c = s[p];
+            let flow = self.depth > 0;
+            match c {
+                b'#' => return true,
+                b'"' | b'\'' => {
+                    node_col.get_or_insert(p);
+                    self.mode = if c == b'"' { Mode::Dq } else { Mode::Sq };
+                    p += 1;
+                }
+                b'[' | b'{' => {
+                    if !flow {
+                        node_col.get_or_insert(p);
+                    }
+                    self.depth += 1;
+                    p += 1;
+                }
+                b']' | b'}' => {
+                    if !flow {
+                        return false;
+                    }
+                    self.depth -= 1;
+                    p += 1;
+                }
+                b',' => {
+                    if !flow {
+                        return false;
+                    }
+                    p += 1;
+                }
+                b'-' if blankz(p + 1) => {
+                    if flow {
+                        return false;
+                    }
+                    bound = p as i64;
+                    node_col = None;
+                    p += 1;
+                }
+                b'?' if flow || blankz(p + 1) => return false,
+                b':' if flow || blankz(p + 1) => {
+                    if !flow {
+                        bound = node_col.map_or(-1, |c| c as i64);
+                        node_col = None;
+                    }
+                    p += 1;
+                }
+                b'*' | b'&' => {
+                    node_col.get_or_insert(p);
+                    let start = p + 1;
+                    p = start;
+                    while p < n && is_name(s[p]) {
+                        p += 1;
+                    }
+                    if p == start || !(blankz(p) || b":,]}".contains(&s[p])) {
+                        return false;
+                    }
+                }
+                b'!' => {
+                    node_col.get_or_insert(p);
+                    if s.get(p + 1) == Some(&b'<') {
+                        match s[p..].iter().position(|&c| c == b'>') {
+                            Some(k) => p += k + 1,
+                            None => return false,
+                        }
+                    } else {
+                        p += 1;
+                        while p < n && s[p] != b' ' {
+                            if !is_uri_char(s[p]) {
+                                return false;
+                            }
+                            p += 1;
+                        }
+                    }
+                    if !blankz(p) {
+                        return false;
+                    }
+                }
+                b'|' | b'>' | b'%' | b'@' | b'`' => return false,
+                _ => {
+                    node_col.get_or_insert(p);
+                    match self.plain(s, &mut p, false) {
+                        None => return false,
+                        Some(true) => {
+                            // Line ended inside the plain scalar.
+                            if self.depth == 0 {
+                                self.plain_pending = true;
+                                self.cont_bound = bound;
+                            }
+                            return true;
+                        }
+                        Some(false) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// libyaml's plain scalar from `p`. Some(true): ran to the end of the line (in flow
+    /// context the mode becomes FlowPlain); Some(false): ended before an indicator;
+    /// None: something libyaml rejects.
+    fn plain(&mut self, s: &[u8], p: &mut usize, continuing: bool) -> Option<bool> {
+        let n = s.len();
+        let flow = self.depth > 0;
+        let mut first = !continuing;
+        loop {
+            if !first && s[*p] == b'#' {
+                // A comment ends the scalar and the line.
+                *p = n;
+                return Some(false);
+            }
+            first = false;
+            let stop = if flow {
+                &PLAIN_STOP_FLOW
+            } else {
+                &PLAIN_STOP_BLOCK
+            };
+            while *p < n && s[*p] != b' ' {
+                // Fast path over bytes that cannot end (or break) a plain scalar.
+                while *p < n && !stop[usize::from(s[*p])] {
+                    *p += 1;
+                }
+                if *p >= n || s[*p] == b' ' {
+                    break;
+                }
+                let c = s[*p];
+                let next = s.get(*p + 1).copied();
+                if flow && c == b':' && next.is_some_and(|x| b",?[]{}".contains(&x)) {
+                    return None;
+                }
+                if c == b':' && next.is_none_or(|x| x == b' ') {
+                    return Some(false);
+                }
+                if flow && b",[]{}".contains(&c) {
+                    return Some(false);
+                }
+                *p += 1;
+            }
+            while *p < n && s[*p] == b' ' {
+                *p += 1;
+            }
+            if *p >= n {
+                if flow {
+                    self.mode = Mode::FlowPlain;
+                }
+                return Some(true);
+            }
+        }
+    }
+}
+
+const fn stop_table(flow: bool) -> [bool; 256] {
+    let mut t = [false; 256];
+    t[b' ' as usize] = true;
+    t[b':' as usize] = true;
+    if flow {
+        t[b',' as usize] = true;
+        t[b'[' as usize] = true;
+        t[b']' as usize] = true;
+        t[b'{' as usize] = true;
+        t[b'}' as usize] = true;
+    }
+    t
+}
+const PLAIN_STOP_BLOCK: [bool; 256] = stop_table(false);
+const PLAIN_STOP_FLOW: [bool; 256] = stop_table(true);
+
+/// Is `body` safe to defer (see module docs)? `lines` are its lines.
+fn body_ok(t: &[u8], lines: &[Line]) -> bool {
+    let mut scan = Scan::new();
+    for l in lines {
+        let s = &t[l.start..l.end];
+        if !scan.line(s, l.indent) {
+            return false;
+        }
+    }
+    scan.depth == 0 && scan.mode == Mode::Normal
+}
+
+/// Text-level checks that make laziness unsafe anywhere: other line breaks than '\n',
+/// non-UTF-8 encodings, placeholders already present.
+fn text_ok(t: &[u8]) -> bool {
+    if t.starts_with(&[0xFF, 0xFE])
+        || t.starts_with(&[0xFE, 0xFF])
+        || memchr::memchr2(b'\r', 0, t).is_some()
+    {
+        return false;
+    }
+    // Placeholder (EE 80 80), NEL (C2 85), LS/PS (E2 80 A8/A9) all start with C2, E2 or EE.
+    let mut ph = [0u8; 4];
+    let ph = PLACEHOLDER.encode_utf8(&mut ph).as_bytes();
+    memchr::memchr3_iter(0xC2, 0xE2, 0xEE, t).all(|i| {
+        let s = &t[i..];
+        !(s.starts_with(ph)
+            || s.starts_with("\u{85}".as_bytes())
+            || s.starts_with("\u{2028}".as_bytes())
+            || s.starts_with("\u{2029}".as_bytes()))
+    })
+}
+
+/// Body bytes must be text libyaml accepts (so deferral cannot hide a reader error).
+fn printable(b: &[u8]) -> bool {
+    // ASCII fast path: only '\n' and 0x20..0x7E; anything else goes through char checks.
+    let bad = |c: u8| u8::from(!((0x20..0x7f).contains(&c) || c == b'\n'));
+    // Branch-free per chunk so the compiler can vectorize it.
+    if b.chunks(64)
+        .all(|ch| ch.iter().fold(0u8, |acc, &c| acc | bad(c)) == 0)
+    {
+        return true;
+    }
+    let Ok(s) = std::str::from_utf8(b) else {
+        return false;
+    };
+    s.chars().all(|c| {
+        c == '\n'
+            || (c >= ' '
+                && c != '\u{7f}'
+                && !('\u{80}'..='\u{9f}').contains(&c)
+                && c != '\u{feff}'
+                && c != '\u{fffe}'
+                && c != '\u{ffff}')
+    })
+}
+
+/// Anchor and alias names (`&name`, `*name`) with their byte offsets, found textually.
+fn anchor_names(t: &[u8]) -> Vec<(usize, &[u8])> {
+    let mut out = Vec::new();
+    for i in memchr::memchr2_iter(b'&', b'*', t) {
+        let mut j = i + 1;
+        while j < t.len() && is_name(t[j]) {
+            j += 1;
+        }
+        if j > i + 1 {
+            out.push((i, &t[i + 1..j]));
+        }
+    }
+    out
+}
+
+/// Index of the region whose body holds byte `pos` (regions are in text order).
+fn find_region(regions: &[(Region, usize, Option<usize>)], pos: usize) -> Option<usize> {
+    let i = regions.partition_point(|(r, _, _)| r.body.end <= pos);
+    regions
+        .get(i)
+        .filter(|(r, _, _)| r.body.contains(&pos))
+        .map(|_| i)
+}
+
+/// Drop regions whose anchors/aliases cross their boundary in ways a deferred parse cannot
+/// reproduce, and record the allowed crossings. Names are found textually (a superset of the
+/// real anchors and aliases). A region may alias an anchor defined once in the whole text, in
+/// itself or in an earlier region (import); its anchors may be aliased by later regions
+/// (export) but not by the eagerly parsed text.
+fn link_anchors(t: &[u8], regions: &mut Vec<(Region, usize, Option<usize>)>) {
+    let names = anchor_names(t);
+    if names.is_empty() {
+        return;
+    }
+    loop {
+        let region_of = |pos: usize| find_region(regions, pos);
+        let mut defs: HashMap<&[u8], Vec<(usize, Option<usize>)>> = HashMap::new();
+        for &(pos, n) in &names {
+            if t[pos] == b'&' {
+                defs.entry(n).or_default().push((pos, region_of(pos)));
+            }
+        }
+        let mut drop: Vec<usize> = Vec::new();
+        for &(pos, n) in &names {
+            let here = region_of(pos);
+            let def = defs.get(n).map(Vec::as_slice).unwrap_or(&[]);
+            if t[pos] == b'&' {
+                // Defined twice (or one textual copy is in a string): keep everything eager.
+                if def.len() > 1 {
+                    drop.extend(def.iter().filter_map(|d| d.1));
+                }
+                continue;
+            }
+            match (here, def) {
+                // Alias in eager text: its anchor must be in eager text too.
+                (None, [(_, Some(r))]) => drop.push(*r),
+                (None, _) => {}
+                // Alias in region `a` to an anchor in region `b` before it (or in itself).
+                (Some(a), [(dpos, Some(b))]) if *b <= a && *dpos < pos => {}
+                (Some(a), _) => drop.push(a),
+            }
+        }
+        if drop.is_empty() {
+            break;
+        }
+        drop.sort_unstable();
+        drop.dedup();
+        for i in drop.into_iter().rev() {
+            regions.remove(i);
+        }
+    }
+    let region_of = |pos: usize| find_region(regions, pos);
+    let mut links: Vec<(usize, usize, String)> = Vec::new();
+    for &(pos, n) in &names {
+        if t[pos] != b'*' {
+            continue;
+        }
+        let (Some(a), Some(&(dpos, _))) = (
+            region_of(pos),
+            names.iter().find(|(p, m)| t[*p] == b'&' && *m == n),
+        ) else {
+            continue;
+        };
+        if let Some(b) = region_of(dpos).filter(|&b| b != a) {
+            links.push((a, b, String::from_utf8_lossy(n).into_owned()));
+        }
+    }
+    for (a, b, name) in links {
+        let imp = (name.clone(), b as u32);
+        if !regions[a].0.imports.contains(&imp) {
+            regions[a].0.imports.push(imp);
+        }
+        if !regions[b].0.exports.contains(&name) {
+            regions[b].0.exports.push(name);
+        }
+    }
+}
+
+/// Plan deferral for the YAML text `t`; None when nothing is deferred.
+pub fn plan(t: &[u8], min_body: usize) -> Option<Plan> {
+    if !text_ok(t) {
+        return None;
+    }
+    let lines = lines_of(t);
+    // The document must start with an explicit '---' line after directives/comments.
+    let doc_line = lines.iter().position(|l| {
+        let s = &t[l.start..l.end];
+        s.starts_with(b"---") && s.get(3).is_none_or(|&c| c == b' ')
+    })?;
+    if !lines[..doc_line].iter().all(|l| {
+        let s = &t[l.start..l.end];
+        s.is_empty() || s[0] == b'%' || s[0] == b'#'
+    }) {
+        return None;
+    }
+    let handles = tag_handles(t, &lines[..doc_line]);
+    let mut regions: Vec<(Region, usize, Option<usize>)> = Vec::new();
+    let mut k = doc_line + 1;
+    while k < lines.len() {
+        let l = &lines[k];
+        let s = &t[l.start..l.end];
+        let Some((reference, tag, key_col)) = candidate(s, l.indent).filter(|(_, tag, _)| {
+            resolve_tag(&s[tag.clone()], &handles).is_some_and(|full| {
+                !EAGER_PREFIXES
+                    .iter()
+                    .any(|p| full.starts_with(p.as_bytes()))
+            })
+        }) else {
+            k += 1;
+            continue;
+        };
+        // Body: following lines deeper than `reference`, blank/comment lines aside.
+        let mut last = None;
+        let mut j = k + 1;
+        while j < lines.len() {
+            let m = &lines[j];
+            let ms = &t[m.start..m.end];
+            let blank = m.indent == ms.len() || ms[m.indent] == b'#';
+            if !blank {
+                if m.indent <= reference {
+                    break;
+                }
+                last = Some(j);
+            }
+            j += 1;
+        }
+        let accepted = last.and_then(|last| {
+            let first_content = (k + 1..=last).find(|&q| {
+                let m = &lines[q];
+                m.indent < m.end - m.start && t[m.start + m.indent] != b'#'
+            })?;
+            if lines[first_content].indent <= reference {
+                return None;
+            }
+            let body = l.end + 1..(lines[last].end + 1).min(t.len());
+            // Merge keys and core tags (!!omap...) look into aliased nodes while composing,
+            // which an imported alias cannot show: keep such bodies eager.
+            let bt = &t[body.clone()];
+            if body.len() < min_body
+                || contains(bt, b"<<")
+                || contains(bt, b"!!")
+                || !printable(bt)
+                || !body_ok(t, &lines[k + 1..=last])
+            {
+                return None;
+            }
+            Some((
+                Region {
+                    line: k,
+                    tag: l.start + tag.start..l.start + tag.end,
+                    body,
+                    imports: Vec::new(),
+                    exports: Vec::new(),
+                },
+                last,
+            ))
+        });
+        match accepted {
+            Some((r, last)) => {
+                regions.push((r, l.start + 0, key_col));
+                k = last + 1;
+            }
+            None => k += 1,
+        }
+    }
+    link_anchors(t, &mut regions);
+    if regions.is_empty() {
+        return None;
+    }
+    let mut text = Vec::with_capacity(t.len());
+    let mut expect = Vec::with_capacity(regions.len());
+    let mut removed_lines = 0usize;
+    let mut pos = 0usize;
+    for (idx, (r, line_start, key_col)) in regions.iter().enumerate() {
+        text.extend_from_slice(&t[pos..r.tag.end]);
+        text.push(b' ');
+        text.extend_from_slice(format!("{PLACEHOLDER}{idx}\n").as_bytes());
+        expect.push(Expect {
+            line: (r.line - removed_lines) as u64,
+            tag_col: (r.tag.start - line_start) as u64,
+            key_col: key_col.map(|c| c as u64),
+        });
+        removed_lines += memchr::memchr_iter(b'\n', &t[r.body.clone()]).count();
+        pos = r.body.end;
+    }
+    text.extend_from_slice(&t[pos..]);
+    let doc_start = lines[doc_line].start;
+    Some(Plan {
+        text,
+        expect,
+        regions: regions.into_iter().map(|(r, _, _)| r).collect(),
+        doc_start,
+    })
+}
+
+/// The standalone document for a region (directives, `--- !tag`, body) and the number to add
+/// to its 0-based line numbers to get original line numbers.
+pub fn region_doc(t: &[u8], doc_start: usize, r: &Region) -> (Vec<u8>, i64) {
+    let mut out = Vec::with_capacity(doc_start + r.body.len() + 64);
+    out.extend_from_slice(&t[..doc_start]);
+    out.extend_from_slice(b"--- ");
+    out.extend_from_slice(&t[r.tag.clone()]);
+    out.push(b'\n');
+    out.extend_from_slice(&t[r.body.clone()]);
+    let prefix_lines = t[..doc_start].iter().filter(|&&c| c == b'\n').count();
+    (out, r.line as i64 - prefix_lines as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(body: &str) -> bool {
+        let t = body.as_bytes();
+        let lines = lines_of(t);
+        body_ok(t, &lines)
+    }
+
+    #[test]
+    fn body_scan_table() {
+        let cases: &[(&str, bool)] = &[
+            ("  a: 1\n  b: [1, 2]\n  c: {x: 'y', z: \"w\"}\n", true),
+            ("  a: [1,\n 2]\n", true),
+            ("  a: \"multi\n line\"\n", true),
+            ("  a: 'it''s\n  ok'\n", true),
+            ("  a: \"open\n", false),
+            ("  a: [1,\n", false),
+            ("  a: 'x\n", false),
+            ("  a: it's\n  b: 'fine'\n", true),
+            ("  a: foo\n    'bar\n", false),
+            ("  - frame: x\n    name: 'y'\n", true),
+            ("  a: |\n    text\n", false),
+            ("  a: >\n    text\n", false),
+            ("  ? k\n  : v\n", false),
+            ("  a:\tb\n", false),
+            ("  a: b # c 'd\n", true),
+            ("  a: b#c 'd\n", true),
+            ("  a: \"x\\\"y\"\n", true),
+            ("  a: \"x\\\n  y\"\n", true),
+            ("  a: &x [1]\n  b: *x\n", true),
+            ("  a: &x{1}\n", false),
+            ("  a: !foo [1]\n", true),
+            ("  a: !foo{ [1]\n", false),
+            ("  a: !<tag:x> {b: 1}\n", true),
+            ("  a: @x\n", false),
+            ("  a: ]\n", false),
+            ("  a: [b: c, {d: e}]\n", true),
+            ("  a: [x:, y]\n", false),
+            ("  a: [http://x, y]\n", true),
+            ("  a: [1, 2\n    , 3]\n", true),
+            ("  a: [foo\n    bar, 'x]\n", false),
+            ("  - - 'a'\n    - b\n", true),
+            ("  a: \"x\" # 'open\n", true),
+            ("  a: [#c\n   1]\n", true),
+            ("  a: [foo\n    #bar, 'x]\n   ]\n", true),
+            ("  a: [foo\n    bar, 'x]\n   ]\n", false),
+        ];
+        for (body, want) in cases {
+            assert_eq!(ok(body), *want, "body {body:?}");
+        }
+    }
+
+    #[test]
+    fn tag_resolution() {
+        let h = vec![
+            (b"!".to_vec(), b"tag:stsci.edu:asdf/".to_vec()),
+            (b"!g!".to_vec(), b"tag:g/".to_vec()),
+        ];
+        let r = |t: &str| resolve_tag(t.as_bytes(), &h).map(|v| String::from_utf8(v).unwrap());
+        assert_eq!(
+            r("!core/asdf-1.1.0").as_deref(),
+            Some("tag:stsci.edu:asdf/core/asdf-1.1.0")
+        );
+        assert_eq!(r("!<tag:x/y>").as_deref(), Some("tag:x/y"));
+        assert_eq!(r("!g!wcs").as_deref(), Some("tag:g/wcs"));
+        assert_eq!(r("!h!wcs"), None);
+        assert_eq!(r("!a%21"), None);
+        assert_eq!(resolve_tag(b"!foo", &[]).as_deref(), Some(&b"!foo"[..]));
+    }
+
+    fn big(n: usize) -> String {
+        (0..n)
+            .map(|i| format!("      k{i}: [1, 2.5, 'x']\n"))
+            .collect()
+    }
+
+    #[test]
+    fn plans() {
+        let body = big(200);
+        let t = format!(
+            "%YAML 1.1\n%TAG ! tag:stsci.edu:asdf/\n--- !core/asdf-1.1.0\nmeta:\n  wcs: !<tag:stsci.edu:gwcs/wcs-1.1.0>\n{body}\
+             # comment\n  x: 1\nsteps:\n- !transform/shift-1.2.0\n{body}- 3\ndata: !core/ndarray-1.0.0\n{body}\
+             obj: !core/asdf-1.1.0\n{body}...\n"
+        );
+        let p = plan(t.as_bytes(), 100).unwrap();
+        assert_eq!(p.regions.len(), 2);
+        let s = String::from_utf8(p.text.clone()).unwrap();
+        assert!(
+            s.contains("  wcs: !<tag:stsci.edu:gwcs/wcs-1.1.0> \u{e000}0\n# comment\n  x: 1\n"),
+            "{s}"
+        );
+        assert!(
+            s.contains("- !transform/shift-1.2.0 \u{e000}1\n- 3\n"),
+            "{s}"
+        );
+        assert!(s.contains("data: !core/ndarray-1.0.0\n      k0"));
+        assert!(s.contains("obj: !core/asdf-1.1.0\n      k0"));
+        assert_eq!(p.expect[0].line, 4);
+        assert_eq!(p.expect[0].tag_col, 7);
+        assert_eq!(p.expect[0].key_col, Some(2));
+        assert_eq!(p.expect[1].line, 8);
+        assert_eq!(p.expect[1].key_col, None);
+        let (doc, off) = region_doc(t.as_bytes(), p.doc_start, &p.regions[0]);
+        let ds = String::from_utf8(doc).unwrap();
+        assert!(ds.starts_with(
+            "%YAML 1.1\n%TAG ! tag:stsci.edu:asdf/\n--- !<tag:stsci.edu:gwcs/wcs-1.1.0>\n      k0:"
+        ));
+        assert_eq!(off, 4 - 2);
+        // Shared anchors keep a region eager.
+        let t2 = format!("---\na: !foo\n{body}    z: &q 1\nb: *q\n");
+        assert!(plan(t2.as_bytes(), 100).is_none());
+        let t3 = format!("---\na: !foo\n{body}    z: &q 1\n    y: *q\nb: 1\n");
+        assert!(plan(t3.as_bytes(), 100).is_some());
+        // Later regions may alias anchors of earlier ones.
+        let t4 = format!(
+            "---\na: !foo\n{body}    z: &q 1\nb: !foo\n{body}    y: *q\nc: !foo\n{body}    x: *q\n"
+        );
+        let p4 = plan(t4.as_bytes(), 100).unwrap();
+        assert_eq!(p4.regions.len(), 3);
+        assert_eq!(p4.regions[0].exports, vec!["q".to_string()]);
+        assert_eq!(p4.regions[1].imports, vec![("q".to_string(), 0)]);
+        assert_eq!(p4.regions[2].imports, vec![("q".to_string(), 0)]);
+        // ...but not the other way round, and not twice-defined names.
+        let t5 = format!("---\na: !foo\n{body}    y: *q\nb: !foo\n{body}    z: &q 1\n");
+        assert!(plan(t5.as_bytes(), 100).is_none());
+        let t6 = format!("---\na: !foo\n{body}    z: &q 1\nb: !foo\n{body}    y: *q\nd: '&q'\n");
+        assert!(plan(t6.as_bytes(), 100).is_none());
+        // An anchor in eager text cannot be imported.
+        let t7 = format!("---\nx: &q 1\na: !foo\n{body}    y: *q\n");
+        assert!(plan(t7.as_bytes(), 100).is_none());
+        // Too small, CR line ends, placeholder char already present.
+        assert!(plan(t.as_bytes(), 1 << 20).is_none());
+        assert!(plan(t.replace('\n', "\r\n").as_bytes(), 100).is_none());
+        assert!(plan(format!("{t}#\u{e000}\n").as_bytes(), 100).is_none());
+    }
+}

@@ -1,0 +1,816 @@
+//! YAML composer: libyaml-safer events -> a node arena with PyYAML/asdf semantics (tag
+//! resolution, anchors shared by aliases, merge keys, core-tag construction).
+//!
+//! libyaml-safer is a safe port of libyaml, the parser PyYAML's CSafeLoader (and so asdf)
+//! uses, so the event stream matches the oracle's for the same bytes.
+
+use super::resolve::{self, Core, Implicit, Scalar};
+use crate::error::{Error, Result};
+use libyaml_safer::{EventData, MappingStyle, Mark, ScalarStyle, SequenceStyle};
+use std::collections::HashMap;
+
+pub type NodeId = u32;
+
+/// Deepest collection nesting accepted (a real ASDF tree is < 50 deep).
+pub const MAX_DEPTH: usize = 500;
+/// Most (key, value) pairs merge keys (`<<`) may produce in one document.
+pub const MAX_MERGED_PAIRS: usize = 10_000_000;
+
+pub const MERGE_TAG: &str = "tag:yaml.org,2002:merge";
+pub const VALUE_TAG: &str = "tag:yaml.org,2002:value";
+pub const NDARRAY_PREFIX: &str = "tag:stsci.edu:asdf/core/ndarray-";
+/// First character of the placeholder scalars that stand for lazy subtrees (private use).
+pub const PLACEHOLDER: char = '\u{E000}';
+
+/// How a node is constructed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Tag {
+    /// Untagged or a YAML core tag: plain Python value (scalar already constructed).
+    Core,
+    /// `!!omap` -> OrderedDict.
+    Omap,
+    /// `!!pairs` -> list of (key, value) tuples.
+    Pairs,
+    /// `!!set` -> set of keys.
+    Set,
+    /// An asdf ndarray mapping (or inline list).
+    NdArray(Box<str>),
+    /// Any other tag: kept as (tag, value); scalars keep their raw text.
+    Custom(Box<str>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Content {
+    Scalar(Scalar),
+    Seq(Vec<NodeId>),
+    Map(Vec<(NodeId, NodeId)>),
+    /// A subtree left unparsed: index into the lazy plan's regions.
+    Lazy(u32),
+    /// An alias to an anchor of another (earlier) lazy region: index into `Doc::externs`.
+    Extern(u32),
+}
+
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub tag: Tag,
+    pub content: Content,
+    /// 0-based line and column of the node's start (properties included).
+    pub line: u32,
+    pub col: u32,
+}
+
+/// A composed document.
+#[derive(Debug, Default)]
+pub struct Doc {
+    pub nodes: Vec<Node>,
+    /// Node ids in completion order: children and alias targets come before their users.
+    pub order: Vec<NodeId>,
+    pub root: Option<NodeId>,
+    /// Flattened pairs (merge keys applied, PyYAML order) for mappings that had merge keys.
+    pub merged: HashMap<NodeId, Vec<(NodeId, NodeId)>>,
+    /// For each lazy region: the nesting depth of the collection holding its placeholder.
+    pub lazy_depth: HashMap<u32, usize>,
+    /// Add to node lines to get lines of the original text (lazy regions).
+    pub line_offset: i64,
+    /// Anchor names and their nodes.
+    pub anchors: HashMap<String, NodeId>,
+    /// Names of imported anchors referenced by `Content::Extern`.
+    pub externs: Vec<String>,
+}
+
+impl Doc {
+    pub fn node(&self, id: NodeId) -> &Node {
+        // Ids are only made by the composer, always < nodes.len().
+        &self.nodes[id as usize]
+    }
+
+    /// The (key, value) pairs of a mapping as PyYAML's construct_mapping sees them.
+    pub fn pairs(&self, id: NodeId) -> &[(NodeId, NodeId)] {
+        if let Some(m) = self.merged.get(&id) {
+            return m;
+        }
+        match &self.node(id).content {
+            Content::Map(p) => p,
+            _ => &[],
+        }
+    }
+
+    /// The string value of a plain/str scalar node, if it is one.
+    pub fn str_of(&self, id: NodeId) -> Option<&str> {
+        match &self.node(id).content {
+            Content::Scalar(Scalar::Str(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Last value for string key `key` in mapping `id` (later keys win, as in a dict).
+    pub fn get(&self, id: NodeId, key: &str) -> Option<NodeId> {
+        self.pairs(id)
+            .iter()
+            .rev()
+            .find(|(k, _)| self.key_str(*k) == Some(key))
+            .map(|(_, v)| *v)
+    }
+
+    /// A mapping key as a string, if it constructs to one (`=` keys become "=").
+    pub fn key_str(&self, k: NodeId) -> Option<&str> {
+        let n = self.node(k);
+        match (&n.tag, &n.content) {
+            (Tag::Core, Content::Scalar(Scalar::Str(s))) => Some(s),
+            (Tag::Custom(t), Content::Scalar(Scalar::Str(s))) if &**t == VALUE_TAG => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// Where a lazy placeholder must appear (in the composed text) to be accepted.
+#[derive(Debug, Clone)]
+pub struct Expect {
+    /// 0-based line of the placeholder's tag.
+    pub line: u64,
+    /// Column of the tag (`!`).
+    pub tag_col: u64,
+    /// For `key: !tag`: the column of the key on the same line; None for `- !tag`.
+    pub key_col: Option<u64>,
+}
+
+/// Compose options.
+#[derive(Debug, Default, Clone)]
+pub struct Options<'a> {
+    /// Nesting depth of the position this text is composed at (lazy subtrees).
+    pub base_depth: usize,
+    /// Added to 0-based line numbers in messages (lazy subtrees report original lines).
+    pub line_offset: i64,
+    /// Placeholders to accept as lazy nodes; None: any placeholder-looking scalar is a string.
+    pub expect: Option<&'a [Expect]>,
+    /// Anchor names defined elsewhere that aliases may refer to (lazy regions).
+    pub imports: &'a [String],
+}
+
+/// Why composing failed.
+#[derive(Debug)]
+pub enum Failure {
+    /// A genuine error in the document.
+    Bad(Error),
+    /// A lazy placeholder was not where it was expected: compose the full text instead.
+    LazyMismatch(String),
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::Bad(e)
+    }
+}
+
+enum Frame {
+    Seq {
+        id: NodeId,
+        items: Vec<NodeId>,
+        block: bool,
+    },
+    Map {
+        id: NodeId,
+        pairs: Vec<(NodeId, NodeId)>,
+        key: Option<NodeId>,
+        block: bool,
+    },
+}
+
+struct Composer<'a> {
+    doc: Doc,
+    stack: Vec<Frame>,
+    anchors: HashMap<String, NodeId>,
+    /// Nodes whose collection is still open (aliasing one is a cycle).
+    open: Vec<bool>,
+    opts: Options<'a>,
+    confirmed: Vec<bool>,
+    merged_total: usize,
+}
+
+fn fmt_mark(m: &Mark, offset: i64) -> String {
+    format!(
+        "line {}, column {}",
+        m.line as i64 + offset + 1,
+        m.column + 1
+    )
+}
+
+impl<'a> Composer<'a> {
+    fn err(&self, msg: impl std::fmt::Display, m: &Mark) -> Error {
+        Error::asdf(format!(
+            "YAML: {msg} at {}",
+            fmt_mark(m, self.opts.line_offset)
+        ))
+    }
+
+    fn node_err(&self, msg: impl std::fmt::Display, id: NodeId) -> Error {
+        let n = self.doc.node(id);
+        Error::asdf(format!(
+            "YAML: {msg} at line {}, column {}",
+            i64::from(n.line) + self.opts.line_offset + 1,
+            n.col + 1
+        ))
+    }
+
+    fn push_node(&mut self, tag: Tag, content: Content, m: &Mark) -> Result<NodeId> {
+        let id =
+            NodeId::try_from(self.doc.nodes.len()).map_err(|_| self.err("too many nodes", m))?;
+        self.doc.nodes.push(Node {
+            tag,
+            content,
+            line: m.line as u32,
+            col: m.column as u32,
+        });
+        self.open.push(false);
+        Ok(id)
+    }
+
+    fn anchor(&mut self, anchor: Option<String>, id: NodeId, m: &Mark) -> Result<()> {
+        if let Some(a) = anchor {
+            if self.anchors.contains_key(&a) {
+                return Err(self.err(format!("found duplicate anchor '{a}'"), m));
+            }
+            self.anchors.insert(a, id);
+        }
+        Ok(())
+    }
+
+    /// Attach a finished node to its parent (or make it the root).
+    fn attach(&mut self, id: NodeId) -> Result<()> {
+        match self.stack.last_mut() {
+            None => {
+                self.doc.root = Some(id);
+            }
+            Some(Frame::Seq { items, .. }) => items.push(id),
+            Some(Frame::Map { pairs, key, .. }) => match key.take() {
+                None => *key = Some(id),
+                Some(k) => pairs.push((k, id)),
+            },
+        }
+        Ok(())
+    }
+
+    fn scalar(
+        &mut self,
+        tag: Option<String>,
+        value: String,
+        style: ScalarStyle,
+        m: &Mark,
+    ) -> Result<(Tag, Content)> {
+        let implicit = match tag.as_deref() {
+            None => style == ScalarStyle::Plain,
+            Some("!") => true,
+            Some(_) => false,
+        };
+        let bad = |e: String| self.err(e, m);
+        let Some(tag) = tag.filter(|t| t != "!") else {
+            if !implicit {
+                return Ok((Tag::Core, Content::Scalar(Scalar::Str(value))));
+            }
+            let s = match resolve::resolve_plain(&value) {
+                Implicit::Null => Scalar::Null,
+                Implicit::Bool => Scalar::Bool(resolve::construct_bool(&value).map_err(bad)?),
+                Implicit::Int => resolve::construct_int(&value).map_err(bad)?,
+                Implicit::Float => Scalar::Float(resolve::construct_float(&value).map_err(bad)?),
+                Implicit::Timestamp => resolve::construct_timestamp(&value).map_err(bad)?,
+                Implicit::Merge => {
+                    return Ok((
+                        Tag::Custom(MERGE_TAG.into()),
+                        Content::Scalar(Scalar::Str(value)),
+                    ))
+                }
+                Implicit::Value => {
+                    return Ok((
+                        Tag::Custom(VALUE_TAG.into()),
+                        Content::Scalar(Scalar::Str(value)),
+                    ))
+                }
+                Implicit::Str => Scalar::Str(value),
+            };
+            return Ok((Tag::Core, Content::Scalar(s)));
+        };
+        match Core::from_tag(&tag) {
+            Some(c @ (Core::Seq | Core::Map | Core::Omap | Core::Pairs | Core::Set)) => {
+                let want = if matches!(c, Core::Map | Core::Set) {
+                    "mapping"
+                } else {
+                    "sequence"
+                };
+                Err(self.err(
+                    format!("expected a {want} node for tag {tag}, but found a scalar"),
+                    m,
+                ))
+            }
+            Some(c) => {
+                let s = resolve::construct(c, &value)
+                    .map_err(|e| self.err(format!("{tag}: {e}"), m))?;
+                Ok((Tag::Core, Content::Scalar(s)))
+            }
+            None => Ok((Tag::Custom(tag.into()), Content::Scalar(Scalar::Str(value)))),
+        }
+    }
+
+    fn collection_tag(&self, tag: Option<String>, is_map: bool, m: &Mark) -> Result<Tag> {
+        let Some(tag) = tag.filter(|t| t != "!") else {
+            return Ok(Tag::Core);
+        };
+        let kind = if is_map { "mapping" } else { "sequence" };
+        match Core::from_tag(&tag) {
+            Some(Core::Map | Core::Set) if !is_map => Err(self.err(
+                format!("expected a mapping node for tag {tag}, but found a sequence"),
+                m,
+            )),
+            Some(Core::Seq | Core::Omap | Core::Pairs) if is_map => Err(self.err(
+                format!("expected a sequence node for tag {tag}, but found a mapping"),
+                m,
+            )),
+            Some(Core::Map | Core::Seq) => Ok(Tag::Core),
+            Some(Core::Set) => Ok(Tag::Set),
+            Some(Core::Omap) => Ok(Tag::Omap),
+            Some(Core::Pairs) => Ok(Tag::Pairs),
+            Some(_) => Err(self.err(
+                format!("expected a scalar node for tag {tag}, but found a {kind}"),
+                m,
+            )),
+            None if tag.starts_with(NDARRAY_PREFIX) => Ok(Tag::NdArray(tag.into())),
+            None => Ok(Tag::Custom(tag.into())),
+        }
+    }
+
+    fn depth_check(&self, m: &Mark) -> Result<()> {
+        if self.opts.base_depth + self.stack.len() >= MAX_DEPTH {
+            return Err(self.err(format!("nesting deeper than {MAX_DEPTH} levels"), m));
+        }
+        Ok(())
+    }
+
+    /// Accept a placeholder scalar as a lazy node, or report a mismatch.
+    fn placeholder(
+        &mut self,
+        anchor: &Option<String>,
+        tag: &Option<String>,
+        value: &str,
+        style: ScalarStyle,
+        m: &Mark,
+    ) -> std::result::Result<(Tag, Content), Failure> {
+        let mismatch = |why: &str| Failure::LazyMismatch(format!("placeholder {value:?}: {why}"));
+        let expect = self.opts.expect.unwrap_or(&[]);
+        let idx: usize = value[PLACEHOLDER.len_utf8()..]
+            .parse()
+            .map_err(|_| mismatch("bad index"))?;
+        let e = expect.get(idx).ok_or_else(|| mismatch("unknown index"))?;
+        if style != ScalarStyle::Plain || anchor.is_some() {
+            return Err(mismatch("not a plain scalar without anchor"));
+        }
+        let tag = tag.as_deref().ok_or_else(|| mismatch("no tag"))?;
+        if tag == "!"
+            || super::lazy::EAGER_PREFIXES
+                .iter()
+                .any(|p| tag.starts_with(p))
+        {
+            return Err(mismatch("tag must stay eager"));
+        }
+        if (m.line, m.column) != (e.line, e.tag_col) {
+            return Err(mismatch("not at the expected position"));
+        }
+        match (self.stack.last(), e.key_col) {
+            (
+                Some(Frame::Map {
+                    key: Some(k),
+                    block: true,
+                    ..
+                }),
+                Some(kc),
+            ) => {
+                let kn = self.doc.node(*k);
+                if (u64::from(kn.line), u64::from(kn.col)) != (e.line, kc) {
+                    return Err(mismatch("key not at line start"));
+                }
+            }
+            (Some(Frame::Seq { block: true, .. }), None) => {}
+            _ => return Err(mismatch("not a block mapping value or block sequence item")),
+        }
+        match self.confirmed.get_mut(idx) {
+            Some(c) if !*c => *c = true,
+            _ => return Err(mismatch("seen twice")),
+        }
+        self.doc
+            .lazy_depth
+            .insert(idx as u32, self.opts.base_depth + self.stack.len());
+        Ok((Tag::Custom(tag.into()), Content::Lazy(idx as u32)))
+    }
+
+    fn event(
+        &mut self,
+        ev: libyaml_safer::Event,
+        docs: &mut usize,
+    ) -> std::result::Result<bool, Failure> {
+        let m = ev.start_mark;
+        match ev.data {
+            EventData::StreamStart { .. } | EventData::DocumentEnd { .. } => {}
+            EventData::StreamEnd => return Ok(true),
+            EventData::DocumentStart { .. } => {
+                *docs += 1;
+                if *docs > 1 {
+                    return Err(self
+                        .err(
+                            "expected a single document in the stream, but found another document",
+                            &m,
+                        )
+                        .into());
+                }
+            }
+            EventData::Alias { anchor } => {
+                if !self.anchors.contains_key(&anchor) && self.opts.imports.contains(&anchor) {
+                    let k = self.doc.externs.len() as u32;
+                    self.doc.externs.push(anchor.clone());
+                    let id = self.push_node(Tag::Core, Content::Extern(k), &m)?;
+                    self.anchors.insert(anchor, id);
+                    self.doc.order.push(id);
+                    self.attach(id)?;
+                    return Ok(false);
+                }
+                let id = *self
+                    .anchors
+                    .get(&anchor)
+                    .ok_or_else(|| self.err(format!("found undefined alias '{anchor}'"), &m))?;
+                if self.open.get(id as usize).copied().unwrap_or(false) {
+                    return Err(self
+                        .err(
+                            format!("found recursive alias '{anchor}' (cycles are not supported)"),
+                            &m,
+                        )
+                        .into());
+                }
+                self.attach(id)?;
+            }
+            EventData::Scalar {
+                anchor,
+                tag,
+                value,
+                style,
+                ..
+            } => {
+                let (t, c) = if self.opts.expect.is_some() && value.starts_with(PLACEHOLDER) {
+                    self.placeholder(&anchor, &tag, &value, style, &m)?
+                } else {
+                    self.scalar(tag, value, style, &m)?
+                };
+                let id = self.push_node(t, c, &m)?;
+                self.anchor(anchor, id, &m)?;
+                self.doc.order.push(id);
+                self.attach(id)?;
+            }
+            EventData::SequenceStart {
+                anchor, tag, style, ..
+            } => {
+                self.depth_check(&m)?;
+                let t = self.collection_tag(tag, false, &m)?;
+                let id = self.push_node(t, Content::Seq(Vec::new()), &m)?;
+                self.anchor(anchor, id, &m)?;
+                self.open[id as usize] = true;
+                self.stack.push(Frame::Seq {
+                    id,
+                    items: Vec::new(),
+                    block: style == SequenceStyle::Block,
+                });
+            }
+            EventData::MappingStart {
+                anchor, tag, style, ..
+            } => {
+                self.depth_check(&m)?;
+                let t = self.collection_tag(tag, true, &m)?;
+                let id = self.push_node(t, Content::Map(Vec::new()), &m)?;
+                self.anchor(anchor, id, &m)?;
+                self.open[id as usize] = true;
+                self.stack.push(Frame::Map {
+                    id,
+                    pairs: Vec::new(),
+                    key: None,
+                    block: style == MappingStyle::Block,
+                });
+            }
+            EventData::SequenceEnd => {
+                let Some(Frame::Seq { id, items, .. }) = self.stack.pop() else {
+                    return Err(self.err("unbalanced sequence end", &m).into());
+                };
+                self.finish_seq(id, items)?;
+            }
+            EventData::MappingEnd => {
+                let Some(Frame::Map { id, pairs, .. }) = self.stack.pop() else {
+                    return Err(self.err("unbalanced mapping end", &m).into());
+                };
+                self.finish_map(id, pairs)?;
+            }
+        }
+        Ok(false)
+    }
+
+    fn finish_seq(&mut self, id: NodeId, items: Vec<NodeId>) -> Result<()> {
+        if matches!(self.doc.node(id).tag, Tag::Omap | Tag::Pairs) {
+            for &it in &items {
+                match &self.doc.node(it).content {
+                    Content::Map(p) if p.len() == 1 => {}
+                    Content::Map(_) => {
+                        return Err(self.node_err(
+                            "while constructing an ordered map: expected a single mapping item",
+                            it,
+                        ))
+                    }
+                    _ => {
+                        return Err(self.node_err(
+                            "while constructing an ordered map: expected a mapping of length 1",
+                            it,
+                        ))
+                    }
+                }
+            }
+        }
+        self.doc.nodes[id as usize].content = Content::Seq(items);
+        self.open[id as usize] = false;
+        self.doc.order.push(id);
+        self.attach(id)
+    }
+
+    fn finish_map(&mut self, id: NodeId, pairs: Vec<(NodeId, NodeId)>) -> Result<()> {
+        let has_merge = pairs
+            .iter()
+            .any(|(k, _)| matches!(&self.doc.node(*k).tag, Tag::Custom(t) if &**t == MERGE_TAG));
+        if has_merge {
+            let flat = self.flatten(id, &pairs)?;
+            self.doc.merged.insert(id, flat);
+        }
+        self.doc.nodes[id as usize].content = Content::Map(pairs);
+        self.open[id as usize] = false;
+        self.doc.order.push(id);
+        self.attach(id)
+    }
+
+    /// PyYAML's `flatten_mapping`: merged pairs first (later merge sources first within a
+    /// `<<: [a, b]` list), then the mapping's own pairs. Sources are complete nodes whose own
+    /// flattening is already recorded.
+    fn flatten(&mut self, id: NodeId, pairs: &[(NodeId, NodeId)]) -> Result<Vec<(NodeId, NodeId)>> {
+        let mut merge: Vec<(NodeId, NodeId)> = Vec::new();
+        let mut own: Vec<(NodeId, NodeId)> = Vec::new();
+        for &(k, v) in pairs {
+            let is_merge = matches!(&self.doc.node(k).tag, Tag::Custom(t) if &**t == MERGE_TAG);
+            if !is_merge {
+                own.push((k, v));
+                continue;
+            }
+            match &self.doc.node(v).content {
+                Content::Map(_) => merge.extend_from_slice(self.doc.pairs(v)),
+                Content::Seq(items) => {
+                    let mut sub: Vec<NodeId> = Vec::new();
+                    for &s in items {
+                        if !matches!(self.doc.node(s).content, Content::Map(_)) {
+                            return Err(self.node_err(
+                                "while constructing a mapping: expected a mapping for merging",
+                                s,
+                            ));
+                        }
+                        sub.push(s);
+                    }
+                    for &s in sub.iter().rev() {
+                        merge.extend_from_slice(self.doc.pairs(s));
+                    }
+                }
+                _ => {
+                    return Err(self.node_err(
+                        "while constructing a mapping: expected a mapping or list of mappings for merging",
+                        v,
+                    ))
+                }
+            }
+            if merge.len() + self.merged_total > MAX_MERGED_PAIRS {
+                return Err(self.node_err(
+                    format!("merge keys expand to more than {MAX_MERGED_PAIRS} pairs"),
+                    id,
+                ));
+            }
+        }
+        merge.extend(own);
+        self.merged_total += merge.len();
+        Ok(merge)
+    }
+}
+
+fn yaml_error(e: &libyaml_safer::Error, offset: i64) -> Error {
+    let mut msg = format!("YAML: {}", e.problem());
+    if let Some(m) = e.problem_mark() {
+        msg.push_str(&format!(" at {}", fmt_mark(&m, offset)));
+    }
+    if let (Some(c), Some(m)) = (e.context(), e.context_mark()) {
+        msg.push_str(&format!(" ({c} at {})", fmt_mark(&m, offset)));
+    }
+    if e.problem_mark().is_none() {
+        msg = format!("YAML: {e}");
+    }
+    Error::asdf(msg)
+}
+
+/// Compose a YAML stream (one document) into a node arena.
+pub fn compose_with(text: &[u8], opts: Options<'_>) -> std::result::Result<Doc, Failure> {
+    let n_expect = opts.expect.map_or(0, <[Expect]>::len);
+    let guess = text.len() / 12;
+    let mut c = Composer {
+        doc: Doc {
+            nodes: Vec::with_capacity(guess),
+            order: Vec::with_capacity(guess),
+            ..Doc::default()
+        },
+        stack: Vec::new(),
+        anchors: HashMap::new(),
+        open: Vec::with_capacity(guess),
+        confirmed: vec![false; n_expect],
+        opts,
+        merged_total: 0,
+    };
+    let mut input: &[u8] = text;
+    let mut parser = libyaml_safer::Parser::new();
+    parser.set_input_string(&mut input);
+    let mut docs = 0usize;
+    loop {
+        let ev = parser
+            .parse()
+            .map_err(|e| yaml_error(&e, c.opts.line_offset))?;
+        if c.event(ev, &mut docs)? {
+            break;
+        }
+    }
+    if c.confirmed.iter().any(|x| !x) {
+        return Err(Failure::LazyMismatch("a placeholder was not seen".into()));
+    }
+    c.doc.line_offset = c.opts.line_offset;
+    c.doc.anchors = c.anchors;
+    Ok(c.doc)
+}
+
+/// Compose without lazy placeholders.
+pub fn compose(text: &[u8]) -> Result<Doc> {
+    match compose_with(text, Options::default()) {
+        Ok(d) => Ok(d),
+        Err(Failure::Bad(e)) => Err(e),
+        Err(Failure::LazyMismatch(m)) => Err(Error::asdf(m)),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A compact rendering of a node, for table tests.
+    pub(crate) fn show(d: &Doc, id: NodeId) -> String {
+        show_with(d, id, &|i| format!("lazy#{i}"))
+    }
+
+    /// `lazy(i)` renders lazy region i; `lazy(u32::MAX - k)` renders extern k.
+    pub(crate) fn show_with(d: &Doc, id: NodeId, lazy: &dyn Fn(u32) -> String) -> String {
+        let n = d.node(id);
+        let inner = match &n.content {
+            Content::Scalar(s) => match s {
+                Scalar::Null => "None".into(),
+                Scalar::Bool(b) => b.to_string(),
+                Scalar::Int(i) => i.to_string(),
+                Scalar::BigInt { neg, radix, digits } => {
+                    format!("big({}{digits},{radix})", if *neg { "-" } else { "" })
+                }
+                Scalar::Float(f) => format!("{f:?}"),
+                Scalar::Str(s) => format!("{s:?}"),
+                Scalar::Bytes(b) => format!("b{b:?}"),
+                Scalar::Date { year, month, day } => format!("date({year},{month},{day})"),
+                Scalar::DateTime(t) => format!(
+                    "dt({},{},{},{},{},{},{},{:?})",
+                    t.year, t.month, t.day, t.hour, t.minute, t.second, t.micro, t.tz_minutes
+                ),
+            },
+            Content::Seq(items) => format!(
+                "[{}]",
+                items
+                    .iter()
+                    .map(|&i| show_with(d, i, lazy))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Content::Map(_) => format!(
+                "{{{}}}",
+                d.pairs(id)
+                    .iter()
+                    .map(|&(k, v)| format!("{}: {}", show_with(d, k, lazy), show_with(d, v, lazy)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Content::Lazy(i) => return lazy(*i),
+            Content::Extern(k) => return lazy(u32::MAX - *k),
+        };
+        match &n.tag {
+            Tag::Core => inner,
+            Tag::Omap => format!("omap{inner}"),
+            Tag::Pairs => format!("pairs{inner}"),
+            Tag::Set => format!("set{inner}"),
+            Tag::NdArray(t) | Tag::Custom(t) => format!("<{t}>{inner}"),
+        }
+    }
+
+    fn render(text: &str) -> String {
+        match compose(text.as_bytes()) {
+            Ok(d) => d.root.map_or("EMPTY".into(), |r| show(&d, r)),
+            Err(e) => format!("ERR {}", e.msg),
+        }
+    }
+
+    #[test]
+    fn table() {
+        let cases: &[(&str, &str)] = &[
+            ("a: 1", r#"{"a": 1}"#),
+            ("a: [yes, No, y, n, ~, '', 017, 0x1f, 1_000, 1:30]", r#"{"a": [true, false, "y", "n", None, "", 15, 31, 1000, 90]}"#),
+            ("- 1e5\n- 1.0e+5\n- .inf\n- '1'\n- \"2\"\n- !!str 3\n- !!int '4'\n- !!float 5", r#"["1e5", 100000.0, inf, "1", "2", "3", 4, 5.0]"#),
+            ("%TAG ! tag:stsci.edu:asdf/\n--- !core/asdf-1.1.0\nx: !unit/unit-1.0.0 m", r#"<tag:stsci.edu:asdf/core/asdf-1.1.0>{"x": <tag:stsci.edu:asdf/unit/unit-1.0.0>"m"}"#),
+            ("a: !<tag:x.org:y-1.0> [1]", r#"{"a": <tag:x.org:y-1.0>[1]}"#),
+            ("a: !local 5", r#"{"a": <!local>"5"}"#),
+            ("a: ! 5\nb: ! '5'", r#"{"a": 5, "b": 5}"#),
+            ("a: &x [1, 2]\nb: *x", r#"{"a": [1, 2], "b": [1, 2]}"#),
+            ("a: |\n  x\n   y\n\n  z\n\nb: >-\n  p\n  q\n\n  r\nc: |+\n  k\n\n", r#"{"a": "x\n y\n\nz\n", "b": "p q\nr", "c": "k\n\n"}"#),
+            ("a: foo\n  bar\n\n  baz", r#"{"a": "foo bar\nbaz"}"#),
+            ("a: !!binary aGVsbG8=", r#"{"a": b[104, 101, 108, 108, 111]}"#),
+            ("a: 2001-12-14\nb: 2001-12-14t21:59:43.10-05:00", r#"{"a": date(2001,12,14), "b": dt(2001,12,14,21,59,43,100000,Some(-300))}"#),
+            ("!!omap [a: 1, b: 2]", r#"omap[{"a": 1}, {"b": 2}]"#),
+            ("!!set {a, b}", r#"set{"a": None, "b": None}"#),
+            ("a: &a {x: 1, y: 2}\nb:\n  <<: *a\n  y: 3", r#"{"a": {"x": 1, "y": 2}, "b": {"x": 1, "y": 2, "y": 3}}"#),
+            ("a: &a {x: 1}\nc: &c {x: 2, z: 0}\nb: {<<: [*a, *c], q: 1}", r#"{"a": {"x": 1}, "c": {"x": 2, "z": 0}, "b": {"x": 2, "z": 0, "x": 1, "q": 1}}"#),
+            ("a: <<\nb: =", r#"{"a": <tag:yaml.org,2002:merge>"<<", "b": <tag:yaml.org,2002:value>"="}"#),
+            ("a: !core/ndarray-1.0.0 {source: 0}", r#"{"a": <!core/ndarray-1.0.0>{"source": 0}}"#),
+            ("%TAG ! tag:stsci.edu:asdf/\n---\na: !core/ndarray-1.0.0 {source: 0}", r#"{"a": <tag:stsci.edu:asdf/core/ndarray-1.0.0>{"source": 0}}"#),
+            ("", "EMPTY"),
+            ("a: *nope", "ERR YAML: found undefined alias 'nope' at line 1, column 4"),
+            ("a: &x 1\nb: &x 2", "ERR YAML: found duplicate anchor 'x' at line 2, column 4"),
+            ("a: &x [1, *x]", "ERR YAML: found recursive alias 'x' (cycles are not supported) at line 1, column 11"),
+            ("a: [1, 2", "ERR YAML: did not find expected ',' or ']' at line 2, column 1 (while parsing a flow sequence at line 1, column 4)"),
+            ("--- a\n--- b", "ERR YAML: expected a single document in the stream, but found another document at line 2, column 1"),
+            ("a: !!int abc", "ERR YAML: tag:yaml.org,2002:int: invalid literal for int() with base 10: \"abc\" at line 1, column 4"),
+            ("a: !!str [1]", "ERR YAML: expected a scalar node for tag tag:yaml.org,2002:str, but found a sequence at line 1, column 4"),
+            ("a: !!map [1]", "ERR YAML: expected a mapping node for tag tag:yaml.org,2002:map, but found a sequence at line 1, column 4"),
+            ("a: 2001-02-30", "ERR YAML: invalid timestamp \"2001-02-30\": date out of range at line 1, column 4"),
+            ("b: {<<: 1}", "ERR YAML: while constructing a mapping: expected a mapping or list of mappings for merging at line 1, column 9"),
+            ("!!omap [a: 1, {b: 2, c: 3}]", "ERR YAML: while constructing an ordered map: expected a single mapping item at line 1, column 15"),
+        ];
+        for (text, want) in cases {
+            assert_eq!(&render(text), want, "for {text:?}");
+        }
+    }
+
+    #[test]
+    fn aliases_share_nodes_and_bombs_stay_small() {
+        let mut s = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..40 {
+            let p = i - 1;
+            s.push_str(&format!("a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"));
+        }
+        let d = compose(s.as_bytes()).unwrap();
+        assert!(d.nodes.len() < 1000, "{} nodes", d.nodes.len());
+        let root = d.root.unwrap();
+        let a1 = d.get(root, "a1").unwrap();
+        let a0 = d.get(root, "a0").unwrap();
+        let Content::Seq(items) = &d.node(a1).content else {
+            panic!()
+        };
+        assert!(items.iter().all(|&i| i == a0));
+    }
+
+    #[test]
+    fn depth_is_capped() {
+        let deep = "[".repeat(MAX_DEPTH + 10) + &"]".repeat(MAX_DEPTH + 10);
+        let e = compose(deep.as_bytes()).unwrap_err();
+        assert!(e.msg.contains("nesting deeper"), "{}", e.msg);
+        let ok = "[".repeat(MAX_DEPTH - 1) + &"]".repeat(MAX_DEPTH - 1);
+        assert!(compose(ok.as_bytes()).is_ok());
+        let mut block = String::new();
+        for i in 0..(MAX_DEPTH + 5) {
+            block.push_str(&" ".repeat(i));
+            block.push_str("a:\n");
+        }
+        assert!(compose(block.as_bytes())
+            .unwrap_err()
+            .msg
+            .contains("nesting deeper"));
+    }
+
+    #[test]
+    fn order_is_children_first() {
+        let d = compose(b"a: [1, {b: 2}]\nc: 3").unwrap();
+        let pos: Vec<usize> = (0..d.nodes.len())
+            .map(|i| d.order.iter().position(|&o| o as usize == i).unwrap())
+            .collect();
+        for (id, n) in d.nodes.iter().enumerate() {
+            let kids: Vec<NodeId> = match &n.content {
+                Content::Seq(v) => v.clone(),
+                Content::Map(p) => p.iter().flat_map(|&(k, v)| [k, v]).collect(),
+                _ => vec![],
+            };
+            for k in kids {
+                assert!(pos[k as usize] < pos[id]);
+            }
+        }
+        assert_eq!(d.order.len(), d.nodes.len());
+    }
+}
