@@ -11,7 +11,7 @@ import warnings
 from typing import Any
 
 from .. import _core, fits
-from ..errors import FormatError, HDUNotFoundError
+from ..errors import AsdfError, FormatError, HDUNotFoundError
 from . import _schema
 from ._base import BlockArray, DataModel, DefaultArray, HduArray, TaggedObject
 
@@ -77,17 +77,36 @@ _CORE_DICT_TAGS = (
 )
 
 
-def _normalize(value: Any, f: fits.FitsFile) -> Any:
-    """Replace decoded nodes by what the model tree holds: dicts for core tags, lazy arrays."""
-    if isinstance(value, dict):
-        for k, v in value.items():
-            if isinstance(v, (dict, list, _core.Tagged, _core.NDArrayNode)):
-                value[k] = _normalize(v, f)
-        return value
-    if isinstance(value, list):
-        for i, v in enumerate(value):
-            if isinstance(v, (dict, list, _core.Tagged, _core.NDArrayNode)):
-                value[i] = _normalize(v, f)
+# A tree whose aliases expand to more leaves than this is refused (a "billion laughs" file would
+# otherwise hang every walk of the tree, to_flat_dict included).
+MAX_EXPANDED_LEAVES = 10_000_000
+
+_CONTAINERS = (dict, list, _core.Tagged, _core.NDArrayNode)
+
+
+def _normalize(value: Any, f: fits.FitsFile, seen: dict[int, int] | None = None) -> Any:
+    """Replace decoded nodes by what the model tree holds: dicts for core tags, lazy arrays.
+
+    Containers shared through YAML aliases are normalized once; their expanded size is counted.
+    """
+    if seen is None:
+        seen = {}
+    if isinstance(value, (dict, list)):
+        key = id(value)
+        if key in seen:
+            return value
+        seen[key] = 0
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        leaves = 0
+        for k, v in list(items):
+            if isinstance(v, _CONTAINERS):
+                v = value[k] = _normalize(v, f, seen)
+                leaves += seen.get(id(v), 1)
+            else:
+                leaves += 1
+            if leaves > MAX_EXPANDED_LEAVES:
+                raise AsdfError(f"{f.path}: ASDF tree expands to more than {MAX_EXPANDED_LEAVES} values (alias bomb?)")
+        seen[key] = leaves
         return value
     if isinstance(value, _core.NDArrayNode):
         src = value.source
@@ -97,7 +116,7 @@ def _normalize(value: Any, f: fits.FitsFile) -> Any:
     if isinstance(value, _core.Tagged):
         tag = value.tag
         if tag.startswith(_CORE_DICT_TAGS) and isinstance(value.value, (dict, list)):
-            return _normalize(value.value, f)
+            return _normalize(value.value, f, seen)
         if tag.startswith("tag:stsci.edu:asdf/core/complex-") and isinstance(value.value, str):
             return complex(value.value.replace("i", "j"))
         return TaggedObject(value)
