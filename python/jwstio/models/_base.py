@@ -403,6 +403,11 @@ class DataModel(ObjectNode):
         return _schema.model(type(self).__name__)["primary_array"]
 
     def __getitem__(self, key: str) -> Any:
+        if not isinstance(key, str):
+            raise TypeError(
+                f"{type(self).__name__}[{key!r}]: only dotted names are supported "
+                "(building a SlitModel from MultiSlitModel[i] is not; use m.slits[i])"
+            )
         node: Any = self
         for part in key.split("."):
             try:
