@@ -195,3 +195,41 @@ def test_dtype_strings_parse(committed):
             for col in node["np"]:
                 assert re.fullmatch(r"[=|][a-zA-Z]\d+", col[2]), col
                 np.dtype(col[2])
+
+
+def test_metadata_walk_matches_stdatamodels(committed):
+    """"rm" read back gives read_metadata's unmerged walk (repeats dropped), for every model."""
+    import stdatamodels.jwst.datamodels as dm
+
+    reordered = 0
+    for name in committed["models"]:
+        walk = gen.metadata_walk(getattr(dm, name))
+        expected = []
+        for path, kw, hdu, _ in walk:
+            if [path, kw, hdu] not in expected:
+                expected.append([path, kw, hdu])
+        assert gen.metadata_entries(committed, name) == expected, name
+        reordered += "rm" in committed["models"][name]
+    assert reordered > 10  # the unmerged order really differs for many models
+
+
+def test_metadata_walk_guards():
+    """The checks that make dropping repeats exact do fire."""
+    merged = [["k", "meta.a", "A", None, 0], ["k", "meta.b", "B", None, 0], ["k", "s[].x", "X", "SCI", 0],
+              ["k", "s[].y", "Y", "SCI", 0]]
+    ok = [["meta.b", "B", None, None], ["s[].x", "X", "SCI", 1], ["s[].y", "Y", "SCI", 1],
+          ["meta.a", "A", None, None], ["meta.b", "B", None, None]]
+    assert gen._metadata_order("M", ok, merged) == [1, 2, 3, 0]
+    bad = {
+        "two keywords": ok + [["meta.a", "A2", None, None]],
+        "split list": [ok[1], ok[0], ok[2], ok[3]],
+        "two passes": [ok[0], ok[1], ["s[].y", "Y", "SCI", 2], ok[3]],
+        "nested path": ok + [["meta.a.c", "C", None, None]],
+        "missing keyword": ok[:3],
+        "hierarch keyword": ok + [["meta.c", "LONGKEYWORD", None, None]],
+    }
+    for what, walk in bad.items():
+        with pytest.raises(ValueError):
+            gen._metadata_order("M", walk, merged)
+            pytest.fail(what)
+    assert gen._ranges([0, 1, 2, 5, 3, 4, 7]) == [[0, 2], 5, [3, 4], 7]

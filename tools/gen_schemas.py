@@ -46,10 +46,26 @@ Format (JSON; Python's ``json`` module, NaN allowed because schema defaults cont
     enums[enum] (if present) and in at least one of enums[any[j]] (if present).
     columns = [[name, asdf datatype, numpy dtype str, shape | null, ndim | null, max_ndim | null], ...]
     Numpy dtype strings use "=" for native byte order (e.g. "=f4", "|u1", "|S16").
+
+    read_metadata (``stdatamodels.jwst.datamodels.util.read_metadata``) walks the UNMERGED
+    schema (``load_schema(cls.schema_url, resolve_references=True)``, allOf branches in
+    order) for keywords only.  It visits the same (path, keyword, hdu) triples as the merged
+    walk, but for some models in another order, and some twice.  Such a model has
+
+      "rm": [i | [first, last], ...]
+
+    positions (0-based; [first, last] = every position from first to last) into the model's
+    keyword entries, i.e. the "k" entries of ``fits_entries(doc, name)`` in their order, listed
+    in the order of the unmerged walk with repeats dropped; a model without "rm" is walked in
+    merged order.  ``metadata_entries(doc, name)`` below is the reference reading.  Dropping
+    repeats is exact because the generator checks, for every model, that one path always maps
+    to one (keyword, hdu), that no keyword path lies inside another, and that the items of a
+    per-EXTVER list ("name[]") form one contiguous run read in one pass over the EXTVERs.
 """
 
 import argparse
 import json
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -251,6 +267,102 @@ def fits_entries(doc, model):
     return out
 
 
+def metadata_walk(cls):
+    """Keyword entries of read_metadata's walk for model class ``cls``, in stdatamodels' order.
+
+    Runs walk_schema over the unmerged schema with the callback of
+    ``fits_support._load_from_schema`` (keywords only).  Returns ``[[path, keyword, hdu,
+    visit], ...]`` with repeats; ``visit`` numbers each pass over a per-EXTVER list (None
+    outside lists).
+    """
+    import asdf.schema
+    from stdatamodels import fits_support
+    from stdatamodels import schema as mschema
+
+    schema = asdf.schema.load_schema(cls.schema_url, resolve_references=True)
+    entries = []
+    visits = [0]
+
+    def callback(sub, path, combiner, ctx, recurse):
+        if "fits_keyword" in sub:
+            if any(p in ("anyOf", "oneOf", "items") for p in path) or combiner == "not":
+                raise ValueError(f"{cls.__name__}: keyword at unsupported place: {path}")
+            entries.append([_fmt(path), sub["fits_keyword"], sub.get("fits_hdu"), ctx.get("visit")])
+        if sub.get("type") == "array" and fits_support._schema_has_fits_hdu(sub):
+            if "visit" in ctx:
+                raise ValueError(f"{cls.__name__}: per-EXTVER list inside another: {path}")
+            visits[0] += 1
+            recurse(sub["items"], path + ["[]"], combiner, {"hdu_index": "[]", "visit": visits[0]})
+            return True
+        return None
+
+    mschema.walk_schema(schema, callback)
+    return entries
+
+
+def _metadata_order(name, walk, keyword_entries):
+    """Positions of the deduplicated unmerged walk in the merged keyword entries (see "rm")."""
+    by_path = {}
+    for path, kw, hdu, _ in walk:
+        if by_path.setdefault(path, (kw, hdu)) != (kw, hdu):
+            raise ValueError(f"{name}: {path} read from two keywords")
+        if any(p in ".[]" or not p for p in path.replace("[]", "").split(".")):
+            raise ValueError(f"{name}: unexpected path {path!r}")
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,8}", kw):  # looked up case-insensitively
+            raise ValueError(f"{name}: keyword {kw!r} needs astropy's special lookup rules")
+    for path in by_path:
+        parts = path.replace("[]", ".[]").split(".")
+        for n in range(1, len(parts)):
+            if ".".join(parts[:n]).replace(".[]", "[]") in by_path:
+                raise ValueError(f"{name}: a keyword path lies inside another: {path}")
+    seen = {}
+    for path, kw, hdu, visit in walk:
+        seen.setdefault((path, kw, hdu), visit)
+    order = list(seen)
+    # Each per-EXTVER list must keep one contiguous run, all from one pass.
+    runs = []
+    for path, _, _ in order:
+        prefix = path.split("[]")[0] if "[]" in path else None
+        if not runs or runs[-1] != prefix:
+            runs.append(prefix)
+    lists = [r for r in runs if r is not None]
+    if len(lists) != len(set(lists)):
+        raise ValueError(f"{name}: a per-EXTVER list is split: {runs}")
+    for prefix in set(lists):
+        if len({v for k, v in seen.items() if k[0].startswith(prefix + "[]")}) != 1:
+            raise ValueError(f"{name}: {prefix}[] items come from two passes")
+    position = {(e[1], e[2], e[3]): i for i, e in enumerate(keyword_entries)}
+    if set(position) != set(order) or len(position) != len(keyword_entries):
+        raise ValueError(f"{name}: unmerged and merged walks read different keywords")
+    return [position[t] for t in order]
+
+
+def _ranges(positions):
+    out = []
+    for p in positions:
+        last = out[-1] if out else None
+        if isinstance(last, list) and last[1] + 1 == p:
+            last[1] = p
+        elif isinstance(last, int) and last + 1 == p:
+            out[-1] = [last, p]
+        else:
+            out.append(p)
+    return out
+
+
+def metadata_entries(doc, model):
+    """Reference reading of "rm": [path, keyword, hdu] in read_metadata's walk order."""
+    keyword_entries = [e[1:4] for e in fits_entries(doc, model) if e[0] == "k"]
+    rm = doc["models"][model].get("rm")
+    if rm is None:
+        return keyword_entries
+    out = []
+    for r in rm:
+        first, last = (r, r) if isinstance(r, int) else r
+        out.extend(keyword_entries[first : last + 1])
+    return out
+
+
 def model_names():
     import stdatamodels.jwst.datamodels as dm
 
@@ -282,8 +394,13 @@ def build():
         # The format stores only the tree; make sure the documented reading of it gives
         # exactly the walk stdatamodels does.
         doc_view = {"nodes": builder.nodes, "models": models}
-        if fits_entries(doc_view, name) != stdatamodels_fits_walk(schema, builder):
+        entries = fits_entries(doc_view, name)
+        if entries != stdatamodels_fits_walk(schema, builder):
             raise ValueError(f"{name}: tree does not reproduce stdatamodels' FITS walk")
+        keyword_entries = [e for e in entries if e[0] == "k"]
+        order = _metadata_order(name, metadata_walk(cls), keyword_entries)
+        if order != list(range(len(keyword_entries))):
+            models[name]["rm"] = _ranges(order)
     return {
         "format": 1,
         "versions": {"stdatamodels": stdatamodels.__version__, "asdf": asdf.__version__},

@@ -1,0 +1,448 @@
+"""``read_metadata``: stdatamodels' ``read_metadata`` (``jwst/datamodels/util.py``) on the Rust core.
+
+Same pipeline, same result: the ASDF tree as plain YAML values (tags dropped), every header
+keyword the model's unmerged schema maps stored raw over it (no validation), ``cal_logs`` joined
+into one string, then flattened (``wcs`` keys skipped, None leaves kept). Only the headers and
+the ASDF HDU's bytes are read; the keyword walk is compiled once per model from schemas.json
+("rm" in ``tools/gen_schemas.py``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+from .. import _core
+from ..errors import AsdfError, FormatError, HDUNotFoundError, KeyNotFoundError
+from ._schema import doc as _schema_doc
+
+__all__ = ["read_metadata"]
+
+_Tagged = _core.Tagged
+_NDArrayNode = _core.NDArrayNode
+_WRAPPED = frozenset({_Tagged, _NDArrayNode, OrderedDict})  # decoder objects load_yaml lacks
+_LEAF = frozenset({str, int, float, bool, type(None)})
+
+
+# --- the keyword walk, compiled per model ------------------------------------------------------
+
+
+def _keyword_entries(name: str) -> list[tuple[tuple[str, ...], str, str | None]]:
+    """(path, KEYWORD, hdu) in read_metadata's walk order; "[]" in a path marks list items."""
+    d = _schema_doc()
+    nodes = d["nodes"]
+    merged: list[tuple[tuple[str, ...], str, str | None]] = []
+
+    def visit(nid: int, path: tuple[str, ...]) -> None:
+        n = nodes[nid]
+        if "kw" in n:
+            merged.append((path, n["kw"].upper(), n.get("hdu")))
+        if n["k"] == "o":
+            for child_name, child in n["p"]:
+                visit(child, path + (child_name,))
+        elif n["k"] == "l" and n.get("fh"):
+            visit(n["i"], path + ("[]",))
+
+    model = d["models"][name]
+    visit(model["root"], ())
+    rm = model.get("rm")
+    if rm is None:
+        return merged
+    out = []
+    for r in rm:
+        first, last = (r, r) if isinstance(r, int) else r
+        out.extend(merged[first : last + 1])
+    return out
+
+
+def _runs(entries: list) -> tuple:
+    """Group consecutive entries with one parent and HDU: (parent, hdu, leaves, KEYWORDS)."""
+    runs: list = []
+    for path, kw, hdu in entries:
+        parent, leaf = path[:-1], path[-1]
+        if runs and runs[-1][0] == parent and runs[-1][1] == hdu:
+            runs[-1][2].append(leaf)
+            runs[-1][3].append(kw)
+        else:
+            runs.append((parent, hdu, [leaf], [kw]))
+    return tuple((p, h, tuple(leaves), tuple(kws)) for p, h, leaves, kws in runs)
+
+
+_PLANS: dict[str, tuple] = {}
+
+
+def _plan(name: str) -> tuple:
+    """Steps: (None, runs) outside lists; (list path, runs relative to an item) for "name[]"."""
+    plan = _PLANS.get(name)
+    if plan is not None:
+        return plan
+    steps: list = []
+    for path, kw, hdu in _keyword_entries(name):
+        if "[]" in path:
+            k = path.index("[]")
+            where, rel = path[:k], path[k + 1 :]
+        else:
+            where, rel = None, path
+        if not steps or steps[-1][0] != where:
+            steps.append((where, []))
+        steps[-1][1].append((rel, kw, hdu))
+    plan = _PLANS[name] = tuple((where, _runs(entries)) for where, entries in steps)
+    return plan
+
+
+# --- plain YAML values from the decoder's objects ---------------------------------------------
+
+
+def _plain(v: Any) -> Any:
+    """One level of asdf.util.load_yaml(tagged=False): tags dropped, !!omap as (key, value) pairs."""
+    while True:
+        t = type(v)
+        if t is _Tagged:
+            v = v.value
+        elif t is _NDArrayNode:
+            v = v.node
+        elif t is OrderedDict:  # !!omap: SafeLoader builds a list of pairs
+            return list(v.items())
+        else:
+            return v
+
+
+def _deep_plain(v: Any, memo: dict[int, Any] | None = None) -> Any:
+    """The whole subtree as plain values (in place; shared and recursive nodes kept shared)."""
+    if memo is None:
+        memo = {}
+    v = _plain(v)
+    if isinstance(v, (dict, list)):
+        key = id(v)
+        if key in memo:
+            return v
+        memo[key] = v
+        if isinstance(v, dict):
+            for k, x in v.items():
+                y = _deep_plain(x, memo)
+                if y is not x:
+                    v[k] = y
+        else:
+            for i, x in enumerate(v):
+                y = _deep_plain(x, memo)
+                if y is not x:
+                    v[i] = y
+    elif isinstance(v, tuple):
+        return tuple(_deep_plain(x, memo) for x in v)
+    return v
+
+
+# --- stdatamodels' steps ------------------------------------------------------------------------
+
+
+def _cursor(tree: Any, parent: tuple, nxt: Any, memo: dict) -> Any:
+    """properties.put_value's walk to the dict holding ``parent + (nxt,)`` (tagged nodes
+    converted on the way). ``memo`` keeps the containers already reached for this tree; they
+    stay valid because no keyword path lies inside another (checked by gen_schemas)."""
+    cursor = memo.get(parent)
+    if cursor is not None:
+        return cursor
+    if not parent:
+        cursor = tree
+    else:
+        part = parent[-1]
+        cursor = _cursor(tree, parent[:-1], part, memo)
+        if isinstance(part, int):
+            while len(cursor) <= part:
+                cursor.append({})
+        else:
+            cursor.setdefault(part, [] if isinstance(nxt, int) or nxt == "items" else {})
+        child = cursor[part]
+        if type(child) in _WRAPPED:
+            child = cursor[part] = _plain(child)
+        cursor = child
+    memo[parent] = cursor
+    return cursor
+
+
+class _Headers:
+    """Header cards of the HDUs the walk asks for, as {KEYWORD: card} (first card wins)."""
+
+    __slots__ = ("f", "path", "cache")
+
+    def __init__(self, f: _core.FitsFile, path: str):
+        self.f = f
+        self.path = path
+        self.cache: dict[Any, dict | None] = {}
+
+    def at(self, i: int) -> dict:
+        d = self.cache.get(i)
+        if d is None:
+            d = self.cache[i] = {c[0]: c for c in reversed(self.f.cards(i))}
+        return d
+
+    def get(self, hdu: str | None, index: int | None) -> dict | None:
+        """fits_support.get_hdu: None when the HDU is missing (or its EXTVER disagrees)."""
+        key = (hdu, index)
+        try:
+            return self.cache[key]
+        except KeyError:
+            pass
+        d = None
+        if hdu is None or hdu == "PRIMARY":
+            if index is None or index == 0:
+                d = self.at(0)
+        else:
+            i = self.f.find(hdu, None if index is None else index + 1)
+            if i is not None:
+                d = self.at(i)
+        if d is not None and index is not None:
+            c = d.get("EXTVER")
+            if (1 if c is None else c[1]) != index + 1:
+                d = None
+        self.cache[key] = d
+        return d
+
+    def value(self, card: tuple) -> Any:
+        if card[3] == 2:
+            raise FormatError(f"{self.path}: unparsable card {card[0]!r}: {card[1]!r}")
+        return card[1]
+
+
+def _apply_runs(
+    tree: Any, runs: tuple, headers: _Headers, prefix: tuple, index: int | None, memo: dict
+) -> None:
+    get_header = headers.get
+    for parent, hdu, leaves, kws in runs:
+        h = get_header(hdu, index)
+        if h is None:
+            continue
+        cards = list(map(h.get, kws))
+        if cards.count(None) == len(cards):
+            continue
+        cursor = None
+        for leaf, card in zip(leaves, cards):
+            if card is None:
+                continue
+            if card[3]:  # 1: undefined value (astropy gives None: nothing stored); 2: unparsable
+                if card[3] == 2:
+                    headers.value(card)
+                continue
+            if cursor is None:
+                cursor = _cursor(tree, prefix + parent, leaf, memo)
+            cursor[leaf] = card[1]
+
+
+def _load_from_schema(tree: Any, plan: tuple, headers: _Headers, max_extver: int) -> None:
+    """fits_support._load_from_schema(ignore_arrays=True, keep_unknown=False), no validation."""
+    memo: dict = {}
+    for where, runs in plan:
+        if where is None:
+            _apply_runs(tree, runs, headers, (), None, memo)
+        else:
+            for i in range(max_extver - 1):
+                _apply_runs(tree, runs, headers, where + (i,), i, memo)
+
+
+def _cal_logs_to_string(tree: Any) -> None:
+    if "cal_logs" not in tree.keys():
+        return
+    logs = _deep_plain(tree["cal_logs"])
+    text = ""
+    for _key, val in logs.items():
+        if isinstance(val, dict):
+            val = "\n".join([f"{k}: {v}" for k, v in val.items()])
+        elif isinstance(val, list):
+            val = "\n".join([str(v) for v in val])
+        text += f"{val}\n"
+    tree["cal_logs"] = text
+
+
+def _flatten(tree: dict) -> dict:
+    """util._to_flat_dict: dotted keys, list items by index, ``wcs`` keys skipped, None kept."""
+    out: dict[str, Any] = {}
+    leaf_types = _LEAF
+    wrapped = _WRAPPED
+
+    def mapping(d: dict, prefix: str) -> None:
+        for k, v in d.items():
+            if k == "wcs":
+                continue
+            key = prefix + k  # TypeError for a key that is not a str: see below
+            t = type(v)
+            if t in leaf_types:
+                out[key] = v
+                continue
+            if t in wrapped:
+                v = _plain(v)
+                t = type(v)
+            if t is dict:
+                mapping(v, key + ".")
+            elif t is list:
+                sequence(v, key)
+            elif isinstance(v, dict):
+                mapping(v, key + ".")
+            elif isinstance(v, (list, tuple)):
+                sequence(v, key)
+            else:
+                out[key] = v
+
+    def sequence(s: list | tuple, name: str) -> None:
+        for i, v in enumerate(s):
+            key = f"{name}.{i}"
+            t = type(v)
+            if t in leaf_types:
+                out[key] = v
+                continue
+            if t in wrapped:
+                v = _plain(v)
+                t = type(v)
+            if t is dict:
+                mapping(v, key + ".")
+            elif t is list:
+                sequence(v, key)
+            elif isinstance(v, dict):
+                mapping(v, key + ".")
+            elif isinstance(v, (list, tuple)):
+                sequence(v, key)
+            else:
+                out[key] = v
+
+    try:
+        mapping(tree, "")
+    except TypeError:
+        # A mapping key that is not a str: stdatamodels joins paths only at the leaves, so
+        # whether it fails depends on what is below the key. Redo it its way.
+        return _flatten_reference(tree)
+    return out
+
+
+def _flatten_reference(tree: Any) -> dict:
+    """The same flattening written as stdatamodels writes it (paths joined at the leaves)."""
+    out: dict[str, Any] = {}
+
+    def recurse(sub: Any, path: list) -> None:
+        sub = _plain(sub)
+        if isinstance(sub, dict):
+            for key, val in sub.items():
+                if key == "wcs":
+                    continue
+                recurse(val, path + [key])
+        elif isinstance(sub, (list, tuple)):
+            for i, item in enumerate(sub):
+                recurse(item, path[:-1] + [f"{path[-1]}.{i}" if path else str(i)])
+        else:
+            out[".".join(path)] = sub
+
+    recurse(tree, [])
+    return out
+
+
+# --- files --------------------------------------------------------------------------------------
+
+
+def _file_type(fname: str) -> str:
+    """stdatamodels.filetype.check: the last two suffixes decide."""
+    p = Path(fname)
+    suffixes = p.suffixes[-2:]
+    if not suffixes:
+        raise ValueError(f"Input file path does not have an extension: {p}")
+    for suffix in suffixes[::-1]:
+        ext = suffix.strip(".")
+        if ext in ("asdf", "fits"):
+            return ext
+        if ext == "json":
+            return "asn"
+    raise ValueError(f"Unrecognized file type for: {p}")
+
+
+def _asdf_bytes(f: _core.FitsFile, path: str, i: int) -> Any:
+    """What astropy's ``hdulist["ASDF"].data.tobytes()`` holds, without copying when possible."""
+    info = f.info(i)
+    buf = memoryview(f.buffer())
+    start = info["data_start"]
+    kind = info["kind"]
+    if kind in ("bintable", "table"):
+        naxes = info["naxes"]
+        return buf[start : start + naxes[0] * naxes[1]]
+    if not info["shape"]:
+        raise AsdfError(f"{path}: the ASDF HDU has no data")
+    if kind in ("primary", "image") and not info["groups"]:
+        from ..fits import HDU
+
+        h = HDU(f, i)  # astropy's data is big-endian unless scaled (then native, as ours)
+        scaled = "BZERO" in h.header or "BSCALE" in h.header
+        return h.data.tobytes() if scaled else h.raw.tobytes()
+    return buf[start : start + info["data_len"]]
+
+
+def _read_fits(fname: str, model_type: Any) -> Any:
+    f = _core.FitsFile(fname)
+    path = f.path
+    i = f.find("ASDF", None)
+    if i is None:
+        raise HDUNotFoundError(f"Extension 'ASDF' not found in {path}.")
+    tree = _core.AsdfDoc(_asdf_bytes(f, path, i), path).tree
+    headers = _Headers(f, path)
+    if model_type is None:
+        card = headers.at(0).get("DATAMODL")
+        if card is None:
+            raise KeyNotFoundError(f"Keyword 'DATAMODL' not found in the primary header of {path}.")
+        model_type = headers.value(card)
+    if not isinstance(model_type, str):
+        raise TypeError(f"attribute name must be string, not '{type(model_type).__name__}'")
+    if model_type not in _schema_doc()["models"]:
+        raise ValueError(f"Model type {model_type} not found.")
+    if type(tree) in (_Tagged, OrderedDict):
+        tree = _plain(tree)
+    max_extver = max((ver for _, ver in f.names()), default=0)
+    _load_from_schema(tree, _plan(model_type), headers, max_extver)
+    return tree
+
+
+def _read_asdf(fname: str) -> Any:
+    with open(fname, "rb") as fh:
+        data = fh.read()
+    tree = _core.AsdfDoc(data, fname).tree
+    # asdf's tagged loader builds !!omap as an OrderedDict (a mapping), unlike SafeLoader.
+    return _deep_plain_keep_omap(tree)
+
+
+def _deep_plain_keep_omap(v: Any, memo: dict[int, Any] | None = None) -> Any:
+    if memo is None:
+        memo = {}
+    while type(v) in (_Tagged, _NDArrayNode):
+        v = _plain(v)
+    if isinstance(v, (dict, list)):
+        if id(v) in memo:
+            return v
+        memo[id(v)] = v
+        items = v.items() if isinstance(v, dict) else enumerate(v)
+        for k, x in list(items):
+            y = _deep_plain_keep_omap(x, memo)
+            if y is not x:
+                v[k] = y
+    return v
+
+
+def read_metadata(fname: Any, model_type: str | None = None, flatten: bool = True) -> dict:
+    """Metadata of a JWST product as ``stdatamodels.jwst.datamodels.read_metadata`` returns it.
+
+    FITS: the ASDF tree (tags dropped) with every header keyword the schema of ``model_type``
+    (default: the primary ``DATAMODL``) maps stored raw over it, without validation. ASDF files:
+    the whole tree. ``cal_logs`` becomes one string. ``flatten=True`` gives dotted keys
+    (``"meta.instrument.name"``) and leaves out every ``wcs`` subtree; ``flatten=False`` the
+    nested dict. Raises ``HDUNotFoundError`` (a KeyError) without an ASDF extension and
+    ``KeyNotFoundError`` (a KeyError) without DATAMODL.
+    """
+    if not isinstance(fname, (Path, str)):
+        raise TypeError("Input must be a file path.")
+    name = str(fname)
+    ext = _file_type(name)
+    if ext == "fits":
+        tree = _read_fits(os.fspath(fname), model_type)
+    elif ext == "asdf":
+        tree = _read_asdf(name)
+    else:
+        raise ValueError(f"File type {ext} not supported. Must be FITS or ASDF.")
+    _cal_logs_to_string(tree)
+    if flatten:
+        return _flatten(tree)
+    return _deep_plain(tree) if ext == "fits" else tree
