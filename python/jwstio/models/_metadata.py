@@ -237,7 +237,7 @@ def _load_from_schema(tree: Any, plan: tuple, headers: _Headers, max_extver: int
         if where is None:
             _apply_runs(tree, runs, headers, (), None, memo)
         else:
-            for i in range(max_extver - 1):
+            for i in range(max_extver):
                 _apply_runs(tree, runs, headers, where + (i,), i, memo)
 
 
