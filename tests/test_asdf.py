@@ -833,3 +833,82 @@ def test_real_wcs_is_deferred():
     wcs = slit.value["meta"]["wcs"]
     assert not wcs.loaded
     assert slit.value["meta"]["date"] == "2021-01-29T02:16:05.438"
+
+
+def test_lazy_load_order_and_dropped_doc(product_paths):
+    raw = asdf_hdu_bytes(product_paths["multislit"])
+    eager = _core.AsdfDoc(raw, lazy=False)
+
+    def slit(doc, i):
+        s = doc.tree["slits"][i]
+        return s.value if isinstance(s, _core.Tagged) else s
+
+    def domain(wcs):
+        step = wcs.value["steps"][0].value
+        return step["transform"].value["forward"][0].value["forward"][0].value["domain"]
+
+    # Last slit first: the anchor it aliases is found in slit 0, which gets loaded.
+    doc = _core.AsdfDoc(raw)
+    w2 = slit(doc, 2)["meta"]["wcs"]
+    d2 = domain(w2)
+    w0 = slit(doc, 0)["meta"]["wcs"]
+    assert w0.loaded
+    assert d2[0] is domain(w0)[0]
+    same(w2, oracle(yaml_of(raw)).data["slits"][2].data["meta"]["wcs"])
+    # Only a nested subtree kept alive: its aliases are rebuilt from a fresh parse.
+    doc = _core.AsdfDoc(raw)
+    w1 = slit(doc, 1)["meta"]["wcs"]
+    del doc
+    import gc
+
+    gc.collect()
+    assert w1 == slit(eager, 1)["meta"]["wcs"]
+
+
+def big_tagged(extra: str) -> str:
+    steps = "".join(f"    - !transform/shift-1.2.0 {{offset: {i}.5, name: 's{i}'}}\n" for i in range(80))
+    return f"top: 1\nwcs: !<tag:stsci.edu:gwcs/wcs-1.1.0>\n  name: w\n  steps:\n{steps}{extra}after: 2\n"
+
+
+def test_deferred_errors_match_eager():
+    ok = wrap(big_tagged(""))
+    doc = check_doc(ok)
+    assert doc.nlazy == 1
+    bad = wrap(big_tagged("  bad: 2001-02-30\n"))
+    with pytest.raises(AsdfError) as eager_err:
+        _core.AsdfDoc(bad, lazy=False)
+    doc = _core.AsdfDoc(bad)
+    assert doc.tree["after"] == 2 and doc.nlazy == 1
+    with pytest.raises(AsdfError) as lazy_err:
+        doc.tree["wcs"].value
+    assert str(lazy_err.value) == str(eager_err.value)
+    assert "line 88, column 8" in str(lazy_err.value)  # counted from %YAML, like PyYAML
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        "  s: 'unterminated\n",  # quoted scalar running past the body
+        "  f: [1,\n2]\n",  # flow continuation dedented (libyaml accepts it)
+        "  q: \"x\n y\"\n",
+        "  b: |\n    block\n",
+        "  t: a\tb\n",
+        "  m: {<<: {a: 1}}\n",
+        "  k: it's\n  'x': 1\n",
+        "  p: plain\n    continued 'q\n",
+        "  x: &a 1\n",
+    ],
+)
+def test_lazy_equals_eager_on_tricky_bodies(extra):
+    text = big_tagged(extra)
+    try:
+        theirs = oracle(yaml_of(wrap(text)))
+    except Exception:
+        with pytest.raises(AsdfError):
+            _core.AsdfDoc(wrap(text), lazy=False)
+        with pytest.raises(AsdfError):
+            d = _core.AsdfDoc(wrap(text))
+            d.tree["wcs"].value
+        return
+    for lazy in (True, False):
+        same(_core.AsdfDoc(wrap(text), lazy=lazy).tree, theirs.data)

@@ -86,9 +86,8 @@ fn is_uri_char(c: u8) -> bool {
     c.is_ascii_alphanumeric() || b"-_;/?:@&=+$,.!~*'()[]%".contains(&c)
 }
 
-/// Tags under these prefixes are never deferred: YAML's own, and asdf core (the ndarray,
-/// the asdf object, software, history...) which the model layer reads directly.
-pub const EAGER_PREFIXES: [&str; 2] = ["tag:yaml.org,2002:", "tag:stsci.edu:asdf/core/"];
+/// Tags under these prefixes are never deferred: YAML's own, and asdf ndarrays.
+pub const EAGER_PREFIXES: [&str; 2] = ["tag:yaml.org,2002:", super::yaml::NDARRAY_PREFIX];
 
 /// The full tag a tag token resolves to under `%TAG` directives (libyaml's defaults for `!`
 /// and `!!`); None for forms left alone here (`%` escapes, undeclared named handles).
@@ -551,24 +550,39 @@ fn find_region(regions: &[(Region, usize, Option<usize>)], pos: usize) -> Option
         .map(|_| i)
 }
 
+/// Region index in [`Region::imports`] meaning "imported by the enclosing region".
+pub const INHERITED: u32 = u32::MAX;
+
+/// Anchor names crossing the boundary of the text being planned, when it is itself the text
+/// of a deferred region.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Outer<'a> {
+    /// Aliases the enclosing region imports (their anchors are outside this text).
+    pub imports: &'a [String],
+    /// Anchors the enclosing region exports (aliased outside this text).
+    pub exports: &'a [String],
+}
+
 /// Drop regions whose anchors/aliases cross their boundary in ways a deferred parse cannot
 /// reproduce, and record the allowed crossings. Names are found textually (a superset of the
 /// real anchors and aliases). A region may alias an anchor defined once in the whole text, in
-/// itself or in an earlier region (import); its anchors may be aliased by later regions
-/// (export) but not by the eagerly parsed text.
-fn link_anchors(t: &[u8], regions: &mut Vec<(Region, usize, Option<usize>)>) {
+/// itself or in an earlier region, or one the enclosing region imports; its anchors may be
+/// aliased by later regions or outside the enclosing region, but not by the eager text.
+fn link_anchors(t: &[u8], regions: &mut Vec<(Region, usize, Option<usize>)>, outer: Outer<'_>) {
     let names = anchor_names(t);
     if names.is_empty() {
         return;
     }
+    let inherited = |n: &[u8]| outer.imports.iter().any(|k| k.as_bytes() == n);
+    let exported = |n: &[u8]| outer.exports.iter().any(|k| k.as_bytes() == n);
+    let mut defs: HashMap<&[u8], Vec<usize>> = HashMap::new();
+    for &(pos, n) in &names {
+        if t[pos] == b'&' {
+            defs.entry(n).or_default().push(pos);
+        }
+    }
     loop {
         let region_of = |pos: usize| find_region(regions, pos);
-        let mut defs: HashMap<&[u8], Vec<(usize, Option<usize>)>> = HashMap::new();
-        for &(pos, n) in &names {
-            if t[pos] == b'&' {
-                defs.entry(n).or_default().push((pos, region_of(pos)));
-            }
-        }
         let mut drop: Vec<usize> = Vec::new();
         for &(pos, n) in &names {
             let here = region_of(pos);
@@ -576,16 +590,17 @@ fn link_anchors(t: &[u8], regions: &mut Vec<(Region, usize, Option<usize>)>) {
             if t[pos] == b'&' {
                 // Defined twice (or one textual copy is in a string): keep everything eager.
                 if def.len() > 1 {
-                    drop.extend(def.iter().filter_map(|d| d.1));
+                    drop.extend(def.iter().filter_map(|&d| region_of(d)));
                 }
                 continue;
             }
             match (here, def) {
                 // Alias in eager text: its anchor must be in eager text too.
-                (None, [(_, Some(r))]) => drop.push(*r),
+                (None, [d]) => drop.extend(region_of(*d)),
                 (None, _) => {}
                 // Alias in region `a` to an anchor in region `b` before it (or in itself).
-                (Some(a), [(dpos, Some(b))]) if *b <= a && *dpos < pos => {}
+                (Some(a), [d]) if *d < pos && region_of(*d).is_some_and(|b| b <= a) => {}
+                (Some(_), []) if inherited(n) => {}
                 (Some(a), _) => drop.push(a),
             }
         }
@@ -598,35 +613,44 @@ fn link_anchors(t: &[u8], regions: &mut Vec<(Region, usize, Option<usize>)>) {
             regions.remove(i);
         }
     }
-    let region_of = |pos: usize| find_region(regions, pos);
-    let mut links: Vec<(usize, usize, String)> = Vec::new();
+    let mut adds: Vec<(usize, Option<(String, u32)>, Option<String>)> = Vec::new();
     for &(pos, n) in &names {
-        if t[pos] != b'*' {
-            continue;
-        }
-        let (Some(a), Some(&(dpos, _))) = (
-            region_of(pos),
-            names.iter().find(|(p, m)| t[*p] == b'&' && *m == n),
-        ) else {
+        let name = || String::from_utf8_lossy(n).into_owned();
+        let Some(a) = find_region(regions, pos) else {
             continue;
         };
-        if let Some(b) = region_of(dpos).filter(|&b| b != a) {
-            links.push((a, b, String::from_utf8_lossy(n).into_owned()));
+        if t[pos] == b'&' {
+            if exported(n) {
+                adds.push((a, None, Some(name())));
+            }
+            continue;
+        }
+        let from = match defs.get(n).map(Vec::as_slice) {
+            Some([d]) => match find_region(regions, *d) {
+                Some(b) if b != a => b as u32,
+                _ => continue,
+            },
+            _ => INHERITED,
+        };
+        adds.push((a, Some((name(), from)), None));
+        if from != INHERITED {
+            adds.push((from as usize, None, Some(name())));
         }
     }
-    for (a, b, name) in links {
-        let imp = (name.clone(), b as u32);
-        if !regions[a].0.imports.contains(&imp) {
-            regions[a].0.imports.push(imp);
+    for (r, imp, exp) in adds {
+        let region = &mut regions[r].0;
+        if let Some(imp) = imp.filter(|i| !region.imports.contains(i)) {
+            region.imports.push(imp);
         }
-        if !regions[b].0.exports.contains(&name) {
-            regions[b].0.exports.push(name);
+        if let Some(exp) = exp.filter(|e| !region.exports.contains(e)) {
+            region.exports.push(exp);
         }
     }
 }
 
 /// Plan deferral for the YAML text `t`; None when nothing is deferred.
-pub fn plan(t: &[u8], min_body: usize) -> Option<Plan> {
+/// `outer`: names crossing the text's own boundary (see [`link_anchors`]).
+pub fn plan(t: &[u8], min_body: usize, outer: Outer<'_>) -> Option<Plan> {
     if !text_ok(t) {
         return None;
     }
@@ -712,7 +736,7 @@ pub fn plan(t: &[u8], min_body: usize) -> Option<Plan> {
             None => k += 1,
         }
     }
-    link_anchors(t, &mut regions);
+    link_anchors(t, &mut regions, outer);
     if regions.is_empty() {
         return None;
     }
@@ -841,8 +865,8 @@ mod tests {
              # comment\n  x: 1\nsteps:\n- !transform/shift-1.2.0\n{body}- 3\ndata: !core/ndarray-1.0.0\n{body}\
              obj: !core/asdf-1.1.0\n{body}...\n"
         );
-        let p = plan(t.as_bytes(), 100).unwrap();
-        assert_eq!(p.regions.len(), 2);
+        let p = plan(t.as_bytes(), 100, Outer::default()).unwrap();
+        assert_eq!(p.regions.len(), 3);
         let s = String::from_utf8(p.text.clone()).unwrap();
         assert!(
             s.contains("  wcs: !<tag:stsci.edu:gwcs/wcs-1.1.0> \u{e000}0\n# comment\n  x: 1\n"),
@@ -853,7 +877,7 @@ mod tests {
             "{s}"
         );
         assert!(s.contains("data: !core/ndarray-1.0.0\n      k0"));
-        assert!(s.contains("obj: !core/asdf-1.1.0\n      k0"));
+        assert!(s.contains("obj: !core/asdf-1.1.0 \u{e000}2\n"));
         assert_eq!(p.expect[0].line, 4);
         assert_eq!(p.expect[0].tag_col, 7);
         assert_eq!(p.expect[0].key_col, Some(2));
@@ -867,29 +891,53 @@ mod tests {
         assert_eq!(off, 4 - 2);
         // Shared anchors keep a region eager.
         let t2 = format!("---\na: !foo\n{body}    z: &q 1\nb: *q\n");
-        assert!(plan(t2.as_bytes(), 100).is_none());
+        assert!(plan(t2.as_bytes(), 100, Outer::default()).is_none());
         let t3 = format!("---\na: !foo\n{body}    z: &q 1\n    y: *q\nb: 1\n");
-        assert!(plan(t3.as_bytes(), 100).is_some());
+        assert!(plan(t3.as_bytes(), 100, Outer::default()).is_some());
         // Later regions may alias anchors of earlier ones.
         let t4 = format!(
             "---\na: !foo\n{body}    z: &q 1\nb: !foo\n{body}    y: *q\nc: !foo\n{body}    x: *q\n"
         );
-        let p4 = plan(t4.as_bytes(), 100).unwrap();
+        let p4 = plan(t4.as_bytes(), 100, Outer::default()).unwrap();
         assert_eq!(p4.regions.len(), 3);
         assert_eq!(p4.regions[0].exports, vec!["q".to_string()]);
         assert_eq!(p4.regions[1].imports, vec![("q".to_string(), 0)]);
         assert_eq!(p4.regions[2].imports, vec![("q".to_string(), 0)]);
         // ...but not the other way round, and not twice-defined names.
         let t5 = format!("---\na: !foo\n{body}    y: *q\nb: !foo\n{body}    z: &q 1\n");
-        assert!(plan(t5.as_bytes(), 100).is_none());
+        assert!(plan(t5.as_bytes(), 100, Outer::default()).is_none());
         let t6 = format!("---\na: !foo\n{body}    z: &q 1\nb: !foo\n{body}    y: *q\nd: '&q'\n");
-        assert!(plan(t6.as_bytes(), 100).is_none());
+        assert!(plan(t6.as_bytes(), 100, Outer::default()).is_none());
+        // Inside a deferred region: anchors it exports are exported on, aliases it imports
+        // are imported on.
+        let q = vec!["q".to_string()];
+        let t8 = format!("---\na: !foo\n{body}    z: &q 1\nb: !foo\n{body}    y: *r\n");
+        assert_eq!(
+            plan(t8.as_bytes(), 100, Outer::default())
+                .unwrap()
+                .regions
+                .len(),
+            1
+        );
+        let r = vec!["r".to_string()];
+        let p8 = plan(
+            t8.as_bytes(),
+            100,
+            Outer {
+                imports: &r,
+                exports: &q,
+            },
+        )
+        .unwrap();
+        assert_eq!(p8.regions.len(), 2);
+        assert_eq!(p8.regions[0].exports, q);
+        assert_eq!(p8.regions[1].imports, vec![("r".to_string(), INHERITED)]);
         // An anchor in eager text cannot be imported.
         let t7 = format!("---\nx: &q 1\na: !foo\n{body}    y: *q\n");
-        assert!(plan(t7.as_bytes(), 100).is_none());
+        assert!(plan(t7.as_bytes(), 100, Outer::default()).is_none());
         // Too small, CR line ends, placeholder char already present.
-        assert!(plan(t.as_bytes(), 1 << 20).is_none());
-        assert!(plan(t.replace('\n', "\r\n").as_bytes(), 100).is_none());
-        assert!(plan(format!("{t}#\u{e000}\n").as_bytes(), 100).is_none());
+        assert!(plan(t.as_bytes(), 1 << 20, Outer::default()).is_none());
+        assert!(plan(t.replace('\n', "\r\n").as_bytes(), 100, Outer::default()).is_none());
+        assert!(plan(format!("{t}#\u{e000}\n").as_bytes(), 100, Outer::default()).is_none());
     }
 }

@@ -11,29 +11,54 @@ pub mod ndarray;
 pub mod resolve;
 pub mod yaml;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use yaml::{Doc, Failure, Options};
 
-/// A composed YAML tree, with the plan of its deferred subtrees (if any).
+/// A composed YAML text, with the plan of its deferred subtrees (if any).
 #[derive(Debug)]
 pub struct Tree {
     pub doc: Doc,
     pub plan: Option<lazy::Plan>,
 }
 
-/// Compose an ASDF YAML stream. With `lazy`, big tagged block subtrees become
-/// [`yaml::Content::Lazy`] nodes (parse them with [`parse_region`]); whenever deferral cannot
-/// be proven exact the whole text is composed instead.
-pub fn parse_tree(yaml: &[u8], lazy: bool) -> Result<Tree> {
+/// Where and how a text is composed.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Context<'a> {
+    /// Nesting depth of the node this text stands for.
+    pub depth: usize,
+    /// Added to 0-based line numbers in messages (original lines of the top-level text).
+    pub line_offset: i64,
+    /// Aliases that refer to anchors of earlier deferred regions.
+    pub imports: &'a [String],
+    /// Anchors aliased outside this text.
+    pub exports: &'a [String],
+}
+
+/// Compose a YAML stream (one document). With `lazy`, big tagged block subtrees become
+/// [`yaml::Content::Lazy`] nodes (see [`region_text`]); whenever deferral cannot be proven
+/// exact the whole text is composed instead.
+pub fn parse_text(text: &[u8], lazy: bool, cx: Context<'_>) -> Result<Tree> {
+    let opts = Options {
+        base_depth: cx.depth,
+        line_offset: cx.line_offset,
+        expect: None,
+        imports: cx.imports,
+    };
     if lazy {
-        if let Some(plan) = lazy::plan(yaml, lazy::MIN_BODY) {
-            let opts = Options {
-                expect: Some(&plan.expect),
-                ..Options::default()
-            };
+        let outer = lazy::Outer {
+            imports: cx.imports,
+            exports: cx.exports,
+        };
+        if let Some(plan) = lazy::plan(text, lazy::MIN_BODY, outer) {
             // Any failure on the reduced text (a mismatch, or an error whose position would be
             // off) is settled by composing the full text.
-            if let Ok(doc) = yaml::compose_with(&plan.text, opts) {
+            if let Ok(doc) = yaml::compose_with(
+                &plan.text,
+                Options {
+                    expect: Some(&plan.expect),
+                    ..opts.clone()
+                },
+            ) {
                 return Ok(Tree {
                     doc,
                     plan: Some(plan),
@@ -41,31 +66,54 @@ pub fn parse_tree(yaml: &[u8], lazy: bool) -> Result<Tree> {
             }
         }
     }
-    Ok(Tree {
-        doc: yaml::compose(yaml)?,
-        plan: None,
-    })
+    match yaml::compose_with(text, opts) {
+        Ok(doc) => Ok(Tree { doc, plan: None }),
+        Err(Failure::Bad(e)) => Err(e),
+        Err(Failure::LazyMismatch(m)) => Err(Error::asdf(m)),
+    }
 }
 
-/// Compose deferred region `idx` of a tree parsed from `yaml`. Its root is the tagged node.
-pub fn parse_region(yaml: &[u8], plan: &lazy::Plan, idx: u32, depth: usize) -> Result<Doc> {
+/// Compose an ASDF YAML stream.
+pub fn parse_tree(yaml: &[u8], lazy: bool) -> Result<Tree> {
+    parse_text(yaml, lazy, Context::default())
+}
+
+/// The standalone text of deferred region `idx` of `plan` (made from `text`), and the line
+/// offset to add to the enclosing text's offset.
+pub fn region_text(text: &[u8], plan: &lazy::Plan, idx: u32) -> Result<(Vec<u8>, i64)> {
     let r = plan
         .regions
         .get(idx as usize)
-        .ok_or_else(|| crate::error::Error::asdf(format!("no lazy region {idx}")))?;
-    let (text, line_offset) = lazy::region_doc(yaml, plan.doc_start, r);
+        .ok_or_else(|| Error::asdf(format!("no lazy region {idx}")))?;
+    Ok(lazy::region_doc(text, plan.doc_start, r))
+}
+
+/// Compose deferred region `idx` of a tree composed from `text` at `cx` (its root is the
+/// tagged node; with `lazy`, its own big subtrees are deferred again). Returns the region's
+/// text, its context line offset, and its tree.
+pub fn parse_region(
+    text: &[u8],
+    plan: &lazy::Plan,
+    idx: u32,
+    depth: usize,
+    lazy: bool,
+    cx: Context<'_>,
+) -> Result<(Vec<u8>, i64, Tree)> {
+    let r = plan
+        .regions
+        .get(idx as usize)
+        .ok_or_else(|| Error::asdf(format!("no lazy region {idx}")))?;
+    let (rtext, off) = lazy::region_doc(text, plan.doc_start, r);
     let imports: Vec<String> = r.imports.iter().map(|(n, _)| n.clone()).collect();
-    let opts = Options {
-        base_depth: depth,
+    let line_offset = cx.line_offset + off;
+    let cx = Context {
+        depth,
         line_offset,
-        expect: None,
         imports: &imports,
+        exports: &r.exports,
     };
-    match yaml::compose_with(&text, opts) {
-        Ok(d) => Ok(d),
-        Err(Failure::Bad(e)) => Err(e),
-        Err(Failure::LazyMismatch(m)) => Err(crate::error::Error::asdf(m)),
-    }
+    let tree = parse_text(&rtext, lazy, cx)?;
+    Ok((rtext, line_offset, tree))
 }
 
 #[cfg(test)]
@@ -73,28 +121,75 @@ mod tests {
     use super::*;
     use yaml::tests::show_with;
 
-    /// Render a tree, expanding lazy regions (and aliases into them) by parsing them.
-    fn render(yaml: &[u8], t: &Tree) -> String {
-        fn region(yaml: &[u8], t: &Tree, i: u32) -> Doc {
-            let plan = t.plan.as_ref().expect("lazy node without plan");
-            let depth = t.doc.lazy_depth[&i];
-            parse_region(yaml, plan, i, depth).unwrap_or_else(|e| panic!("region {i}: {}", e.msg))
+    /// Render a tree, expanding deferred regions (recursively) and aliases into them.
+    fn render(text: &[u8], t: &Tree) -> String {
+        struct Level<'a> {
+            text: &'a [u8],
+            tree: &'a Tree,
+            line_offset: i64,
+            /// The level and region this level's text was cut from.
+            parent: Option<(&'a Level<'a>, u32)>,
         }
-        fn go(yaml: &[u8], t: &Tree, doc: &Doc, reg: Option<u32>, id: yaml::NodeId) -> String {
+        fn region(l: &Level<'_>, i: u32) -> (Vec<u8>, i64, Tree) {
+            let plan = l.tree.plan.as_ref().expect("lazy node without plan");
+            let depth = l.tree.doc.lazy_depth[&i];
+            let cx = Context {
+                line_offset: l.line_offset,
+                ..Context::default()
+            };
+            parse_region(l.text, plan, i, depth, true, cx)
+                .unwrap_or_else(|e| panic!("region {i}: {}", e.msg))
+        }
+        /// Render anchor `name` exported by region `i` of level `l`.
+        fn export(l: &Level<'_>, i: u32, name: &str) -> String {
+            let (text, off, tree) = region(l, i);
+            let sub = Level {
+                text: &text,
+                tree: &tree,
+                line_offset: off,
+                parent: Some((l, i)),
+            };
+            if let Some(&id) = tree.doc.anchors.get(name) {
+                return go(&sub, &tree.doc, id);
+            }
+            let regions = &tree.plan.as_ref().expect("export not found").regions;
+            let s = regions
+                .iter()
+                .position(|r| r.exports.iter().any(|e| e == name))
+                .unwrap();
+            export(&sub, s as u32, name)
+        }
+        /// Render imported alias `name` seen in level `l`.
+        fn import(l: &Level<'_>, name: &str) -> String {
+            let (pl, me) = l.parent.expect("extern at top level");
+            let r = &pl.tree.plan.as_ref().unwrap().regions[me as usize];
+            match r.imports.iter().find(|(n, _)| n == name).unwrap().1 {
+                lazy::INHERITED => import(pl, name),
+                from => export(pl, from, name),
+            }
+        }
+        fn go(l: &Level<'_>, doc: &Doc, id: yaml::NodeId) -> String {
             show_with(doc, id, &|i| {
                 if i > u32::MAX / 2 {
-                    let name = &doc.externs[(u32::MAX - i) as usize];
-                    let plan = t.plan.as_ref().unwrap();
-                    let r = &plan.regions[reg.unwrap() as usize];
-                    let from = r.imports.iter().find(|(n, _)| n == name).unwrap().1;
-                    let d = region(yaml, t, from);
-                    return go(yaml, t, &d, Some(from), d.anchors[name]);
+                    return import(l, &doc.externs[(u32::MAX - i) as usize]);
                 }
-                let d = region(yaml, t, i);
-                go(yaml, t, &d, Some(i), d.root.unwrap())
+                let (text, off, tree) = region(l, i);
+                let sub = Level {
+                    text: &text,
+                    tree: &tree,
+                    line_offset: off,
+                    parent: Some((l, i)),
+                };
+                go(&sub, &tree.doc, tree.doc.root.unwrap())
             })
         }
-        go(yaml, t, &t.doc, None, t.doc.root.unwrap())
+        let top = Level {
+            text,
+            tree: t,
+            line_offset: 0,
+            parent: None,
+        };
+        go(&top, &t.doc, t.doc.root.unwrap())
     }
 
     fn wcs_like(n: usize) -> String {
@@ -138,6 +233,59 @@ mod tests {
         assert_eq!(lazy0.plan.as_ref().map(|p| p.regions.len()), Some(1));
         let lazy1 = parse_tree(docs[1].as_bytes(), true).unwrap();
         assert_eq!(lazy1.plan.as_ref().map(|p| p.regions.len()), Some(1));
+        // Nested: deferred slit-like nodes holding deferred WCS-like nodes; anchors shared
+        // between slits (eager part and inside the inner nodes) and between inner nodes.
+        let inner = |tag: &str| {
+            let steps = w
+                .replace("\n  ", "\n      ")
+                .replacen("  - ", "      - ", 1);
+            format!("  {tag}: !foo/wcs-1\n    steps:\n{steps}")
+        };
+        let slit0 = format!(
+            "  name: s0\n  shared: &sh [1, 2]\n{}{}  z: 1\n",
+            inner("a"),
+            { inner("b").replace("&id", "&kd").replace("*id", "*kd") }
+        );
+        let c = inner("c").replace("&id", "&md").replace("*id", "*md");
+        let slit1 = format!(
+            "  again: *sh\n{}  d: *id003\n",
+            c.replacen("name: 'f1'", "name: *id001", 1)
+        );
+        let nested = format!(
+            "%YAML 1.1\n---\nslits:\n- !core/asdf-1.1.0\n{slit0}- !core/asdf-1.1.0\n{slit1}...\n"
+        );
+        let eager = parse_tree(nested.as_bytes(), false).unwrap();
+        let lazy = parse_tree(nested.as_bytes(), true).unwrap();
+        assert_eq!(
+            render(nested.as_bytes(), &eager),
+            render(nested.as_bytes(), &lazy)
+        );
+        let plan = lazy.plan.as_ref().unwrap();
+        assert_eq!(plan.regions.len(), 2);
+        assert_eq!(
+            plan.regions[0].exports,
+            vec!["sh".to_string(), "id001".to_string(), "id003".to_string()],
+            "{:?}",
+            plan.regions[1].imports
+        );
+        assert_eq!(plan.regions[1].imports.len(), 3);
+        let (_, _, slit0) =
+            parse_region(nested.as_bytes(), plan, 0, 2, true, Context::default()).unwrap();
+        assert_eq!(
+            slit0.plan.as_ref().map(|p| p.regions.len()),
+            Some(2),
+            "inner WCS nodes deferred again"
+        );
+        let (_, _, slit1) =
+            parse_region(nested.as_bytes(), plan, 1, 2, true, Context::default()).unwrap();
+        assert_eq!(slit1.plan.as_ref().map(|p| p.regions.len()), Some(1));
+        let ids = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            slit0.plan.as_ref().unwrap().regions[0].exports,
+            ids(&["id001", "id003"])
+        );
+        let c_imports = &slit1.plan.as_ref().unwrap().regions[0].imports;
+        assert_eq!(c_imports, &vec![("id001".to_string(), lazy::INHERITED)]);
         let lazy3 = parse_tree(docs[3].as_bytes(), true).unwrap();
         let p3 = lazy3.plan.as_ref().unwrap();
         assert_eq!(p3.regions.len(), 2);
@@ -169,7 +317,7 @@ mod tests {
         let bad2 = format!("%YAML 1.1\n---\na: !foo\n{w}    bad: 2001-02-30\nb: 2\n...\n");
         let t = parse_tree(bad2.as_bytes(), true).unwrap();
         let plan = t.plan.as_ref().unwrap();
-        let e = parse_region(bad2.as_bytes(), plan, 0, 1).unwrap_err();
+        let e = parse_region(bad2.as_bytes(), plan, 0, 1, false, Context::default()).unwrap_err();
         assert!(
             e.msg
                 .contains(&format!("line {}, column 10", lines_before + 1)),

@@ -435,6 +435,21 @@ fn sexagesimal_decimal(parts: &[&str]) -> Option<String> {
 
 /// `SafeConstructor.construct_yaml_int`.
 pub fn construct_int(value: &str) -> Result<Scalar, String> {
+    // Fast path: plain decimal without underscores or leading zero (the common case).
+    let b = value.as_bytes();
+    let digits = b
+        .strip_prefix(b"-")
+        .or_else(|| b.strip_prefix(b"+"))
+        .unwrap_or(b);
+    if !digits.is_empty()
+        && digits.len() < 19
+        && digits[0] != b'0'
+        && digits.iter().all(u8::is_ascii_digit)
+    {
+        if let Ok(i) = value.parse::<i64>() {
+            return Ok(Scalar::Int(i));
+        }
+    }
     let v: String = value.chars().filter(|&c| c != '_').collect();
     let first = v
         .chars()
@@ -498,6 +513,16 @@ fn py_float(s: &str) -> Result<f64, String> {
 
 /// `SafeConstructor.construct_yaml_float`.
 pub fn construct_float(value: &str) -> Result<f64, String> {
+    // Fast path: digits, sign, '.', 'e'/'E' only (what float() accepts the same way).
+    let b = value.as_bytes();
+    if b.first().is_some_and(u8::is_ascii_digit)
+        && b.iter()
+            .all(|&c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'-' | b'+'))
+    {
+        if let Ok(f) = value.parse::<f64>() {
+            return Ok(f);
+        }
+    }
     let v: String = value
         .chars()
         .filter(|&c| c != '_')

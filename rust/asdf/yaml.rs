@@ -180,8 +180,6 @@ struct Composer<'a> {
     doc: Doc,
     stack: Vec<Frame>,
     anchors: HashMap<String, NodeId>,
-    /// Nodes whose collection is still open (aliasing one is a cycle).
-    open: Vec<bool>,
     opts: Options<'a>,
     confirmed: Vec<bool>,
     merged_total: usize,
@@ -221,7 +219,6 @@ impl<'a> Composer<'a> {
             line: m.line as u32,
             col: m.column as u32,
         });
-        self.open.push(false);
         Ok(id)
     }
 
@@ -434,7 +431,10 @@ impl<'a> Composer<'a> {
                     .anchors
                     .get(&anchor)
                     .ok_or_else(|| self.err(format!("found undefined alias '{anchor}'"), &m))?;
-                if self.open.get(id as usize).copied().unwrap_or(false) {
+                let open = self.stack.iter().any(|f| match f {
+                    Frame::Seq { id: o, .. } | Frame::Map { id: o, .. } => *o == id,
+                });
+                if open {
                     return Err(self
                         .err(
                             format!("found recursive alias '{anchor}' (cycles are not supported)"),
@@ -468,7 +468,6 @@ impl<'a> Composer<'a> {
                 let t = self.collection_tag(tag, false, &m)?;
                 let id = self.push_node(t, Content::Seq(Vec::new()), &m)?;
                 self.anchor(anchor, id, &m)?;
-                self.open[id as usize] = true;
                 self.stack.push(Frame::Seq {
                     id,
                     items: Vec::new(),
@@ -482,7 +481,6 @@ impl<'a> Composer<'a> {
                 let t = self.collection_tag(tag, true, &m)?;
                 let id = self.push_node(t, Content::Map(Vec::new()), &m)?;
                 self.anchor(anchor, id, &m)?;
-                self.open[id as usize] = true;
                 self.stack.push(Frame::Map {
                     id,
                     pairs: Vec::new(),
@@ -527,7 +525,6 @@ impl<'a> Composer<'a> {
             }
         }
         self.doc.nodes[id as usize].content = Content::Seq(items);
-        self.open[id as usize] = false;
         self.doc.order.push(id);
         self.attach(id)
     }
@@ -541,7 +538,6 @@ impl<'a> Composer<'a> {
             self.doc.merged.insert(id, flat);
         }
         self.doc.nodes[id as usize].content = Content::Map(pairs);
-        self.open[id as usize] = false;
         self.doc.order.push(id);
         self.attach(id)
     }
@@ -621,7 +617,6 @@ pub fn compose_with(text: &[u8], opts: Options<'_>) -> std::result::Result<Doc, 
         },
         stack: Vec::new(),
         anchors: HashMap::new(),
-        open: Vec::with_capacity(guess),
         confirmed: vec![false; n_expect],
         opts,
         merged_total: 0,

@@ -4,11 +4,11 @@
 use super::buffer::MapBuffer;
 use crate::asdf::block::{self, Block};
 use crate::asdf::file::{self, Layout};
-use crate::asdf::lazy::Plan;
+use crate::asdf::lazy::{Plan, INHERITED};
 use crate::asdf::ndarray::{self, Descr, Source as NdSource, Spec};
 use crate::asdf::resolve::Scalar;
 use crate::asdf::yaml::{Content, Doc, Node, NodeId, Tag, VALUE_TAG};
-use crate::asdf::{parse_region, parse_tree};
+use crate::asdf::{parse_region, parse_tree, Context};
 use crate::error::Error;
 use crate::mmap::Mapped;
 use numpy::PyArray1;
@@ -102,12 +102,49 @@ struct Shared {
     src: Source,
     path: String,
     layout: Layout,
-    plan: Option<Plan>,
-    /// Nesting depth at which each deferred region sits.
-    region_depth: Vec<usize>,
-    /// Weak references to the Tagged object of each deferred region (no reference cycles).
-    region_refs: Vec<PyOnceLock<Py<PyWeakrefReference>>>,
     blocks: Vec<PyOnceLock<Py<PyAny>>>,
+}
+
+/// A composed YAML text whose deferred regions can be loaded: the document's YAML stream, or
+/// the text of a loaded region (which may defer its own subtrees).
+struct Level {
+    /// None: the document's YAML stream; else the region's standalone text.
+    text: Option<Vec<u8>>,
+    plan: Option<Plan>,
+    line_offset: i64,
+    /// Nesting depth of each deferred region.
+    depths: Vec<usize>,
+    /// Weak references to the Tagged object of each deferred region (no reference cycles).
+    refs: Vec<PyOnceLock<Py<PyWeakrefReference>>>,
+    /// Where the aliases imported by this level's own region are anchored: (name, level,
+    /// region of that level).
+    inherited: Vec<(String, Arc<Level>, u32)>,
+}
+
+impl Level {
+    fn new(
+        text: Option<Vec<u8>>,
+        tree_plan: Option<Plan>,
+        doc: &Doc,
+        line_offset: i64,
+        inherited: Vec<(String, Arc<Level>, u32)>,
+    ) -> Level {
+        let n = tree_plan.as_ref().map_or(0, |p| p.regions.len());
+        Level {
+            text,
+            plan: tree_plan,
+            line_offset,
+            depths: (0..n as u32)
+                .map(|i| doc.lazy_depth.get(&i).copied().unwrap_or(0))
+                .collect(),
+            refs: (0..n).map(|_| PyOnceLock::new()).collect(),
+            inherited,
+        }
+    }
+
+    fn text<'a>(&'a self, shared: &'a Shared) -> &'a [u8] {
+        self.text.as_deref().unwrap_or_else(|| shared.yaml())
+    }
 }
 
 impl Shared {
@@ -170,10 +207,17 @@ impl Shared {
 
 use pyo3::types::IntoPyDict;
 
-/// A parsed tagged value, plus the anchored objects later deferred regions alias.
+/// Where an anchor aliased from another deferred region lives.
+enum Export {
+    Obj(Py<PyAny>),
+    /// In a region nested inside this one, not loaded until asked for.
+    Sub(Arc<Level>, u32),
+}
+
+/// A parsed tagged value, plus the anchors other deferred regions alias.
 struct Loaded {
     value: Py<PyAny>,
-    exports: Vec<(String, Py<PyAny>)>,
+    exports: Vec<(String, Export)>,
 }
 
 /// A node with an explicit tag other than ndarray (or a YAML core tag).
@@ -181,46 +225,84 @@ struct Loaded {
 pub struct Tagged {
     tag: String,
     loaded: PyOnceLock<Loaded>,
-    /// Deferred subtree: (document, region index).
-    lazy: Option<(Arc<Shared>, u32)>,
+    /// Deferred subtree: (document, level, region index).
+    lazy: Option<(Arc<Shared>, Arc<Level>, u32)>,
 }
 
-/// Parse and convert deferred region `idx`.
-fn load_region(py: Python<'_>, shared: &Arc<Shared>, idx: u32) -> PyResult<Loaded> {
-    let plan = shared
+/// Parse and convert deferred region `idx` of `level`.
+fn load_region(
+    py: Python<'_>,
+    shared: &Arc<Shared>,
+    level: &Arc<Level>,
+    idx: u32,
+) -> PyResult<Loaded> {
+    let bad = |m: String| shared.err(Error::asdf(m));
+    let plan = level
         .plan
         .as_ref()
-        .ok_or_else(|| shared.err(Error::asdf("lazy node without plan")))?;
+        .ok_or_else(|| bad("lazy node without plan".into()))?;
     let region = plan
         .regions
         .get(idx as usize)
-        .ok_or_else(|| shared.err(Error::asdf(format!("no lazy region {idx}"))))?;
-    let depth = shared.region_depth.get(idx as usize).copied().unwrap_or(0);
-    let doc = py
-        .detach(|| parse_region(shared.yaml(), plan, idx, depth))
-        .map_err(|e| shared.err(e))?;
-    let resolve = |name: &str| -> PyResult<Py<PyAny>> {
-        let from = region
-            .imports
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, r)| *r)
-            .ok_or_else(|| shared.err(Error::asdf(format!("alias '{name}' not imported"))))?;
-        region_export(py, shared, from, name)
+        .ok_or_else(|| bad(format!("no lazy region {idx}")))?;
+    let depth = level.depths.get(idx as usize).copied().unwrap_or(0);
+    let cx = Context {
+        line_offset: level.line_offset,
+        ..Context::default()
     };
-    let (value, _, objs) = convert(py, &doc, shared, true, &resolve)?;
+    let (rtext, off, tree) = py
+        .detach(|| parse_region(level.text(shared), plan, idx, depth, true, cx))
+        .map_err(|e| shared.err(e))?;
+    // Where each alias this region imports is anchored.
+    let mut inherited = Vec::with_capacity(region.imports.len());
+    for (name, from) in &region.imports {
+        if *from == INHERITED {
+            let (_, l, r) = level
+                .inherited
+                .iter()
+                .find(|(n, _, _)| n == name)
+                .ok_or_else(|| bad(format!("alias '{name}' not imported")))?;
+            inherited.push((name.clone(), l.clone(), *r));
+        } else {
+            inherited.push((name.clone(), level.clone(), *from));
+        }
+    }
+    let sub = Arc::new(Level::new(
+        Some(rtext),
+        tree.plan,
+        &tree.doc,
+        off,
+        inherited,
+    ));
+    let resolve = |name: &str| -> PyResult<Py<PyAny>> {
+        let (_, l, r) = sub
+            .inherited
+            .iter()
+            .find(|(n, _, _)| n == name)
+            .ok_or_else(|| bad(format!("alias '{name}' not imported")))?;
+        region_export(py, shared, l, *r, name)
+    };
+    let (value, _, objs) = convert(py, &tree.doc, shared, &sub, true, &resolve)?;
     let mut exports = Vec::with_capacity(region.exports.len());
     for name in &region.exports {
-        let obj = doc
+        let here = tree
+            .doc
             .anchors
             .get(name)
-            .and_then(|&id| objs.get(id as usize).cloned().flatten())
-            .ok_or_else(|| {
-                shared.err(Error::asdf(format!(
-                    "anchor '{name}' not found in its region"
-                )))
-            })?;
-        exports.push((name.clone(), obj.unbind()));
+            .and_then(|&id| objs.get(id as usize).cloned().flatten());
+        let export = match here {
+            Some(obj) => Export::Obj(obj.unbind()),
+            None => {
+                let nested = sub
+                    .plan
+                    .as_ref()
+                    .and_then(|p| p.regions.iter().position(|r| r.exports.contains(name)));
+                let s = nested
+                    .ok_or_else(|| bad(format!("anchor '{name}' not found in its region")))?;
+                Export::Sub(sub.clone(), s as u32)
+            }
+        };
+        exports.push((name.clone(), export));
     }
     Ok(Loaded {
         value: value.unbind(),
@@ -228,40 +310,46 @@ fn load_region(py: Python<'_>, shared: &Arc<Shared>, idx: u32) -> PyResult<Loade
     })
 }
 
-/// The object anchored as `name` in deferred region `idx`: from its live Tagged (loading it if
-/// needed, so aliases share the object as in an eager parse) or from a fresh parse.
+/// The object anchored as `name` in deferred region `idx` of `level`: from its live Tagged
+/// (loading it if needed, so aliases share the object as in an eager parse) or a fresh parse.
 fn region_export(
     py: Python<'_>,
     shared: &Arc<Shared>,
+    level: &Arc<Level>,
     idx: u32,
     name: &str,
 ) -> PyResult<Py<PyAny>> {
-    let live = shared
-        .region_refs
+    let live = level
+        .refs
         .get(idx as usize)
         .and_then(|r| r.get(py))
         .and_then(|w| w.bind(py).upgrade());
-    let find = |l: &Loaded| {
-        l.exports
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, o)| o.clone_ref(py))
+    let fresh;
+    let loaded = match live.as_ref().and_then(|o| o.cast::<Tagged>().ok()) {
+        Some(t) => t.get().load(py)?,
+        None => {
+            fresh = load_region(py, shared, level, idx)?;
+            &fresh
+        }
     };
-    let found = match live.as_ref().and_then(|o| o.cast::<Tagged>().ok()) {
-        Some(t) => find(t.get().load(py)?),
-        None => find(&load_region(py, shared, idx)?),
-    };
-    found.ok_or_else(|| {
-        shared.err(Error::asdf(format!(
+    match loaded
+        .exports
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, e)| e)
+    {
+        Some(Export::Obj(o)) => Ok(o.clone_ref(py)),
+        Some(Export::Sub(l, s)) => region_export(py, shared, l, *s, name),
+        None => Err(shared.err(Error::asdf(format!(
             "anchor '{name}' not exported by region {idx}"
-        )))
-    })
+        )))),
+    }
 }
 
 impl Tagged {
     fn load<'a>(&'a self, py: Python<'_>) -> PyResult<&'a Loaded> {
         self.loaded.get_or_try_init(py, || match &self.lazy {
-            Some((shared, idx)) => load_region(py, shared, *idx),
+            Some((shared, level, idx)) => load_region(py, shared, level, *idx),
             None => Err(Error::asdf("tagged node has no value").into()),
         })
     }
@@ -529,6 +617,7 @@ fn convert<'py>(
     py: Python<'py>,
     doc: &Doc,
     shared: &Arc<Shared>,
+    level: &Arc<Level>,
     unwrap_root: bool,
     resolve: &dyn Fn(&str) -> PyResult<Py<PyAny>>,
 ) -> PyResult<(Bound<'py, PyAny>, Option<String>, Objs<'py>)> {
@@ -614,10 +703,10 @@ fn convert<'py>(
                 let obj = Tagged {
                     tag: t.to_string(),
                     loaded: PyOnceLock::new(),
-                    lazy: Some((shared.clone(), *idx)),
+                    lazy: Some((shared.clone(), level.clone(), *idx)),
                 };
                 let obj = Bound::new(py, obj)?.into_any();
-                if let Some(slot) = shared.region_refs.get(*idx as usize) {
+                if let Some(slot) = level.refs.get(*idx as usize) {
                     let _ = slot.set(py, PyWeakrefReference::new(&obj)?.unbind());
                 }
                 objs[id as usize] = Some(obj);
@@ -795,6 +884,8 @@ fn scalar<'py>(py: Python<'py>, s: &Scalar) -> PyResult<Bound<'py, PyAny>> {
 #[pyclass(frozen, module = "jwstio._core")]
 pub struct AsdfDoc {
     shared: Arc<Shared>,
+    /// The top-level YAML text and its deferred regions.
+    level: Arc<Level>,
     tree: Py<PyAny>,
     root_tag: Option<String>,
 }
@@ -819,47 +910,43 @@ impl AsdfDoc {
         let blocks = (0..layout.blocks.len())
             .map(|_| PyOnceLock::new())
             .collect();
-        let mut shared = Shared {
+        let shared = Arc::new(Shared {
             src,
             path: path.to_string(),
             layout,
-            plan: None,
-            region_depth: Vec::new(),
-            region_refs: Vec::new(),
             blocks,
-        };
+        });
         let Some(yr) = yaml_range else {
+            let level = Arc::new(Level::new(None, None, &Doc::default(), 0, Vec::new()));
             return Ok(AsdfDoc {
-                shared: Arc::new(shared),
+                shared,
+                level,
                 tree: py.None(),
                 root_tag: None,
             });
         };
         let tree = py
-            .detach(|| parse_tree(&shared.src.bytes()[yr.clone()], lazy))
+            .detach(|| parse_tree(&shared.src.bytes()[yr], lazy))
             .map_err(with_path)?;
-        let nregions = tree.plan.as_ref().map_or(0, |p| p.regions.len());
-        shared.region_depth = (0..nregions as u32)
-            .map(|i| tree.doc.lazy_depth.get(&i).copied().unwrap_or(0))
-            .collect();
-        shared.region_refs = (0..nregions).map(|_| PyOnceLock::new()).collect();
-        shared.plan = tree.plan;
-        let shared = Arc::new(shared);
+        let deferred = tree.plan.is_some();
+        let level = Arc::new(Level::new(None, tree.plan, &tree.doc, 0, Vec::new()));
         let no_imports = |name: &str| -> PyResult<Py<PyAny>> {
             Err(Error::asdf(format!("undefined alias '{name}'")).into())
         };
-        match convert(py, &tree.doc, &shared, true, &no_imports) {
+        match convert(py, &tree.doc, &shared, &level, true, &no_imports) {
             Ok((obj, root_tag, _)) => Ok(AsdfDoc {
                 shared,
+                level,
                 tree: obj.unbind(),
                 root_tag,
             }),
-            Err(e) if shared.plan.is_some() => {
+            Err(e) if deferred => {
                 // Positions in the deferred text are off: report the error of a full parse.
                 let full = py
                     .detach(|| parse_tree(shared.yaml(), false))
                     .map_err(with_path)?;
-                convert(py, &full.doc, &shared, true, &no_imports)?;
+                let flat = Arc::new(Level::new(None, None, &full.doc, 0, Vec::new()));
+                convert(py, &full.doc, &shared, &flat, true, &no_imports)?;
                 Err(e)
             }
             Err(e) => Err(e),
@@ -905,7 +992,7 @@ impl AsdfDoc {
     /// Number of subtrees deferred until first access.
     #[getter]
     fn nlazy(&self) -> usize {
-        self.shared.plan.as_ref().map_or(0, |p| p.regions.len())
+        self.level.plan.as_ref().map_or(0, |p| p.regions.len())
     }
 
     /// Offset of the '#ASDF BLOCK INDEX' after the blocks, or None.
@@ -1028,7 +1115,7 @@ impl AsdfDoc {
                 .as_deref()
                 .unwrap_or("?"),
             self.shared.layout.blocks.len(),
-            self.shared.plan.as_ref().map_or(0, |p| p.regions.len()),
+            self.level.plan.as_ref().map_or(0, |p| p.regions.len()),
             if self.shared.path.is_empty() {
                 String::new()
             } else {
