@@ -601,3 +601,18 @@ def test_every_keyword_of_every_model(folder, model):
         flat = assert_same(path)
         assert_same(path, flatten=False)
         assert len(flat) > 3
+
+
+def test_no_asdf_yaml_or_stdatamodels_at_run_time(folder):
+    """read_metadata decodes with the Rust core only (checked in a fresh interpreter)."""
+    import subprocess
+    import sys
+
+    path = _write(folder, "cal", 18, wcs=True)
+    code = (
+        "import sys, jwstio\n"
+        f"jwstio.read_metadata({str(path)!r}); jwstio.read_metadata({str(path)!r}, flatten=False)\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('asdf', 'yaml', 'stdatamodels', 'gwcs'))\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
