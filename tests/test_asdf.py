@@ -356,6 +356,7 @@ def asdf_error(text, match):
         ("? [1, 2]\n: 3\n", "unhashable key"),
         ("a: {? {x: 1} : 2}\n", "unhashable key"),
         ("a: 1\n--- b\n", "single document"),
+        ("a: {b: !<tag:x>, c: 1}\n", r"parser \(libyaml-safer\) failed"),  # libyaml accepts it
         ("a: \x07\n", "control characters"),
     ],
 )
@@ -897,6 +898,8 @@ def test_deferred_errors_match_eager():
         "  k: it's\n  'x': 1\n",
         "  p: plain\n    continued 'q\n",
         "  x: &a 1\n",
+        '  b: "foo\nc: 1 "\n',  # a valid-looking line that is really inside the quoted scalar
+        "  r: [x,\ny: 1]\n",
     ],
 )
 def test_lazy_equals_eager_on_tricky_bodies(extra):

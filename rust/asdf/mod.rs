@@ -326,4 +326,151 @@ mod tests {
         );
         assert_eq!(parse_tree(bad2.as_bytes(), false).unwrap_err().msg, e.msg);
     }
+
+    /// A tiny deterministic generator (xorshift).
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n.max(1) as u64) as usize
+        }
+    }
+
+    fn mutate(doc: &str, rng: &mut Rng) -> String {
+        let mut lines: Vec<String> = doc.lines().map(str::to_string).collect();
+        let first = lines.iter().position(|l| l.starts_with("---")).unwrap() + 1;
+        for _ in 0..1 + rng.below(3) {
+            let k = first + rng.below(lines.len() - first - 1);
+            let line = lines[k].clone();
+            let pos = if line.is_empty() {
+                0
+            } else {
+                rng.below(line.len() + 1)
+            };
+            const INSERTS: [&str; 22] = [
+                "'", "\"", "[", "]", "{", "}", "#", ": ", "- ", "&x ", "*x", "|", ">", " ", "\t",
+                "!", "? ", ",", "\\", "&id001 ", "*id001", "<<: ",
+            ];
+            match rng.below(8) {
+                0 | 1 => {
+                    let ins = INSERTS[rng.below(INSERTS.len())];
+                    lines[k] = format!("{}{}{}", &line[..pos], ins, &line[pos..]);
+                }
+                2 if !line.is_empty() => {
+                    let p = pos.min(line.len() - 1);
+                    lines[k] = format!("{}{}", &line[..p], &line[p + 1..]);
+                }
+                3 => lines[k] = format!("{}{line}", " ".repeat(1 + rng.below(3))),
+                4 => {
+                    lines[k] = line
+                        .trim_start_matches(' ')
+                        .chars()
+                        .take(0)
+                        .collect::<String>()
+                        + &line[line
+                            .len()
+                            .min(1 + rng.below(3))
+                            .min(line.len() - line.trim_start_matches(' ').len())..]
+                }
+                5 => lines.insert(k, line),
+                6 => {
+                    lines.remove(k);
+                }
+                _ => {
+                    if k + 1 < lines.len() {
+                        let next = lines.remove(k + 1);
+                        lines[k] = format!("{line} {}", next.trim_start());
+                    }
+                }
+            }
+        }
+        lines.join("\n") + "\n"
+    }
+
+    fn outcome(text: &[u8], lazy: bool) -> std::result::Result<String, String> {
+        let t = parse_tree(text, lazy).map_err(|e| e.msg)?;
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| render(text, &t)))
+            .map_err(|p| p.downcast_ref::<String>().cloned().unwrap_or_default())
+    }
+
+    /// Lazy and eager composition agree on randomly damaged documents: same tree when the
+    /// eager parse succeeds, an error (now or when the region loads) when it fails.
+    #[test]
+    fn fuzz_lazy_equals_eager() {
+        let w = wcs_like(6);
+        let inner = |tag: &str| {
+            let steps = w
+                .replace("\n  ", "\n      ")
+                .replacen("  - ", "      - ", 1);
+            format!("  {tag}: !foo/wcs-1\n    steps:\n{steps}")
+        };
+        let base = format!(
+            "%YAML 1.1\n%TAG ! tag:stsci.edu:asdf/\n--- !core/asdf-1.1.0\nmeta: {{a: 1, b: [x, 'y']}}\nslits:\n\
+             - !core/asdf-1.1.0\n  name: s0\n{}{}- !core/asdf-1.1.0\n  again: *id001\n{}...\n",
+            inner("a"),
+            inner("b").replace("&id", "&kd").replace("*id", "*kd"),
+            inner("c").replace("&id", "&md").replace("*id", "*md"),
+        );
+        let (lazy0, eager0) = (
+            outcome(base.as_bytes(), true),
+            outcome(base.as_bytes(), false),
+        );
+        assert!(eager0.is_ok() && lazy0 == eager0);
+        let iterations: usize = std::env::var("JWSTIO_FUZZ")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(300);
+        let seed = std::env::var("JWSTIO_FUZZ_SEED")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0x9E37_79B9_7F4A_7C15);
+        let mut rng = Rng(seed);
+        let (mut deferred, mut both_ok) = (0, 0);
+        let hook = std::panic::take_hook();
+        // Region errors are raised as String panics by `render`; report anything else.
+        std::panic::set_hook(Box::new(|info| {
+            if info
+                .payload()
+                .downcast_ref::<String>()
+                .is_none_or(|m| !m.starts_with("region "))
+            {
+                eprintln!("unexpected panic: {info}");
+            }
+        }));
+        let mut failure = None;
+        for i in 0..iterations {
+            let doc = mutate(&base, &mut rng);
+            let eager = outcome(doc.as_bytes(), false);
+            let lazy = outcome(doc.as_bytes(), true);
+            if parse_tree(doc.as_bytes(), true).is_ok_and(|t| t.plan.is_some()) {
+                deferred += 1;
+            }
+            let same = match (&eager, &lazy) {
+                (Ok(e), Ok(l)) => {
+                    both_ok += 1;
+                    e == l
+                }
+                (Err(_), Err(_)) => true,
+                _ => false,
+            };
+            if !same {
+                failure = Some(format!(
+                    "iteration {i}: eager {eager:?}\nlazy {lazy:?}\nfor\n{doc}"
+                ));
+                break;
+            }
+        }
+        std::panic::set_hook(hook);
+        if let Some(f) = failure {
+            panic!("{f}");
+        }
+        // The mutations must leave most documents deferrable and many valid.
+        assert!(deferred > iterations / 3, "{deferred} deferred");
+        assert!(both_ok > iterations / 5, "{both_ok} valid");
+    }
 }

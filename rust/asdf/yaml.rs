@@ -626,8 +626,10 @@ pub fn compose_with(text: &[u8], opts: Options<'_>) -> std::result::Result<Doc, 
     parser.set_input_string(&mut input);
     let mut docs = 0usize;
     loop {
-        let ev = parser
-            .parse()
+        // libyaml-safer 0.3 has input-reachable panics (e.g. a tag directly followed by ','
+        // in a flow collection, which libyaml accepts): contain them as errors.
+        let ev = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.parse()))
+            .map_err(|_| Error::asdf("YAML: the parser (libyaml-safer) failed on this input"))?
             .map_err(|e| yaml_error(&e, c.opts.line_offset))?;
         if c.event(ev, &mut docs)? {
             break;
