@@ -352,9 +352,11 @@ def test_asdf_file(folder):
         warnings.simplefilter("ignore")
         with dm.open(src) as m:
             m.cal_logs = {"calwebb_image2": ["A", "B"]}
+            m.extra_array = np.arange(4.0)  # a block array node
             m.save(path)
     theirs = reference(path)
     ours = read_metadata(path)
+    assert "extra_array.source" in ours
     assert list(ours) == list(theirs)
     for k in theirs:
         a, b = ours[k], theirs[k]
@@ -616,3 +618,24 @@ def test_no_asdf_yaml_or_stdatamodels_at_run_time(folder):
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.xfail(strict=True, reason="AsdfDoc rejects asdf's own !!omap output (items tagged "
+                   "!!omap are mappings; PyYAML ignores the item tags)")
+def test_omap_as_asdf_writes_it(folder):
+    """asdf writes an OrderedDict as '!!omap' with each item tagged '!!omap' too."""
+    from stdatamodels.jwst import datamodels as dm
+
+    src = _write(folder, "rate", 19)
+    asdf_path = folder / "omap_rate.asdf"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with dm.open(src) as m:
+            m.extra_omap = OrderedDict([("b", 1), ("a", [2, 3])])
+            m.save(asdf_path)
+    assert b"- !!omap" in asdf_path.read_bytes()
+    ours = read_metadata(asdf_path)  # asdf's tagged loader: an OrderedDict, flattened as a mapping
+    assert ours["extra_omap.b"] == 1 and list(ours) == list(reference(asdf_path))
+    fits_path = _yaml_product(folder, "omap", YAML.replace(
+        "  omap: !!omap [{a: 1}, {b: [2, 3]}]\n", "  omap: !!omap\n  - !!omap {a: 1}\n  - !!omap {b: [2, 3]}\n"))
+    assert_same(fits_path)  # SafeLoader: a list of (key, value) pairs

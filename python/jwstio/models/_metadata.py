@@ -23,6 +23,7 @@ __all__ = ["read_metadata"]
 _Tagged = _core.Tagged
 _NDArrayNode = _core.NDArrayNode
 _WRAPPED = frozenset({_Tagged, _NDArrayNode, OrderedDict})  # decoder objects load_yaml lacks
+_WRAPPED_ASDF = frozenset({_Tagged, _NDArrayNode})  # asdf's tagged loader: !!omap is a mapping
 _LEAF = frozenset({str, int, float, bool, type(None)})
 
 
@@ -255,11 +256,11 @@ def _cal_logs_to_string(tree: Any) -> None:
     tree["cal_logs"] = text
 
 
-def _flatten(tree: dict) -> dict:
-    """util._to_flat_dict: dotted keys, list items by index, ``wcs`` keys skipped, None kept."""
+def _flatten(tree: dict, wrapped: frozenset = _WRAPPED) -> dict:
+    """util._to_flat_dict: dotted keys, list items by index, ``wcs`` keys skipped, None kept.
+    ``wrapped``: the decoder types to unwrap (without OrderedDict, an !!omap stays a mapping)."""
     out: dict[str, Any] = {}
     leaf_types = _LEAF
-    wrapped = _WRAPPED
 
     def mapping(d: dict, prefix: str) -> None:
         for k, v in d.items():
@@ -443,6 +444,6 @@ def read_metadata(fname: Any, model_type: str | None = None, flatten: bool = Tru
     else:
         raise ValueError(f"File type {ext} not supported. Must be FITS or ASDF.")
     _cal_logs_to_string(tree)
-    if flatten:
-        return _flatten(tree)
-    return _deep_plain(tree) if ext == "fits" else tree
+    if ext == "asdf":
+        return _flatten(tree, _WRAPPED_ASDF) if flatten else tree
+    return _flatten(tree) if flatten else _deep_plain(tree)
