@@ -639,3 +639,21 @@ def test_omap_as_asdf_writes_it(folder):
     fits_path = _yaml_product(folder, "omap", YAML.replace(
         "  omap: !!omap [{a: 1}, {b: [2, 3]}]\n", "  omap: !!omap\n  - !!omap {a: 1}\n  - !!omap {b: [2, 3]}\n"))
     assert_same(fits_path)  # SafeLoader: a list of (key, value) pairs
+
+
+@pytest.mark.parametrize("bad", ["*undefined_alias", "!!int xyz", "[1, 2"])
+def test_broken_yaml_inside_wcs(folder, bad):
+    """The WCS subtree is parsed lazily and read_metadata never reads it: errors inside it must
+    still surface, as stdatamodels (which parses everything) raises."""
+    src = _write(folder, "cal", 20, wcs=True)
+    with fits.open(src) as hdul:
+        raw = hdul["ASDF"].data.tobytes()
+    text = raw[: raw.index(b"\n...\n") + 5].decode()
+    at = text.index("    pixel_shape: null\n")
+    text = text[:at] + f"    bad: {bad}\n" + text[at:]
+    path = _edited_copy(folder, src, f"badwcs{abs(hash(bad)) % 1000}")
+    _replace_asdf(path, text)
+    with pytest.raises(Exception):  # noqa: B017
+        reference(path)
+    with pytest.raises(ValueError):
+        read_metadata(path)
