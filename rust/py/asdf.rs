@@ -398,12 +398,6 @@ impl Tagged {
                 .bind(py)
                 .eq(o.load(py)?.value.bind(py))?)
     }
-
-    fn __hash__(&self, py: Python<'_>) -> PyResult<isize> {
-        (self.tag.as_str(), self.load(py)?.value.bind(py))
-            .into_pyobject(py)?
-            .hash()
-    }
 }
 
 /// An asdf ndarray node (`tag:stsci.edu:asdf/core/ndarray-*`).
@@ -648,6 +642,8 @@ fn convert<'py>(
             (Tag::Custom(t), Content::Scalar(Scalar::Str(s))) if &**t == VALUE_TAG => {
                 Ok(PyString::new(py, s).into_any())
             }
+            // asdf's tagged values (TaggedString...) are unhashable.
+            (Tag::Custom(_) | Tag::NdArray(_), _) => Err(at(k, "found unhashable key")),
             _ => Ok(get(objs, k)),
         }
     };
@@ -670,7 +666,7 @@ fn convert<'py>(
                     let od = py.import("collections")?.getattr("OrderedDict")?.call0()?;
                     for &it in items {
                         if let Some(&(k, v)) = doc.pairs(it).first() {
-                            od.set_item(get(&objs, k), get(&objs, v))
+                            od.set_item(key_obj(&objs, k)?, get(&objs, v))
                                 .map_err(|e| at(k, &format!("bad omap key: {e}")))?;
                         }
                     }
