@@ -562,3 +562,20 @@ def test_missing_array_is_none(tmp_path):
         ref.nonsense_attribute
     m.close()
     ref.close()
+
+
+def test_dotted_item_access(tmp_path):
+    """m["meta.instrument.name"] as stdatamodels (KeyError when missing)."""
+    path = _write(tmp_path, "cal_mos", 14, n_slits=2)
+    ref, _ = open_reference(path)
+    m = jwstio.open(path)
+    for key in ("meta.instrument.name", "meta.exposure.type", "meta.filename"):
+        assert m[key] == ref[key], key
+    with pytest.raises(KeyError):
+        ref["meta.not_there"]
+    with pytest.raises(KeyError):
+        m["meta.not_there"]
+    assert [s.name for s in m.slits[0:2]] == [s.name for s in ref.slits[0:2]]
+    assert m.slits[-1].name == ref.slits[-1].name
+    m.close()
+    ref.close()
