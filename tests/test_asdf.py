@@ -6,13 +6,11 @@ to read a tree); arrays with `asdf.open`. Files are written by stdatamodels and 
 
 from __future__ import annotations
 
-import collections
 import datetime
 import io
 import math
 import os
 import pathlib
-import sys
 import tracemalloc
 import warnings
 

@@ -58,10 +58,11 @@ struct Line {
 }
 
 fn lines_of(t: &[u8]) -> Vec<Line> {
-    let mut out = Vec::with_capacity(t.len() / 40);
+    let mut out = Vec::with_capacity(t.len() / 32);
     let mut start = 0;
-    while start < t.len() {
-        let end = memchr::memchr(b'\n', &t[start..]).map_or(t.len(), |k| start + k);
+    let ends = memchr::memchr_iter(b'\n', t)
+        .chain((t.last() != Some(&b'\n') && !t.is_empty()).then_some(t.len()));
+    for end in ends {
         let indent = t[start..end].iter().take_while(|&&c| c == b' ').count();
         out.push(Line { start, end, indent });
         start = end + 1;
@@ -613,7 +614,9 @@ fn link_anchors(t: &[u8], regions: &mut Vec<(Region, usize, Option<usize>)>, out
             regions.remove(i);
         }
     }
-    let mut adds: Vec<(usize, Option<(String, u32)>, Option<String>)> = Vec::new();
+    // (region, import to add, export to add)
+    type Add = (usize, Option<(String, u32)>, Option<String>);
+    let mut adds: Vec<Add> = Vec::new();
     for &(pos, n) in &names {
         let name = || String::from_utf8_lossy(n).into_owned();
         let Some(a) = find_region(regions, pos) else {
@@ -730,7 +733,7 @@ pub fn plan(t: &[u8], min_body: usize, outer: Outer<'_>) -> Option<Plan> {
         });
         match accepted {
             Some((r, last)) => {
-                regions.push((r, l.start + 0, key_col));
+                regions.push((r, l.start, key_col));
                 k = last + 1;
             }
             None => k += 1,

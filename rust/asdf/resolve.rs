@@ -980,7 +980,7 @@ mod tests {
         assert_eq!(construct_binary("aGVsbG8=").unwrap(), b"hello");
         assert_eq!(construct_binary("aGVs\nbG8=\n").unwrap(), b"hello");
         assert_eq!(construct_binary("aGVsbA==trailing").unwrap(), b"hell");
-        assert_eq!(construct_binary("aGVsbG8").is_err(), true);
+        assert!(construct_binary("aGVsbG8").is_err());
         assert!(construct_binary("a").is_err());
         assert!(construct_binary("é").is_err());
     }
