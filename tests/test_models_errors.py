@@ -126,7 +126,7 @@ def test_model_type_errors(tmp_path):
     with pytest.raises(ValueError):
         jwstio.open(src, model_type="NoSuchModel")
     with pytest.raises(jwstio.FormatError, match="wrong number of dimensions"):
-        jwstio.open(src, model_type="CubeModel").data  # noqa: B018
+        jwstio.open(src, model_type="CubeModel")
 
 
 def test_not_fits_and_missing(tmp_path):

@@ -181,7 +181,11 @@ def _cast_table(data: np.ndarray, cols: list, extra_ok: bool, path: str, where: 
         src = lower[name.lower()]
         cell = data.dtype[src].shape
         dt = np.dtype(npstr)
-        if dt.kind == "S":  # FITS_rec hands string columns out as str
+        if data.dtype[src].base.kind == "b" and dt == np.dtype("i1"):
+            # A FITS L column is stored as int8: an int8 schema leaves astropy's FITS_rec
+            # untouched, so the values stay booleans.
+            dt = np.dtype(bool)
+        elif dt.kind == "S":  # FITS_rec hands string columns out as str
             dt = np.dtype(f"U{dt.itemsize}")
         elif dt.byteorder in "<>":
             dt = dt.newbyteorder("=")

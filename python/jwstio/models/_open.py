@@ -228,11 +228,26 @@ def _walk(plan: tuple, f: fits.FitsFile, hdrs: _Headers, tree: dict, prefix: tup
             if i is None or not f[i].shape:
                 continue
             known_data.add(i)
+            _check_ndim(f, i, nid, prefix + rel)
             _put(tree, prefix + rel, HduArray(i, nid))
         else:
             _, rel, sub = e
             for j in range(maxver):
                 _walk(sub, f, hdrs, tree, prefix + rel + (j,), j, maxver, known, known_data, keywords)
+
+
+def _check_ndim(f: fits.FitsFile, i: int, nid: int, path: tuple) -> None:
+    """stdatamodels casts every schema array at open: a wrong ndim fails the open, not the access."""
+    h = f[i]
+    if h.kind in ("bintable", "table"):
+        return
+    n = _schema.node(nid)
+    ndim = len(h.shape)
+    where = ".".join(str(p) for p in path)
+    if "ndim" in n and ndim != n["ndim"]:
+        raise FormatError(f"{f.path}: {where}: Array has wrong number of dimensions. Expected {n['ndim']}, got {ndim}")
+    if "max_ndim" in n and ndim > n["max_ndim"]:
+        raise FormatError(f"{f.path}: {where}: Array has wrong number of dimensions. Expected <= {n['max_ndim']}, got {ndim}")
 
 
 _BUILTIN = re.compile(
