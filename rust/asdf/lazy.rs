@@ -672,6 +672,9 @@ pub fn plan(t: &[u8], min_body: usize, outer: Outer<'_>) -> Option<Plan> {
     let handles = tag_handles(t, &lines[..doc_line]);
     let mut regions: Vec<(Region, usize, Option<usize>)> = Vec::new();
     let mut k = doc_line + 1;
+    // Nested rejected candidates rescan their bodies: bound the total work (crafted deep
+    // nesting would be quadratic) and give up deferring past it.
+    let mut budget = 64 * lines.len() + 4096;
     while k < lines.len() {
         let l = &lines[k];
         let s = &t[l.start..l.end];
@@ -689,6 +692,7 @@ pub fn plan(t: &[u8], min_body: usize, outer: Outer<'_>) -> Option<Plan> {
         let mut last = None;
         let mut j = k + 1;
         while j < lines.len() {
+            budget = budget.checked_sub(1)?;
             let m = &lines[j];
             let ms = &t[m.start..m.end];
             let blank = m.indent == ms.len() || ms[m.indent] == b'#';
@@ -716,6 +720,7 @@ pub fn plan(t: &[u8], min_body: usize, outer: Outer<'_>) -> Option<Plan> {
                 || contains(bt, b"<<")
                 || contains(bt, b"!!")
                 || !printable(bt)
+                || budget < last - k
                 || !body_ok(t, &lines[k + 1..=last])
             {
                 return None;
@@ -852,6 +857,21 @@ mod tests {
         assert_eq!(r("!h!wcs"), None);
         assert_eq!(r("!a%21"), None);
         assert_eq!(resolve_tag(b"!foo", &[]).as_deref(), Some(&b"!foo"[..]));
+    }
+
+    #[test]
+    fn planning_work_is_bounded() {
+        // 1500 nested candidates, each rejected (a tab at the very end): bounded, then None.
+        let mut t = String::from("---\n");
+        for i in 0..1500 {
+            t.push_str(&" ".repeat(i));
+            t.push_str(&format!("k{i}: !foo\n"));
+        }
+        t.push_str(&" ".repeat(1501));
+        t.push_str("x: \t\n");
+        let start = std::time::Instant::now();
+        assert!(plan(t.as_bytes(), 1, Outer::default()).is_none());
+        assert!(start.elapsed() < std::time::Duration::from_secs(2));
     }
 
     fn big(n: usize) -> String {
