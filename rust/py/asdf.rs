@@ -114,6 +114,9 @@ struct Level {
     line_offset: i64,
     /// Nesting depth of each deferred region.
     depths: Vec<usize>,
+    /// Whether each deferred region may defer its own subtrees when loaded: only asdf core
+    /// containers (an old-style slit, `core/asdf-*`); a WCS or transform is read whole.
+    nest: Vec<bool>,
     /// Weak references to the Tagged object of each deferred region (no reference cycles).
     refs: Vec<PyOnceLock<Py<PyWeakrefReference>>>,
     /// Where the aliases imported by this level's own region are anchored: (name, level,
@@ -130,7 +133,16 @@ impl Level {
         inherited: Vec<(String, Arc<Level>, u32)>,
     ) -> Level {
         let n = tree_plan.as_ref().map_or(0, |p| p.regions.len());
+        let mut nest = vec![false; n];
+        for node in &doc.nodes {
+            if let (Content::Lazy(i), Tag::Custom(t)) = (&node.content, &node.tag) {
+                if let Some(x) = nest.get_mut(*i as usize) {
+                    *x = t.starts_with("tag:stsci.edu:asdf/core/");
+                }
+            }
+        }
         Level {
+            nest,
             text,
             plan: tree_plan,
             line_offset,
@@ -251,7 +263,10 @@ fn load_region(
         ..Context::default()
     };
     let (rtext, off, tree) = py
-        .detach(|| parse_region(level.text(shared), plan, idx, depth, true, cx))
+        .detach(|| {
+            let nested = level.nest.get(idx as usize).copied().unwrap_or(false);
+            parse_region(level.text(shared), plan, idx, depth, nested, cx)
+        })
         .map_err(|e| shared.err(e))?;
     // Where each alias this region imports is anchored.
     let mut inherited = Vec::with_capacity(region.imports.len());
