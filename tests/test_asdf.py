@@ -263,6 +263,16 @@ on: another
 =: value key
 "1": str key
 """,
+    # PyYAML constructs neither !!omap/!!pairs items nor merge sources: their tags never count.
+    "unconstructed_nodes": """\
+omap_as_asdf_writes_it: !!omap
+- !!omap {b: 1}
+- !!omap {a: [2, 3]}
+merge_source_tag: {<<: !!str {x: 1}, y: 2}
+merge_seq_tag: {<<: [!!seq {x: 1}], y: 2}
+pairs_unhashable: !!pairs [{[1]: 2}]
+pairs_item_tag: !!pairs [!!str {k: 1}]
+""",
     "unicode": "name: Zoë\nemoji: \U0001f600\nquoted: \"caf\\u00e9\"\nnel_escape: \"a\\Nb\"\n",
     "crlf": "%YAML 1.1\r\n---\r\na: 1\r\nb: |\r\n  x\r\n  y\r\nc: [1,\r\n  2]\r\n",
     "no_directives": "%YAML 1.1\n---\na: 1\n",
@@ -351,6 +361,11 @@ def asdf_error(text, match):
         ("a: !!omap {x: 1}\n", "expected a sequence node"),
         ("a: !!omap [{x: 1, y: 2}]\n", "single mapping item"),
         ("a: {<<: 1}\n", "for merging"),
+        ("x: &m !!str {a: 1}\nb: {<<: *m}\n", "expected a scalar node"),  # constructed as x
+        ("a: !!omap [{k: !!int x}]\n", "invalid literal for int"),
+        ("a: {<<: {<<: 5}}\n", "for merging"),
+        ("a: !!set {x: !!int q}\n", "invalid literal for int"),
+        ("a: !!omap [{[1]: 2}]\n", "unhashable key"),
         ("? [1, 2]\n: 3\n", "unhashable key"),
         ("a: {? {x: 1} : 2}\n", "unhashable key"),
         ("- !foo x: {a: 1}\n", "unhashable key"),  # asdf's TaggedString is unhashable

@@ -76,6 +76,17 @@ pub struct Doc {
     pub anchors: HashMap<String, NodeId>,
     /// Names of imported anchors referenced by `Content::Extern`.
     pub externs: Vec<String>,
+    /// Construction errors (bad core tag for the node kind, bad `!!int` text, malformed
+    /// `!!omap`, bad merge...). As in PyYAML they count only if the node is constructed:
+    /// `!!omap`/`!!pairs` items and merge sources are not.
+    pub errors: HashMap<NodeId, NodeError>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NodeError {
+    pub msg: String,
+    /// Raised while flattening merge keys (so also by mappings merging this one).
+    pub flatten: bool,
 }
 
 impl Doc {
@@ -247,44 +258,56 @@ impl<'a> Composer<'a> {
         Ok(())
     }
 
+    /// A scalar node's tag and content, and its construction error (if any).
     fn scalar(
         &mut self,
         tag: Option<String>,
         value: String,
         style: ScalarStyle,
         m: &Mark,
-    ) -> Result<(Tag, Content)> {
+    ) -> (Tag, Content, Option<String>) {
         let implicit = match tag.as_deref() {
             None => style == ScalarStyle::Plain,
             Some("!") => true,
             Some(_) => false,
         };
-        let bad = |e: String| self.err(e, m);
+        let failed = |e: String| {
+            (
+                Tag::Core,
+                Content::Scalar(Scalar::Null),
+                Some(self.err(e, m).msg),
+            )
+        };
         let Some(tag) = tag.filter(|t| t != "!") else {
             if !implicit {
-                return Ok((Tag::Core, Content::Scalar(Scalar::Str(value))));
+                return (Tag::Core, Content::Scalar(Scalar::Str(value)), None);
             }
             let s = match resolve::resolve_plain(&value) {
-                Implicit::Null => Scalar::Null,
-                Implicit::Bool => Scalar::Bool(resolve::construct_bool(&value).map_err(bad)?),
-                Implicit::Int => resolve::construct_int(&value).map_err(bad)?,
-                Implicit::Float => Scalar::Float(resolve::construct_float(&value).map_err(bad)?),
-                Implicit::Timestamp => resolve::construct_timestamp(&value).map_err(bad)?,
+                Implicit::Null => Ok(Scalar::Null),
+                Implicit::Bool => resolve::construct_bool(&value).map(Scalar::Bool),
+                Implicit::Int => resolve::construct_int(&value),
+                Implicit::Float => resolve::construct_float(&value).map(Scalar::Float),
+                Implicit::Timestamp => resolve::construct_timestamp(&value),
                 Implicit::Merge => {
-                    return Ok((
+                    return (
                         Tag::Custom(MERGE_TAG.into()),
                         Content::Scalar(Scalar::Str(value)),
-                    ))
+                        None,
+                    )
                 }
                 Implicit::Value => {
-                    return Ok((
+                    return (
                         Tag::Custom(VALUE_TAG.into()),
                         Content::Scalar(Scalar::Str(value)),
-                    ))
+                        None,
+                    )
                 }
-                Implicit::Str => Scalar::Str(value),
+                Implicit::Str => Ok(Scalar::Str(value)),
             };
-            return Ok((Tag::Core, Content::Scalar(s)));
+            return match s {
+                Ok(s) => (Tag::Core, Content::Scalar(s), None),
+                Err(e) => failed(e),
+            };
         };
         match Core::from_tag(&tag) {
             Some(c @ (Core::Seq | Core::Map | Core::Omap | Core::Pairs | Core::Set)) => {
@@ -293,45 +316,53 @@ impl<'a> Composer<'a> {
                 } else {
                     "sequence"
                 };
-                Err(self.err(
-                    format!("expected a {want} node for tag {tag}, but found a scalar"),
-                    m,
+                failed(format!(
+                    "expected a {want} node for tag {tag}, but found a scalar"
                 ))
             }
-            Some(c) => {
-                let s = resolve::construct(c, &value)
-                    .map_err(|e| self.err(format!("{tag}: {e}"), m))?;
-                Ok((Tag::Core, Content::Scalar(s)))
-            }
-            None => Ok((Tag::Custom(tag.into()), Content::Scalar(Scalar::Str(value)))),
+            Some(c) => match resolve::construct(c, &value) {
+                Ok(s) => (Tag::Core, Content::Scalar(s), None),
+                Err(e) => failed(format!("{tag}: {e}")),
+            },
+            None => (
+                Tag::Custom(tag.into()),
+                Content::Scalar(Scalar::Str(value)),
+                None,
+            ),
         }
     }
 
-    fn collection_tag(&self, tag: Option<String>, is_map: bool, m: &Mark) -> Result<Tag> {
+    /// A collection's tag, and its construction error (if any).
+    fn collection_tag(&self, tag: Option<String>, is_map: bool, m: &Mark) -> (Tag, Option<String>) {
         let Some(tag) = tag.filter(|t| t != "!") else {
-            return Ok(Tag::Core);
+            return (Tag::Core, None);
         };
         let kind = if is_map { "mapping" } else { "sequence" };
+        let failed = |msg: String| (Tag::Core, Some(self.err(msg, m).msg));
         match Core::from_tag(&tag) {
-            Some(Core::Map | Core::Set) if !is_map => Err(self.err(
-                format!("expected a mapping node for tag {tag}, but found a sequence"),
-                m,
+            Some(Core::Map | Core::Set) if !is_map => failed(format!(
+                "expected a mapping node for tag {tag}, but found a sequence"
             )),
-            Some(Core::Seq | Core::Omap | Core::Pairs) if is_map => Err(self.err(
-                format!("expected a sequence node for tag {tag}, but found a mapping"),
-                m,
+            Some(Core::Seq | Core::Omap | Core::Pairs) if is_map => failed(format!(
+                "expected a sequence node for tag {tag}, but found a mapping"
             )),
-            Some(Core::Map | Core::Seq) => Ok(Tag::Core),
-            Some(Core::Set) => Ok(Tag::Set),
-            Some(Core::Omap) => Ok(Tag::Omap),
-            Some(Core::Pairs) => Ok(Tag::Pairs),
-            Some(_) => Err(self.err(
-                format!("expected a scalar node for tag {tag}, but found a {kind}"),
-                m,
+            Some(Core::Map | Core::Seq) => (Tag::Core, None),
+            Some(Core::Set) => (Tag::Set, None),
+            Some(Core::Omap) => (Tag::Omap, None),
+            Some(Core::Pairs) => (Tag::Pairs, None),
+            Some(_) => failed(format!(
+                "expected a scalar node for tag {tag}, but found a {kind}"
             )),
-            None if tag.starts_with(NDARRAY_PREFIX) => Ok(Tag::NdArray(tag.into())),
-            None => Ok(Tag::Custom(tag.into())),
+            None if tag.starts_with(NDARRAY_PREFIX) => (Tag::NdArray(tag.into()), None),
+            None => (Tag::Custom(tag.into()), None),
         }
+    }
+
+    fn fail(&mut self, id: NodeId, msg: String, flatten: bool) {
+        self.doc
+            .errors
+            .entry(id)
+            .or_insert(NodeError { msg, flatten });
     }
 
     fn depth_check(&self, m: &Mark) -> Result<()> {
@@ -451,12 +482,16 @@ impl<'a> Composer<'a> {
                 style,
                 ..
             } => {
-                let (t, c) = if self.opts.expect.is_some() && value.starts_with(PLACEHOLDER) {
-                    self.placeholder(&anchor, &tag, &value, style, &m)?
+                let (t, c, err) = if self.opts.expect.is_some() && value.starts_with(PLACEHOLDER) {
+                    let (t, c) = self.placeholder(&anchor, &tag, &value, style, &m)?;
+                    (t, c, None)
                 } else {
-                    self.scalar(tag, value, style, &m)?
+                    self.scalar(tag, value, style, &m)
                 };
                 let id = self.push_node(t, c, &m)?;
+                if let Some(e) = err {
+                    self.fail(id, e, false);
+                }
                 self.anchor(anchor, id, &m)?;
                 self.doc.order.push(id);
                 self.attach(id)?;
@@ -465,8 +500,11 @@ impl<'a> Composer<'a> {
                 anchor, tag, style, ..
             } => {
                 self.depth_check(&m)?;
-                let t = self.collection_tag(tag, false, &m)?;
+                let (t, err) = self.collection_tag(tag, false, &m);
                 let id = self.push_node(t, Content::Seq(Vec::new()), &m)?;
+                if let Some(e) = err {
+                    self.fail(id, e, false);
+                }
                 self.anchor(anchor, id, &m)?;
                 self.stack.push(Frame::Seq {
                     id,
@@ -478,8 +516,11 @@ impl<'a> Composer<'a> {
                 anchor, tag, style, ..
             } => {
                 self.depth_check(&m)?;
-                let t = self.collection_tag(tag, true, &m)?;
+                let (t, err) = self.collection_tag(tag, true, &m);
                 let id = self.push_node(t, Content::Map(Vec::new()), &m)?;
+                if let Some(e) = err {
+                    self.fail(id, e, false);
+                }
                 self.anchor(anchor, id, &m)?;
                 self.stack.push(Frame::Map {
                     id,
@@ -507,21 +548,16 @@ impl<'a> Composer<'a> {
     fn finish_seq(&mut self, id: NodeId, items: Vec<NodeId>) -> Result<()> {
         if matches!(self.doc.node(id).tag, Tag::Omap | Tag::Pairs) {
             for &it in &items {
-                match &self.doc.node(it).content {
-                    Content::Map(p) if p.len() == 1 => {}
+                let why = match &self.doc.node(it).content {
+                    Content::Map(p) if p.len() == 1 => continue,
                     Content::Map(_) => {
-                        return Err(self.node_err(
-                            "while constructing an ordered map: expected a single mapping item",
-                            it,
-                        ))
+                        "while constructing an ordered map: expected a single mapping item"
                     }
-                    _ => {
-                        return Err(self.node_err(
-                            "while constructing an ordered map: expected a mapping of length 1",
-                            it,
-                        ))
-                    }
-                }
+                    _ => "while constructing an ordered map: expected a mapping of length 1",
+                };
+                let msg = self.node_err(why, it).msg;
+                self.fail(id, msg, false);
+                break;
             }
         }
         self.doc.nodes[id as usize].content = Content::Seq(items);
@@ -534,8 +570,12 @@ impl<'a> Composer<'a> {
             .iter()
             .any(|(k, _)| matches!(&self.doc.node(*k).tag, Tag::Custom(t) if &**t == MERGE_TAG));
         if has_merge {
-            let flat = self.flatten(id, &pairs)?;
-            self.doc.merged.insert(id, flat);
+            match self.flatten(id, &pairs)? {
+                Ok(flat) => {
+                    self.doc.merged.insert(id, flat);
+                }
+                Err(msg) => self.fail(id, msg, true),
+            }
         }
         self.doc.nodes[id as usize].content = Content::Map(pairs);
         self.doc.order.push(id);
@@ -544,10 +584,23 @@ impl<'a> Composer<'a> {
 
     /// PyYAML's `flatten_mapping`: merged pairs first (later merge sources first within a
     /// `<<: [a, b]` list), then the mapping's own pairs. Sources are complete nodes whose own
-    /// flattening is already recorded.
-    fn flatten(&mut self, id: NodeId, pairs: &[(NodeId, NodeId)]) -> Result<Vec<(NodeId, NodeId)>> {
+    /// flattening is already recorded. The inner Err is a construction error of this node;
+    /// the outer one the hard cap on merged pairs.
+    #[allow(clippy::type_complexity)]
+    fn flatten(
+        &mut self,
+        id: NodeId,
+        pairs: &[(NodeId, NodeId)],
+    ) -> Result<std::result::Result<Vec<(NodeId, NodeId)>, String>> {
         let mut merge: Vec<(NodeId, NodeId)> = Vec::new();
         let mut own: Vec<(NodeId, NodeId)> = Vec::new();
+        let source_error = |c: &Self, s: NodeId| {
+            c.doc
+                .errors
+                .get(&s)
+                .filter(|e| e.flatten)
+                .map(|e| e.msg.clone())
+        };
         for &(k, v) in pairs {
             let is_merge = matches!(&self.doc.node(k).tag, Tag::Custom(t) if &**t == MERGE_TAG);
             if !is_merge {
@@ -555,15 +608,22 @@ impl<'a> Composer<'a> {
                 continue;
             }
             match &self.doc.node(v).content {
-                Content::Map(_) => merge.extend_from_slice(self.doc.pairs(v)),
+                Content::Map(_) => {
+                    if let Some(e) = source_error(self, v) {
+                        return Ok(Err(e));
+                    }
+                    merge.extend_from_slice(self.doc.pairs(v));
+                }
                 Content::Seq(items) => {
                     let mut sub: Vec<NodeId> = Vec::new();
                     for &s in items {
                         if !matches!(self.doc.node(s).content, Content::Map(_)) {
-                            return Err(self.node_err(
-                                "while constructing a mapping: expected a mapping for merging",
-                                s,
-                            ));
+                            return Ok(Err(self
+                                .node_err("while constructing a mapping: expected a mapping for merging", s)
+                                .msg));
+                        }
+                        if let Some(e) = source_error(self, s) {
+                            return Ok(Err(e));
                         }
                         sub.push(s);
                     }
@@ -572,10 +632,12 @@ impl<'a> Composer<'a> {
                     }
                 }
                 _ => {
-                    return Err(self.node_err(
-                        "while constructing a mapping: expected a mapping or list of mappings for merging",
-                        v,
-                    ))
+                    return Ok(Err(self
+                        .node_err(
+                            "while constructing a mapping: expected a mapping or list of mappings for merging",
+                            v,
+                        )
+                        .msg))
                 }
             }
             if merge.len() + self.merged_total > MAX_MERGED_PAIRS {
@@ -587,8 +649,67 @@ impl<'a> Composer<'a> {
         }
         merge.extend(own);
         self.merged_total += merge.len();
-        Ok(merge)
+        Ok(Ok(merge))
     }
+}
+
+/// Would PyYAML reject this node as a mapping key (list, dict, or asdf tagged value)?
+pub fn unhashable_key(doc: &Doc, k: NodeId) -> bool {
+    let n = doc.node(k);
+    match (&n.tag, &n.content) {
+        (_, Content::Seq(_) | Content::Map(_) | Content::Lazy(_)) => true,
+        (Tag::Custom(t), _) => &**t != VALUE_TAG,
+        (Tag::NdArray(_), _) => true,
+        _ => false,
+    }
+}
+
+/// The first construction error among the nodes PyYAML would construct for the root.
+pub fn check(doc: &Doc) -> Result<()> {
+    let Some(root) = doc.root else { return Ok(()) };
+    let mut seen = vec![false; doc.nodes.len()];
+    let mut stack = vec![root];
+    while let Some(id) = stack.pop() {
+        if std::mem::replace(&mut seen[id as usize], true) {
+            continue;
+        }
+        if let Some(e) = doc.errors.get(&id) {
+            return Err(Error::asdf(e.msg.clone()));
+        }
+        let n = doc.node(id);
+        match &n.content {
+            Content::Seq(items) if matches!(n.tag, Tag::Omap | Tag::Pairs) => {
+                for &it in items {
+                    for &(k, v) in doc.pairs(it).iter().take(1) {
+                        if n.tag == Tag::Omap && unhashable_key(doc, k) {
+                            return Err(node_error(doc, k, "found unhashable key"));
+                        }
+                        stack.extend([v, k]);
+                    }
+                }
+            }
+            Content::Seq(items) => stack.extend(items.iter().rev()),
+            Content::Map(_) => {
+                for &(k, v) in doc.pairs(id).iter().rev() {
+                    if unhashable_key(doc, k) {
+                        return Err(node_error(doc, k, "found unhashable key"));
+                    }
+                    stack.extend([v, k]);
+                }
+            }
+            Content::Scalar(_) | Content::Lazy(_) | Content::Extern(_) => {}
+        }
+    }
+    Ok(())
+}
+
+fn node_error(doc: &Doc, id: NodeId, msg: &str) -> Error {
+    let n = doc.node(id);
+    Error::asdf(format!(
+        "YAML: {msg} at line {}, column {}",
+        i64::from(n.line) + doc.line_offset + 1,
+        n.col + 1
+    ))
 }
 
 fn yaml_error(e: &libyaml_safer::Error, offset: i64) -> Error {
@@ -643,10 +764,10 @@ pub fn compose_with(text: &[u8], opts: Options<'_>) -> std::result::Result<Doc, 
     Ok(c.doc)
 }
 
-/// Compose without lazy placeholders.
+/// Compose without lazy placeholders, raising construction errors of constructed nodes.
 pub fn compose(text: &[u8]) -> Result<Doc> {
     match compose_with(text, Options::default()) {
-        Ok(d) => Ok(d),
+        Ok(d) => check(&d).map(|()| d),
         Err(Failure::Bad(e)) => Err(e),
         Err(Failure::LazyMismatch(m)) => Err(Error::asdf(m)),
     }
@@ -753,6 +874,25 @@ pub(crate) mod tests {
         ];
         for (text, want) in cases {
             assert_eq!(&render(text), want, "for {text:?}");
+        }
+        // Construction errors count only for nodes PyYAML constructs.
+        for ok in [
+            "a: !!omap\n- !!omap {a: 1}\n- !!omap {b: 2}",
+            "a: {<<: !!str {x: 1}, y: 2}",
+            "a: {<<: [!!seq {x: 1}], y: 2}",
+            "a: !!pairs [{[1]: 2}]",
+            "a: !!pairs [!!str {k: 1}]",
+        ] {
+            assert!(!render(ok).starts_with("ERR"), "{ok}: {}", render(ok));
+        }
+        for bad in [
+            "x: &m !!str {a: 1}\nb: {<<: *m}",
+            "a: !!omap [{k: !!int x}]",
+            "a: {<<: {<<: 5}}",
+            "a: !!set {x: !!int q}",
+            "a: !!omap [{[1]: 2}]",
+        ] {
+            assert!(render(bad).starts_with("ERR"), "{bad}: {}", render(bad));
         }
     }
 

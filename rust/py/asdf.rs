@@ -297,14 +297,13 @@ fn load_region(
             .ok_or_else(|| bad(format!("alias '{name}' not imported")))?;
         region_export(py, shared, l, *r, name)
     };
-    let (value, _, objs) = convert(py, &tree.doc, shared, &sub, true, &resolve)?;
+    let conv = convert(py, &tree.doc, shared, &sub, true, &resolve)?;
     let mut exports = Vec::with_capacity(region.exports.len());
     for name in &region.exports {
-        let here = tree
-            .doc
-            .anchors
-            .get(name)
-            .and_then(|&id| objs.get(id as usize).cloned().flatten());
+        let here = match tree.doc.anchors.get(name) {
+            Some(&id) => Some(conv.need(py, id)?),
+            None => None,
+        };
         let export = match here {
             Some(obj) => Export::Obj(obj.unbind()),
             None => {
@@ -320,7 +319,7 @@ fn load_region(
         exports.push((name.clone(), export));
     }
     Ok(Loaded {
-        value: value.unbind(),
+        value: conv.root.unbind(),
         exports,
     })
 }
@@ -617,11 +616,41 @@ fn dtype<'py>(py: Python<'py>, d: &Descr) -> PyResult<Bound<'py, PyAny>> {
         .call1((descr_to_py(py, d)?,))
 }
 
-type Objs<'py> = Vec<Option<Bound<'py, PyAny>>>;
+/// The Python objects of a composed document: each node's object, or the error raised when
+/// the node is constructed (as in PyYAML, only nodes something uses are constructed, so an
+/// error counts only when the node is needed).
+struct Converted<'py> {
+    root: Bound<'py, PyAny>,
+    root_tag: Option<String>,
+    objs: Vec<Option<Bound<'py, PyAny>>>,
+    errs: Vec<Option<PyErr>>,
+}
 
-/// Build Python objects for every node of `doc`, children first. Returns the root object
-/// (for `unwrap_root`, a custom-tagged root's inner value), the root's tag, and the object of
-/// every node. `resolve` gives the objects of imported aliases (`Content::Extern`).
+fn need<'py>(
+    py: Python<'py>,
+    objs: &[Option<Bound<'py, PyAny>>],
+    errs: &[Option<PyErr>],
+    id: NodeId,
+) -> PyResult<Bound<'py, PyAny>> {
+    match (&objs[id as usize], &errs[id as usize]) {
+        (Some(o), _) => Ok(o.clone()),
+        (None, Some(e)) => Err(e.clone_ref(py)),
+        // `order` puts every child before its parent.
+        (None, None) => {
+            Err(Error::asdf(format!("internal: node {id} used before it was built")).into())
+        }
+    }
+}
+
+impl<'py> Converted<'py> {
+    fn need(&self, py: Python<'py>, id: NodeId) -> PyResult<Bound<'py, PyAny>> {
+        need(py, &self.objs, &self.errs, id)
+    }
+}
+
+/// Build Python objects for the nodes of `doc`, children first. The root object is, for
+/// `unwrap_root`, a custom-tagged root's inner value. `resolve` gives the objects of imported
+/// aliases (`Content::Extern`).
 fn convert<'py>(
     py: Python<'py>,
     doc: &Doc,
@@ -629,10 +658,17 @@ fn convert<'py>(
     level: &Arc<Level>,
     unwrap_root: bool,
     resolve: &dyn Fn(&str) -> PyResult<Py<PyAny>>,
-) -> PyResult<(Bound<'py, PyAny>, Option<String>, Objs<'py>)> {
-    let mut objs: Objs<'py> = vec![None; doc.nodes.len()];
+) -> PyResult<Converted<'py>> {
+    let n = doc.nodes.len();
+    let mut objs: Vec<Option<Bound<'py, PyAny>>> = vec![None; n];
+    let mut errs: Vec<Option<PyErr>> = (0..n).map(|_| None).collect();
     let Some(root) = doc.root else {
-        return Ok((py.None().into_bound(py), None, objs));
+        return Ok(Converted {
+            root: py.None().into_bound(py),
+            root_tag: None,
+            objs,
+            errs,
+        });
     };
     let at = |id: NodeId, msg: &str| -> PyErr {
         let n = doc.node(id);
@@ -642,131 +678,153 @@ fn convert<'py>(
             n.col + 1
         )))
     };
-    // `order` puts every child before its parent, so the object exists.
-    let get = |objs: &Objs<'py>, id: NodeId| -> Bound<'py, PyAny> {
-        objs[id as usize]
-            .clone()
-            .unwrap_or_else(|| py.None().into_bound(py))
-    };
-    let key_obj = |objs: &Objs<'py>, k: NodeId| -> PyResult<Bound<'py, PyAny>> {
-        let n = doc.node(k);
-        match (&n.tag, &n.content) {
-            (_, Content::Seq(_) | Content::Map(_) | Content::Lazy(_)) => {
-                Err(at(k, "found unhashable key"))
-            }
+    let key_obj = |objs: &[Option<Bound<'py, PyAny>>],
+                   errs: &[Option<PyErr>],
+                   k: NodeId|
+     -> PyResult<Bound<'py, PyAny>> {
+        let node = doc.node(k);
+        match (&node.tag, &node.content) {
             (Tag::Custom(t), Content::Scalar(Scalar::Str(s))) if &**t == VALUE_TAG => {
                 Ok(PyString::new(py, s).into_any())
             }
-            // asdf's tagged values (TaggedString...) are unhashable.
-            (Tag::Custom(_) | Tag::NdArray(_), _) => Err(at(k, "found unhashable key")),
-            _ => Ok(get(objs, k)),
+            // Lists, dicts and asdf's tagged values are unhashable.
+            _ if crate::asdf::yaml::unhashable_key(doc, k) => {
+                need(py, objs, errs, k)?;
+                Err(at(k, "found unhashable key"))
+            }
+            _ => need(py, objs, errs, k),
         }
     };
     let mut root_tag = None;
     for &id in &doc.order {
-        let n = doc.node(id);
-        let inner: Bound<'py, PyAny> = match &n.content {
-            Content::Scalar(s) => scalar(py, s)?,
-            Content::Seq(items) => match n.tag {
-                Tag::Pairs => {
-                    let out = PyList::empty(py);
-                    for &it in items {
-                        if let Some(&(k, v)) = doc.pairs(it).first() {
-                            out.append((get(&objs, k), get(&objs, v)))?;
+        let node = doc.node(id);
+        if let Some(e) = doc.errors.get(&id) {
+            errs[id as usize] = Some(shared.err(Error::asdf(e.msg.clone())));
+            continue;
+        }
+        let built = (|| -> PyResult<Bound<'py, PyAny>> {
+            let inner: Bound<'py, PyAny> = match &node.content {
+                Content::Scalar(s) => scalar(py, s)?,
+                Content::Seq(items) => match node.tag {
+                    Tag::Pairs => {
+                        let out = PyList::empty(py);
+                        for &it in items {
+                            if let Some(&(k, v)) = doc.pairs(it).first() {
+                                out.append((
+                                    need(py, &objs, &errs, k)?,
+                                    need(py, &objs, &errs, v)?,
+                                ))?;
+                            }
                         }
+                        out.into_any()
                     }
-                    out.into_any()
-                }
-                Tag::Omap => {
-                    let od = py.import("collections")?.getattr("OrderedDict")?.call0()?;
-                    for &it in items {
-                        if let Some(&(k, v)) = doc.pairs(it).first() {
-                            od.set_item(key_obj(&objs, k)?, get(&objs, v))
-                                .map_err(|e| at(k, &format!("bad omap key: {e}")))?;
+                    Tag::Omap => {
+                        let od = py.import("collections")?.getattr("OrderedDict")?.call0()?;
+                        for &it in items {
+                            if let Some(&(k, v)) = doc.pairs(it).first() {
+                                let key = key_obj(&objs, &errs, k)?;
+                                od.set_item(key, need(py, &objs, &errs, v)?)
+                                    .map_err(|e| at(k, &format!("bad omap key: {e}")))?;
+                            }
                         }
+                        od
                     }
-                    od
-                }
-                _ => PyList::new(py, items.iter().map(|&i| get(&objs, i)))?.into_any(),
-            },
-            Content::Map(_) => match n.tag {
-                Tag::Set => {
-                    let s = PySet::empty(py)?;
-                    for &(k, _) in doc.pairs(id) {
-                        s.add(key_obj(&objs, k)?)
-                            .map_err(|e| at(k, &format!("bad set item: {e}")))?;
+                    _ => {
+                        let mut out = Vec::with_capacity(items.len());
+                        for &i in items {
+                            out.push(need(py, &objs, &errs, i)?);
+                        }
+                        PyList::new(py, out)?.into_any()
                     }
-                    s.into_any()
-                }
-                _ => {
-                    let d = PyDict::new(py);
-                    for &(k, v) in doc.pairs(id) {
-                        d.set_item(key_obj(&objs, k)?, get(&objs, v))
-                            .map_err(|e| at(k, &format!("bad mapping key: {e}")))?;
+                },
+                Content::Map(_) => match node.tag {
+                    Tag::Set => {
+                        let set = PySet::empty(py)?;
+                        for &(k, v) in doc.pairs(id) {
+                            let key = key_obj(&objs, &errs, k)?;
+                            need(py, &objs, &errs, v)?;
+                            set.add(key)
+                                .map_err(|e| at(k, &format!("bad set item: {e}")))?;
+                        }
+                        set.into_any()
                     }
-                    d.into_any()
-                }
-            },
-            Content::Lazy(idx) => {
-                let Tag::Custom(t) = &n.tag else {
-                    return Err(at(id, "lazy node without tag"));
-                };
-                let obj = Tagged {
-                    tag: t.to_string(),
-                    loaded: PyOnceLock::new(),
-                    lazy: Some((shared.clone(), level.clone(), *idx)),
-                };
-                let obj = Bound::new(py, obj)?.into_any();
-                if let Some(slot) = level.refs.get(*idx as usize) {
-                    let _ = slot.set(py, PyWeakrefReference::new(&obj)?.unbind());
-                }
-                objs[id as usize] = Some(obj);
-                continue;
-            }
-            Content::Extern(k) => {
-                let name = doc.externs.get(*k as usize).map_or("", String::as_str);
-                objs[id as usize] = Some(resolve(name)?.into_bound(py));
-                continue;
-            }
-        };
-        let unwrap = unwrap_root && id == root;
-        let obj = match &n.tag {
-            Tag::Custom(t) if unwrap => {
-                root_tag = Some(t.to_string());
-                inner
-            }
-            Tag::Custom(t) => {
-                let loaded = PyOnceLock::new();
-                let _ = loaded.set(
-                    py,
-                    Loaded {
-                        value: inner.unbind(),
-                        exports: Vec::new(),
-                    },
-                );
-                Bound::new(
-                    py,
-                    Tagged {
+                    _ => {
+                        let d = PyDict::new(py);
+                        for &(k, v) in doc.pairs(id) {
+                            let key = key_obj(&objs, &errs, k)?;
+                            d.set_item(key, need(py, &objs, &errs, v)?)
+                                .map_err(|e| at(k, &format!("bad mapping key: {e}")))?;
+                        }
+                        d.into_any()
+                    }
+                },
+                Content::Lazy(idx) => {
+                    let Tag::Custom(t) = &node.tag else {
+                        return Err(at(id, "lazy node without tag"));
+                    };
+                    let obj = Tagged {
                         tag: t.to_string(),
-                        loaded,
-                        lazy: None,
+                        loaded: PyOnceLock::new(),
+                        lazy: Some((shared.clone(), level.clone(), *idx)),
+                    };
+                    let obj = Bound::new(py, obj)?.into_any();
+                    if let Some(slot) = level.refs.get(*idx as usize) {
+                        let _ = slot.set(py, PyWeakrefReference::new(&obj)?.unbind());
+                    }
+                    return Ok(obj);
+                }
+                Content::Extern(k) => {
+                    let name = doc.externs.get(*k as usize).map_or("", String::as_str);
+                    return Ok(resolve(name)?.into_bound(py));
+                }
+            };
+            Ok(match &node.tag {
+                Tag::Custom(t) if unwrap_root && id == root => {
+                    root_tag = Some(t.to_string());
+                    inner
+                }
+                Tag::Custom(t) => {
+                    let loaded = PyOnceLock::new();
+                    let _ = loaded.set(
+                        py,
+                        Loaded {
+                            value: inner.unbind(),
+                            exports: Vec::new(),
+                        },
+                    );
+                    Bound::new(
+                        py,
+                        Tagged {
+                            tag: t.to_string(),
+                            loaded,
+                            lazy: None,
+                        },
+                    )?
+                    .into_any()
+                }
+                Tag::NdArray(t) => Bound::new(
+                    py,
+                    NDArrayNode {
+                        tag: t.to_string(),
+                        node: inner.unbind(),
                     },
                 )?
-                .into_any()
-            }
-            Tag::NdArray(t) => Bound::new(
-                py,
-                NDArrayNode {
-                    tag: t.to_string(),
-                    node: inner.unbind(),
-                },
-            )?
-            .into_any(),
-            _ => inner,
-        };
-        objs[id as usize] = Some(obj);
+                .into_any(),
+                _ => inner,
+            })
+        })();
+        match built {
+            Ok(o) => objs[id as usize] = Some(o),
+            Err(e) => errs[id as usize] = Some(e),
+        }
     }
-    Ok((get(&objs, root), root_tag, objs))
+    let root_obj = need(py, &objs, &errs, root)?;
+    Ok(Converted {
+        root: root_obj,
+        root_tag,
+        objs,
+        errs,
+    })
 }
 
 /// An ndarray node's Python value as a small node arena, so `ndarray::spec` reads exactly the
@@ -945,7 +1003,11 @@ impl AsdfDoc {
             Err(Error::asdf(format!("undefined alias '{name}'")).into())
         };
         match convert(py, &tree.doc, &shared, &level, true, &no_imports) {
-            Ok((obj, root_tag, _)) => Ok(AsdfDoc {
+            Ok(Converted {
+                root: obj,
+                root_tag,
+                ..
+            }) => Ok(AsdfDoc {
                 shared,
                 level,
                 tree: obj.unbind(),
