@@ -1,22 +1,25 @@
-//! Lazy subtrees: big tagged block nodes (a gwcs WCS, transforms, ...) are cut out of the YAML
-//! before it is parsed, replaced by a placeholder scalar, and parsed only when asked for.
+//! Lazy subtrees: big tagged block nodes (a gwcs WCS, an old-style slit...) are cut out of the
+//! YAML before it is parsed, replaced by a placeholder scalar, and parsed only when asked for.
+//! A loaded region's text is planned again, so a slit defers its own WCS.
 //!
-//! A candidate is a line `KEY: !tag`, `- !tag` or `- KEY: !tag` (nothing after the tag) whose
-//! body is the following lines indented deeper than KEY (or `-`), blank and comment lines
-//! aside. It is accepted only when all of these hold, so the lazy tree equals the eager one:
+//! A candidate is a line `KEY: !tag`, `- !tag` or `- KEY: !tag` (nothing after the tag; not a
+//! YAML core or ndarray tag) whose body is the following lines indented deeper than KEY (or
+//! `-`), blank and comment lines aside. It is accepted only when all of these hold, so the
+//! lazy tree equals the eager one:
 //! - the body passes a conservative scan with libyaml's token rules: it must end outside any
 //!   quoted scalar or flow collection, contain no block scalar, tab, `?` key, directive or
 //!   other construct the scan does not model, and no line that could continue a multi-line
 //!   plain scalar while holding quote or bracket characters;
-//! - anchor/alias names cross the body's boundary only as aliases to an anchor (defined once)
-//!   of an earlier deferred body, which is then loaded to share the aliased object; the body
-//!   has no merge key (`<<`) or `!!` core tag, which would look into such aliases;
+//! - anchor/alias names (found textually) cross the body's boundary only as aliases to an
+//!   anchor defined once, in an earlier deferred body or outside the enclosing deferred body
+//!   ([`Region::imports`]); the anchored object is then taken from that body so it stays shared.
+//!   The body has no merge key (`<<`) or `!!` core tag, which would look into such aliases;
 //! - when the remaining text is parsed, the placeholder shows up exactly at the tag's position
-//!   as a value of a block mapping whose key starts that line (or an item of a block sequence),
-//!   with a tag that is neither a YAML core tag nor an ndarray tag.
+//!   as a value of a block mapping whose key starts that line (or an item of a block sequence).
 //!
 //! The last check is done by the composer ([`super::yaml::Expect`]); on any mismatch the
-//! caller composes the whole text instead.
+//! caller composes the whole text instead. Errors inside a deferred body surface when it is
+//! loaded, reported at their original line numbers.
 
 use super::yaml::{Expect, PLACEHOLDER};
 use std::collections::HashMap;
