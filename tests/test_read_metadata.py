@@ -620,8 +620,6 @@ def test_no_asdf_yaml_or_stdatamodels_at_run_time(folder):
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-@pytest.mark.xfail(strict=True, reason="AsdfDoc rejects asdf's own !!omap output (items tagged "
-                   "!!omap are mappings; PyYAML ignores the item tags)")
 def test_omap_as_asdf_writes_it(folder):
     """asdf writes an OrderedDict as '!!omap' with each item tagged '!!omap' too."""
     from stdatamodels.jwst import datamodels as dm

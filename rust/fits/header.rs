@@ -4,6 +4,8 @@
 use super::card::{self, Value};
 use crate::error::{Error, Result};
 use compact_str::CompactString;
+use std::collections::HashMap;
+use std::sync::OnceLock;
 
 pub const BLOCK: usize = 2880;
 pub const CARD: usize = 80;
@@ -21,6 +23,20 @@ pub struct Header {
     /// The card images up to (not including) END.
     pub bytes: Vec<u8>,
     pub cards: Vec<CardRef>,
+    /// Upper-cased keyword -> first card, built on the first lookup in a long header.
+    index: OnceLock<HashMap<CompactString, usize>>,
+}
+
+/// Headers shorter than this are searched linearly.
+const INDEX_MIN_CARDS: usize = 24;
+
+/// A lookup key without surrounding blanks or a leading "HIERARCH ".
+fn lookup_key(key: &str) -> &str {
+    let k = key.trim();
+    match k.get(..9) {
+        Some(p) if p.eq_ignore_ascii_case("HIERARCH ") => k[9..].trim(),
+        _ => k,
+    }
 }
 
 /// Is this 80-byte image the END card (END followed by blanks)?
@@ -68,7 +84,11 @@ impl Header {
             });
             off += CARD;
         }
-        Ok(Header { bytes, cards })
+        Ok(Header {
+            bytes,
+            cards,
+            index: OnceLock::new(),
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -85,14 +105,31 @@ impl Header {
 
     /// Position of the first card with this keyword (case-insensitive; HIERARCH prefix optional).
     pub fn position(&self, key: &str) -> Option<usize> {
-        let k = key.trim();
-        let k = match k.get(..9) {
-            Some(p) if p.eq_ignore_ascii_case("HIERARCH ") => k[9..].trim(),
-            _ => k,
-        };
+        let k = lookup_key(key);
         self.cards
             .iter()
             .position(|c| c.key.eq_ignore_ascii_case(k))
+    }
+
+    /// Like `position`, through a keyword index built on first use: for callers that look up
+    /// many keywords in one header.
+    pub fn position_indexed(&self, key: &str) -> Option<usize> {
+        if self.cards.len() < INDEX_MIN_CARDS {
+            return self.position(key);
+        }
+        let k = lookup_key(key);
+        let index = self.index.get_or_init(|| {
+            let mut m = HashMap::with_capacity(self.cards.len());
+            for (i, c) in self.cards.iter().enumerate() {
+                m.entry(c.key.to_ascii_uppercase().into()).or_insert(i);
+            }
+            m
+        });
+        if k.bytes().any(|b| b.is_ascii_lowercase()) {
+            index.get(k.to_ascii_uppercase().as_str()).copied()
+        } else {
+            index.get(k).copied()
+        }
     }
 
     pub fn value_at(&self, i: usize) -> (Value, String) {

@@ -257,6 +257,29 @@ impl FitsFile {
         }
     }
 
+    /// The first card of each keyword in `keys` for HDU `i`: (keyword, value, comment, status)
+    /// as in `cards`, or None when absent. Parses only the cards asked for.
+    fn cards_for<'py>(
+        &self,
+        py: Python<'py>,
+        i: isize,
+        keys: Vec<String>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let h = self.hdu(i)?;
+        let out = PyList::empty(py);
+        for key in keys {
+            match h.header.position_indexed(&key) {
+                None => out.append(py.None())?,
+                Some(k) => {
+                    let (v, c) = h.header.value_at(k);
+                    let (pv, st) = value_to_py(py, &v)?;
+                    out.append((h.header.cards[k].key.as_str(), pv, c, st))?;
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Values of every card named `key` in HDU `i` (e.g. all HISTORY texts).
     fn values<'py>(&self, py: Python<'py>, i: isize, key: &str) -> PyResult<Bound<'py, PyList>> {
         let h = self.hdu(i)?;

@@ -164,42 +164,38 @@ def _cursor(tree: Any, parent: tuple, nxt: Any, memo: dict) -> Any:
 
 
 class _Headers:
-    """Header cards of the HDUs the walk asks for, as {KEYWORD: card} (first card wins)."""
+    """Header access for the walk: HDUs found as fits_support.get_hdu finds them, and only the
+    cards a run asks for parsed (``FitsFile.cards_for``)."""
 
     __slots__ = ("f", "path", "cache")
 
     def __init__(self, f: _core.FitsFile, path: str):
         self.f = f
         self.path = path
-        self.cache: dict[Any, dict | None] = {}
+        self.cache: dict[Any, int | None] = {}
 
-    def at(self, i: int) -> dict:
-        d = self.cache.get(i)
-        if d is None:
-            d = self.cache[i] = {c[0]: c for c in reversed(self.f.cards(i))}
-        return d
-
-    def get(self, hdu: str | None, index: int | None) -> dict | None:
-        """fits_support.get_hdu: None when the HDU is missing (or its EXTVER disagrees)."""
+    def get(self, hdu: str | None, index: int | None) -> int | None:
+        """fits_support.get_hdu: the HDU's position, None when missing (or its EXTVER disagrees)."""
         key = (hdu, index)
         try:
             return self.cache[key]
         except KeyError:
             pass
-        d = None
+        i = None
         if hdu is None or hdu == "PRIMARY":
             if index is None or index == 0:
-                d = self.at(0)
+                i = 0
         else:
             i = self.f.find(hdu, None if index is None else index + 1)
-            if i is not None:
-                d = self.at(i)
-        if d is not None and index is not None:
-            c = d.get("EXTVER")
-            if (1 if c is None else c[1]) != index + 1:
-                d = None
-        self.cache[key] = d
-        return d
+        if i is not None and index is not None:
+            ver = self.f.get(i, "EXTVER")
+            if (1 if ver is None else ver) != index + 1:
+                i = None
+        self.cache[key] = i
+        return i
+
+    def cards(self, i: int, kws: list[str]) -> list:
+        return self.f.cards_for(i, kws)
 
     def value(self, card: tuple) -> Any:
         if card[3] == 2:
@@ -212,10 +208,10 @@ def _apply_runs(
 ) -> None:
     get_header = headers.get
     for parent, hdu, leaves, kws in runs:
-        h = get_header(hdu, index)
-        if h is None:
+        i = get_header(hdu, index)
+        if i is None:
             continue
-        cards = list(map(h.get, kws))
+        cards = headers.cards(i, kws)
         if cards.count(None) == len(cards):
             continue
         cursor = None
@@ -383,7 +379,7 @@ def _read_fits(fname: str, model_type: Any) -> Any:
     tree = _core.AsdfDoc(_asdf_bytes(f, path, i), path).tree
     headers = _Headers(f, path)
     if model_type is None:
-        card = headers.at(0).get("DATAMODL")
+        card = headers.cards(0, ["DATAMODL"])[0]
         if card is None:
             raise KeyNotFoundError(f"Keyword 'DATAMODL' not found in the primary header of {path}.")
         model_type = headers.value(card)
