@@ -1,20 +1,24 @@
 """Type stubs for the Rust extension module ``jwstio._core``."""
 
-from typing import Any
+from typing import Any, final
 
 import numpy as np
 
+__all__ = ["__version__", "AsdfDoc", "FitsFile", "MapBuffer", "NDArrayNode", "Scanner", "Tagged", "scan_walk"]
+
 __version__: str
 
+@final
 class MapBuffer:
     """Read-only buffer over a memory-mapped file (zero-copy source for np.frombuffer)."""
 
     def __len__(self) -> int: ...
 
+@final
 class FitsFile:
     """A memory-mapped FITS file with its HDU index."""
 
-    def __init__(self, path: str) -> None: ...
+    def __new__(cls, path: str) -> FitsFile: ...
     @property
     def path(self) -> str: ...
     @property
@@ -33,21 +37,71 @@ class FitsFile:
     def buffer(self) -> MapBuffer: ...
     def image(self, i: int) -> np.ndarray | None: ...
 
+@final
 class Scanner:
     """A parallel header scan running on its own thread (see jwstio.scan)."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         roots: list[str],
         keys: list[str],
         patterns: list[str],
         recursive: bool = True,
         threads: int | None = None,
         listed: bool = False,
-    ) -> None: ...
+    ) -> Scanner: ...
     def progress(self) -> tuple[int, int | None]: ...
     def wait(self, timeout: float | None = None) -> bool: ...
     def cancel(self) -> None: ...
     def result(self) -> tuple[list[str], list[str], list[list[Any]]]: ...
 
 def scan_walk(roots: list[str], patterns: list[str], recursive: bool = True) -> list[tuple[str, str | None]]: ...
+
+@final
+class NDArrayNode:
+    """An ASDF ndarray node (frozen)."""
+
+    tag: str
+    source: int | str | None
+    shape: list[int | str] | None
+    datatype: Any
+    byteorder: str | None
+    offset: int | None
+    strides: list[int] | None
+    data: list[Any] | None
+    node: dict[str, Any] | list[Any]
+
+@final
+class Tagged:
+    """An explicitly tagged YAML node other than ndarray; deferred subtrees parse on `.value`."""
+
+    tag: str
+    value: Any
+    loaded: bool
+    def __eq__(self, value: object, /) -> bool: ...
+
+@final
+class AsdfDoc:
+    """An ASDF file (e.g. the ASDF extension of a JWST product) decoded in Rust."""
+
+    def __new__(cls, buf: Any, path: str = "", lazy: bool = True) -> AsdfDoc: ...
+    @property
+    def tree(self) -> Any: ...
+    @property
+    def root_tag(self) -> str | None: ...
+    @property
+    def asdf_version(self) -> str: ...
+    @property
+    def standard_version(self) -> str | None: ...
+    @property
+    def comments(self) -> list[str]: ...
+    @property
+    def nblocks(self) -> int: ...
+    @property
+    def nlazy(self) -> int: ...
+    @property
+    def index_offset(self) -> int | None: ...
+    def yaml_bytes(self) -> bytes: ...
+    def block_info(self, i: int) -> dict[str, Any]: ...
+    def block(self, i: int) -> np.ndarray: ...
+    def array(self, node: NDArrayNode) -> np.ndarray: ...
