@@ -229,7 +229,39 @@ def test_meta_map_argument(products):
     assert list(t["my.exp"]) == list(u["EXP_TYPE"])
     assert list(t["my.unit"]) == list(u["SCI:BUNIT"])
     with pytest.raises(ValueError, match="no FITS keyword"):
-        scan(d, [], meta=["meta.nothing"], meta_map={})
+        scan(d, [], meta=["meta.nothing"], meta_map={}, lazy=True)
+
+
+def test_tree_only_meta_paths(tmp_path):
+    """Paths with no keyword in the map come from each file's ASDF tree (read_metadata values)."""
+    datamodels = pytest.importorskip("stdatamodels.jwst.datamodels")
+    import warnings
+
+    import numpy as np
+    import products as prod
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for i, name in enumerate(["cal", "x1d", "cal_mos", "rateints"]):
+            prod.write(name, tmp_path, np.random.default_rng(i))
+        prod.remove_asdf(prod.write("rate", tmp_path, np.random.default_rng(9), program=4321))
+    (tmp_path / "broken_cal.fits").write_bytes(b"SIMPLE  =                    T" + b" " * 100)
+    tree_paths = ["meta.exposure.type", "asdf_library.version", "meta.nothing", "meta.filename"]
+    t = scan(tmp_path, ["DETECTOR"], meta=tree_paths, meta_map={})
+    assert t.colnames[2:7] == ["DETECTOR", *tree_paths]
+    assert len(t) == 6 and sum(bool(e) for e in t["error"]) == 1
+    seen = 0
+    for i, path in enumerate(t["path"]):
+        if t["error"][i]:
+            continue
+        try:
+            md = datamodels.read_metadata(path)
+        except KeyError:  # no ASDF extension / DATAMODL: masked
+            md = {}
+        for p in tree_paths:
+            assert cell(t, i, p) == md.get(p), (path, p)
+            seen += md.get(p) is not None
+    assert seen >= 12
 
 
 def test_meta_keywords_from_schema_document():

@@ -148,21 +148,35 @@ def _default_meta_map() -> dict[str, str]:
     return meta_keywords(json.loads(text))
 
 
-def _meta_specs(meta: Iterable[str], meta_map: Mapping[str, Any] | None) -> list[str]:
+def _meta_specs(meta: Iterable[str], meta_map: Mapping[str, Any] | None) -> list[str | None]:
+    """Keyword spec of each path; None for paths with no keyword (read from the ASDF tree)."""
     mapping: Mapping[str, Any] = _default_meta_map() if meta_map is None else meta_map
-    specs = []
+    specs: list[str | None] = []
     for path in meta:
         spec = mapping.get(path)
-        if spec is None:
-            raise ValueError(
-                f"{path!r} has no FITS keyword in the schema map; values that live only in the "
-                "ASDF tree cannot be scanned yet"
-            )
         if isinstance(spec, (tuple, list)):  # (keyword, hdu)
             kw, hdu = spec
             spec = kw if hdu in (None, "PRIMARY") else f"{hdu}:{kw}"
         specs.append(spec)
     return specs
+
+
+def _tree_values(paths: list[str], errors: list[str], meta_paths: list[str]) -> list[list[Any]]:
+    """Values of metadata paths that have no FITS keyword, from each file's ASDF tree (as
+    ``jwstio.read_metadata`` gives them); masked where a file has no tree or no such value."""
+    from .models import read_metadata
+
+    out: list[list[Any]] = [[] for _ in meta_paths]
+    for path, err in zip(paths, errors):
+        flat: dict[str, Any] = {}
+        if not err:
+            try:
+                flat = read_metadata(path)
+            except (ValueError, KeyError, OSError, TypeError):
+                flat = {}
+        for col, mp in zip(out, meta_paths):
+            col.append(flat.get(mp))
+    return out
 
 
 # --- progress -----------------------------------------------------------------------------------
@@ -250,7 +264,8 @@ def scan(
         Metadata paths (``meta.target.catalog_name``) read through the FITS keyword the
         datamodel schemas tie them to; the column is named by the path. ``meta_map`` maps
         paths to keyword specs; by default it comes from jwstio's bundled schemas
-        (``JwstDataModel``). Paths with no keyword (ASDF-tree-only values) raise ValueError.
+        (``JwstDataModel``). Paths with no keyword are read from each file's ASDF tree, as
+        ``jwstio.read_metadata`` gives them (slower: the YAML of every file is decoded).
     pattern
         Glob(s) for file names inside folders (``*``, ``?``, ``[...]``, ``{a,b}``).
     threads
@@ -274,12 +289,23 @@ def scan(
     """
     keys = [str(k) for k in _as_list(keywords)]
     names = list(keys)
+    tree_only: list[tuple[int, str]] = []  # (column position, meta path) read from ASDF trees
     if meta is not None:
         meta = [str(m) for m in _as_list(meta)]
-        keys += _meta_specs(meta, meta_map)
-        names += meta
-    if len(set(names)) != len(names):
-        raise ValueError(f"duplicate column names in {names}")
+        for m, spec in zip(meta, _meta_specs(meta, meta_map)):
+            if spec is None:
+                tree_only.append((len(names) + len(tree_only), m))
+            else:
+                keys.append(spec)
+                names.append(m)
+    all_names = names + [m for _, m in tree_only]
+    if len(set(all_names)) != len(all_names):
+        raise ValueError(f"duplicate column names in {all_names}")
+    if tree_only and (client is not None or lazy):
+        raise ValueError(
+            f"{[m for _, m in tree_only]}: metadata paths with no FITS keyword are read from each "
+            "file's ASDF tree, which the Dask scan does not do; scan them locally"
+        )
     roots = [os.fspath(p) for p in _as_list(paths_or_folders)]
     patterns = [str(p) for p in _as_list(pattern)]
     t0 = time.perf_counter()
@@ -302,6 +328,10 @@ def scan(
         if bar is not None:
             bar.close()
     table = build_table(paths, errors, columns, names, filename_fields)
+    if tree_only:
+        values = _tree_values(paths, errors, [m for _, m in tree_only])
+        for (pos, m), vals in zip(tree_only, values):
+            table.add_column(_column(m, vals), index=2 + pos)
     table.meta["seconds"] = time.perf_counter() - t0
     table.meta["files"] = len(paths)
     table.meta["failed"] = sum(1 for e in errors if e)
