@@ -5,6 +5,7 @@
 //! [`ndarray`] reads ndarray node specs. Nothing here knows about Python.
 
 pub mod block;
+pub mod fast;
 pub mod file;
 pub mod lazy;
 pub mod ndarray;
@@ -400,6 +401,84 @@ mod tests {
         yaml::check(&t.doc).map_err(|e| e.msg)?;
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| render(text, &t)))
             .map_err(|p| p.downcast_ref::<String>().cloned().unwrap_or_default())
+    }
+
+    /// The fast event producer gives libyaml-safer's events whenever it accepts a text, on
+    /// randomly damaged asdf-emitter-like documents (JWSTIO_FUZZ iterations per base).
+    #[test]
+    fn fuzz_fast_equals_libyaml() {
+        let meta = [
+            "%YAML 1.1",
+            "%TAG ! tag:stsci.edu:asdf/",
+            "--- !core/asdf-1.1.0",
+            "asdf_library: !core/software-1.0.0 {author: Space Telescope Science Institute, homepage: 'http://x.org/asdf',",
+            "  name: asdf, version: 2.7.2}",
+            "history:",
+            "  extensions:",
+            "  - !core/extension_metadata-1.0.0",
+            "    extension_class: a.b.C",
+            "    software: !core/software-1.0.0 {name: astropy, version: 4.3}",
+            "meta:",
+            "  program: {category: ENG, pi_name: 'Stansberry, John A.', title: NIRSpec OTB Moving",
+            "      Target test, x: -0.5}",
+            "  date: '2021-02-17T01:44:58.271'",
+            "  flag: true",
+            "  n: ~",
+            "  big: 123456789012345678901234",
+            "  t: 2001-12-14 21:59:43.10 -5",
+            "  note: 'a long single quoted",
+            "    string with ''quotes'' in it'",
+            "  plain: a long plain",
+            "    continued here",
+            "slits:",
+            "- !core/asdf-1.1.0",
+            "  name: s0",
+            "  data: !core/ndarray-1.0.0",
+            "    source: 0",
+            "    datatype: float32",
+            "    byteorder: little",
+            "    shape: [2, 3]",
+            "  list:",
+            "  - - 1",
+            "    - 2",
+            "  - [3, [4, 5], {a: b}]",
+            "  - k: v",
+            "    k2: !!str 5",
+            "  - 'q': 1",
+            "  unit: !unit/unit-1.0.0 'pixel'",
+            "  wcs: !<tag:stsci.edu:gwcs/wcs-1.1.0>",
+            "    name: ''",
+            "    steps:",
+            "    - !<tag:stsci.edu:gwcs/step-1.1.0>",
+            "      frame: detector",
+            "      transform: !transform/shift-1.2.0 {offset: 1.0}",
+            "...",
+            "",
+        ]
+        .join("\n");
+        let meta = meta.as_str();
+        let mut bases = vec![meta.to_string()];
+        if let Ok(t) = std::fs::read("/tmp/yprof/test1.yaml") {
+            if let Some(p) = lazy::plan(&t, lazy::MIN_BODY, lazy::Outer::default()) {
+                bases.push(String::from_utf8_lossy(&p.text).replace(yaml::PLACEHOLDER, "PH"));
+            }
+        }
+        assert!(fast::tests::same(meta.as_bytes()), "base refused");
+        let iterations: usize = std::env::var("JWSTIO_FUZZ")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(300);
+        let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+        let mut taken = 0;
+        for base in &bases {
+            for _ in 0..iterations {
+                let doc = mutate(base, &mut rng);
+                if fast::tests::same(doc.as_bytes()) {
+                    taken += 1;
+                }
+            }
+        }
+        assert!(taken > iterations / 10, "fast path took only {taken}");
     }
 
     /// Lazy and eager composition agree on randomly damaged documents: same tree when the

@@ -6,7 +6,90 @@
 
 use super::resolve::{self, Core, Implicit, Scalar};
 use crate::error::{Error, Result};
-use libyaml_safer::{EventData, MappingStyle, Mark, ScalarStyle, SequenceStyle};
+pub use libyaml_safer::ScalarStyle;
+use libyaml_safer::{EventData, MappingStyle, SequenceStyle};
+
+/// A 0-based position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Mark {
+    pub line: u64,
+    pub column: u64,
+}
+
+/// The parts of a libyaml event the composer reads (libyaml-safer's own event types cannot
+/// be built outside it, and the fast path makes these directly).
+#[derive(Debug, PartialEq)]
+pub enum Ev {
+    StreamStart,
+    StreamEnd,
+    DocumentStart,
+    DocumentEnd,
+    Alias {
+        anchor: String,
+    },
+    Scalar {
+        anchor: Option<String>,
+        tag: Option<String>,
+        value: String,
+        style: ScalarStyle,
+    },
+    SequenceStart {
+        anchor: Option<String>,
+        tag: Option<String>,
+        block: bool,
+    },
+    MappingStart {
+        anchor: Option<String>,
+        tag: Option<String>,
+        block: bool,
+    },
+    SequenceEnd,
+    MappingEnd,
+}
+
+/// A libyaml-safer event as an [`Ev`] and its start mark.
+pub fn from_lib(ev: libyaml_safer::Event) -> (Ev, Mark) {
+    let m = Mark {
+        line: ev.start_mark.line,
+        column: ev.start_mark.column,
+    };
+    let e = match ev.data {
+        EventData::StreamStart { .. } => Ev::StreamStart,
+        EventData::StreamEnd => Ev::StreamEnd,
+        EventData::DocumentStart { .. } => Ev::DocumentStart,
+        EventData::DocumentEnd { .. } => Ev::DocumentEnd,
+        EventData::Alias { anchor } => Ev::Alias { anchor },
+        EventData::Scalar {
+            anchor,
+            tag,
+            value,
+            style,
+            ..
+        } => Ev::Scalar {
+            anchor,
+            tag,
+            value,
+            style,
+        },
+        EventData::SequenceStart {
+            anchor, tag, style, ..
+        } => Ev::SequenceStart {
+            anchor,
+            tag,
+            block: style == SequenceStyle::Block,
+        },
+        EventData::MappingStart {
+            anchor, tag, style, ..
+        } => Ev::MappingStart {
+            anchor,
+            tag,
+            block: style == MappingStyle::Block,
+        },
+        EventData::SequenceEnd => Ev::SequenceEnd,
+        EventData::MappingEnd => Ev::MappingEnd,
+    };
+    (e, m)
+}
 use std::collections::HashMap;
 
 pub type NodeId = u32;
@@ -428,16 +511,20 @@ impl<'a> Composer<'a> {
         Ok((Tag::Custom(tag.into()), Content::Lazy(idx as u32)))
     }
 
-    fn event(
-        &mut self,
-        ev: libyaml_safer::Event,
-        docs: &mut usize,
-    ) -> std::result::Result<bool, Failure> {
-        let m = ev.start_mark;
-        match ev.data {
-            EventData::StreamStart { .. } | EventData::DocumentEnd { .. } => {}
-            EventData::StreamEnd => return Ok(true),
-            EventData::DocumentStart { .. } => {
+    fn finish(mut self) -> std::result::Result<Doc, Failure> {
+        if self.confirmed.iter().any(|x| !x) {
+            return Err(Failure::LazyMismatch("a placeholder was not seen".into()));
+        }
+        self.doc.line_offset = self.opts.line_offset;
+        self.doc.anchors = self.anchors;
+        Ok(self.doc)
+    }
+
+    fn event(&mut self, ev: Ev, m: Mark, docs: &mut usize) -> std::result::Result<bool, Failure> {
+        match ev {
+            Ev::StreamStart | Ev::DocumentEnd => {}
+            Ev::StreamEnd => return Ok(true),
+            Ev::DocumentStart => {
                 *docs += 1;
                 if *docs > 1 {
                     return Err(self
@@ -448,7 +535,7 @@ impl<'a> Composer<'a> {
                         .into());
                 }
             }
-            EventData::Alias { anchor } => {
+            Ev::Alias { anchor } => {
                 if !self.anchors.contains_key(&anchor) && self.opts.imports.contains(&anchor) {
                     let k = self.doc.externs.len() as u32;
                     self.doc.externs.push(anchor.clone());
@@ -475,12 +562,11 @@ impl<'a> Composer<'a> {
                 }
                 self.attach(id)?;
             }
-            EventData::Scalar {
+            Ev::Scalar {
                 anchor,
                 tag,
                 value,
                 style,
-                ..
             } => {
                 let (t, c, err) = if self.opts.expect.is_some() && value.starts_with(PLACEHOLDER) {
                     let (t, c) = self.placeholder(&anchor, &tag, &value, style, &m)?;
@@ -496,9 +582,7 @@ impl<'a> Composer<'a> {
                 self.doc.order.push(id);
                 self.attach(id)?;
             }
-            EventData::SequenceStart {
-                anchor, tag, style, ..
-            } => {
+            Ev::SequenceStart { anchor, tag, block } => {
                 self.depth_check(&m)?;
                 let (t, err) = self.collection_tag(tag, false, &m);
                 let id = self.push_node(t, Content::Seq(Vec::new()), &m)?;
@@ -509,12 +593,10 @@ impl<'a> Composer<'a> {
                 self.stack.push(Frame::Seq {
                     id,
                     items: Vec::new(),
-                    block: style == SequenceStyle::Block,
+                    block,
                 });
             }
-            EventData::MappingStart {
-                anchor, tag, style, ..
-            } => {
+            Ev::MappingStart { anchor, tag, block } => {
                 self.depth_check(&m)?;
                 let (t, err) = self.collection_tag(tag, true, &m);
                 let id = self.push_node(t, Content::Map(Vec::new()), &m)?;
@@ -526,16 +608,16 @@ impl<'a> Composer<'a> {
                     id,
                     pairs: Vec::new(),
                     key: None,
-                    block: style == MappingStyle::Block,
+                    block,
                 });
             }
-            EventData::SequenceEnd => {
+            Ev::SequenceEnd => {
                 let Some(Frame::Seq { id, items, .. }) = self.stack.pop() else {
                     return Err(self.err("unbalanced sequence end", &m).into());
                 };
                 self.finish_seq(id, items)?;
             }
-            EventData::MappingEnd => {
+            Ev::MappingEnd => {
                 let Some(Frame::Map { id, pairs, .. }) = self.stack.pop() else {
                     return Err(self.err("unbalanced mapping end", &m).into());
                 };
@@ -713,12 +795,16 @@ fn node_error(doc: &Doc, id: NodeId, msg: &str) -> Error {
 }
 
 fn yaml_error(e: &libyaml_safer::Error, offset: i64) -> Error {
+    let mk = |m: libyaml_safer::Mark| Mark {
+        line: m.line,
+        column: m.column,
+    };
     let mut msg = format!("YAML: {}", e.problem());
     if let Some(m) = e.problem_mark() {
-        msg.push_str(&format!(" at {}", fmt_mark(&m, offset)));
+        msg.push_str(&format!(" at {}", fmt_mark(&mk(m), offset)));
     }
     if let (Some(c), Some(m)) = (e.context(), e.context_mark()) {
-        msg.push_str(&format!(" ({c} at {})", fmt_mark(&m, offset)));
+        msg.push_str(&format!(" ({c} at {})", fmt_mark(&mk(m), offset)));
     }
     if e.problem_mark().is_none() {
         msg = format!("YAML: {e}");
@@ -742,26 +828,48 @@ pub fn compose_with(text: &[u8], opts: Options<'_>) -> std::result::Result<Doc, 
         opts,
         merged_total: 0,
     };
+    let mut docs = 0usize;
+    if let Some(events) = super::fast::events(text) {
+        for (ev, m) in events {
+            if c.event(ev, m, &mut docs)? {
+                break;
+            }
+        }
+        return c.finish();
+    }
     let mut input: &[u8] = text;
     let mut parser = libyaml_safer::Parser::new();
     parser.set_input_string(&mut input);
-    let mut docs = 0usize;
     loop {
         // libyaml-safer 0.3 has input-reachable panics (e.g. a tag directly followed by ','
         // in a flow collection, which libyaml accepts): contain them as errors.
         let ev = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.parse()))
             .map_err(|_| Error::asdf("YAML: the parser (libyaml-safer) failed on this input"))?
             .map_err(|e| yaml_error(&e, c.opts.line_offset))?;
-        if c.event(ev, &mut docs)? {
+        let (ev, m) = from_lib(ev);
+        if c.event(ev, m, &mut docs)? {
             break;
         }
     }
-    if c.confirmed.iter().any(|x| !x) {
-        return Err(Failure::LazyMismatch("a placeholder was not seen".into()));
+    c.finish()
+}
+
+/// The events libyaml-safer gives for `text` (tests compare the fast path with them).
+pub fn slow_events(text: &[u8]) -> Result<Vec<(Ev, Mark)>> {
+    let mut input: &[u8] = text;
+    let mut parser = libyaml_safer::Parser::new();
+    parser.set_input_string(&mut input);
+    let mut out = Vec::new();
+    loop {
+        let ev = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.parse()))
+            .map_err(|_| Error::asdf("YAML: the parser (libyaml-safer) failed on this input"))?
+            .map_err(|e| yaml_error(&e, 0))?;
+        let end = matches!(ev.data, EventData::StreamEnd);
+        out.push(from_lib(ev));
+        if end {
+            return Ok(out);
+        }
     }
-    c.doc.line_offset = c.opts.line_offset;
-    c.doc.anchors = c.anchors;
-    Ok(c.doc)
 }
 
 /// Compose without lazy placeholders, raising construction errors of constructed nodes.

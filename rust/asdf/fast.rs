@@ -1,0 +1,915 @@
+//! A fast event producer for the YAML subset asdf's (PyYAML's) emitter writes, giving exactly
+//! the events libyaml-safer gives for the same text (values, styles, tags, implicit flags and
+//! node start marks: the composer reads nothing else), or `None` to let libyaml-safer parse.
+//!
+//! Accepted: `%YAML 1.1|1.2` and `%TAG` directives, an explicit `---` document with an
+//! optional `...`; block mappings with one-line plain or single-quoted keys; block sequences
+//! (also indentless and compact `- - x` / `- key: v`); flow sequences and mappings (may span
+//! lines after separators); plain scalars on one line; single-quoted scalars (may fold over
+//! lines without blank lines); `!suffix`, `!!suffix`, `!<verbatim>` tags. The lazy plan's
+//! placeholder scalars (U+E000 + digits, ending their line) are the only non-ASCII accepted.
+//!
+//! Anything else returns `None` (whole text): anchors, aliases, double quotes, block scalars,
+//! comments, tabs, CR, non-ASCII, complex or multi-line keys, multi-line plain scalars,
+//! empty values, `!` alone, named tag handles, `%` escapes, more documents, deep nesting,
+//! indentation libyaml could read differently. Errors are libyaml-safer's business, so every
+//! doubtful input bails out. The differential tests compare both producers event by event.
+
+use super::yaml::{Ev, Mark, ScalarStyle};
+
+/// Deepest nesting handled here (deeper: libyaml-safer and the composer's depth cap).
+const MAX_DEPTH: usize = 200;
+/// libyaml limits simple keys to 1024 characters; stay well below.
+const MAX_KEY: usize = 1000;
+const PH: [u8; 3] = [0xEE, 0x80, 0x80];
+
+static ENABLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Turn the fast path on or off (tests compare both); returns the previous setting.
+pub fn set_enabled(on: bool) -> bool {
+    ENABLED.swap(on, std::sync::atomic::Ordering::Relaxed)
+}
+
+type R<T> = Option<T>;
+
+struct P<'a> {
+    t: &'a [u8],
+    pos: usize,
+    line: u64,
+    line_start: usize,
+    /// Indentation of the current content line (-1: end of document or a `---`/`...` line).
+    ind: i64,
+    out: Vec<(Ev, Mark)>,
+    /// Explicit %TAG directives, then the defaults.
+    handles: Vec<(String, String)>,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Ctx {
+    Root,
+    MapValue,
+    SeqItem,
+}
+
+fn is_tag_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b'/' | b':')
+}
+
+/// First character of a plain scalar we accept (`-` checked separately).
+fn plain_start(c: u8) -> bool {
+    c.is_ascii_alphanumeric()
+        || matches!(
+            c,
+            b'_' | b'.' | b'/' | b'+' | b'(' | b')' | b'$' | b'~' | b'=' | b'<' | b';' | b'^'
+        )
+}
+
+/// Only '\n' and printable ASCII, except placeholder sequences followed by a digit.
+fn text_ok(t: &[u8]) -> bool {
+    let mut i = 0;
+    while i < t.len() {
+        let c = t[i];
+        if c == b'\n' || (0x20..0x7f).contains(&c) {
+            i += 1;
+            continue;
+        }
+        if t[i..].starts_with(&PH) && t.get(i + 3).is_some_and(u8::is_ascii_digit) {
+            i += 3;
+            continue;
+        }
+        return false;
+    }
+    true
+}
+
+impl<'a> P<'a> {
+    fn cur(&self) -> u8 {
+        self.t.get(self.pos).copied().unwrap_or(0)
+    }
+    fn at(&self, k: usize) -> u8 {
+        self.t.get(self.pos + k).copied().unwrap_or(0)
+    }
+    fn col(&self) -> u64 {
+        (self.pos - self.line_start) as u64
+    }
+    fn mark(&self) -> Mark {
+        Mark {
+            line: self.line,
+            column: self.col(),
+        }
+    }
+    fn emit(&mut self, ev: Ev, m: Mark) {
+        self.out.push((ev, m));
+    }
+    fn spaces(&mut self) {
+        while self.cur() == b' ' {
+            self.pos += 1;
+        }
+    }
+    /// Is the text at line start `s` a `---` / `...` marker?
+    fn marker_at(&self, s: usize) -> bool {
+        let w = self.t.get(s..s + 3);
+        (w == Some(b"---") || w == Some(b"..."))
+            && matches!(self.t.get(s + 3), None | Some(b' ' | b'\n'))
+    }
+
+    /// At the end of a line's content (spaces allowed): move to the next content line and set
+    /// `ind`. Blank lines are skipped; comment lines bail out.
+    fn eol(&mut self) -> R<()> {
+        self.spaces();
+        match self.cur() {
+            b'\n' => self.pos += 1,
+            0 if self.pos >= self.t.len() => {
+                self.ind = -1;
+                return Some(());
+            }
+            _ => return None,
+        }
+        self.line += 1;
+        self.line_start = self.pos;
+        self.next_content()
+    }
+
+    /// From a line start: skip blank lines, stop at the first non-space of a content line.
+    fn next_content(&mut self) -> R<()> {
+        loop {
+            if self.pos >= self.t.len() {
+                self.ind = -1;
+                return Some(());
+            }
+            if self.marker_at(self.pos) {
+                self.ind = -1;
+                return Some(());
+            }
+            self.spaces();
+            match self.cur() {
+                b'\n' => {
+                    self.pos += 1;
+                    self.line += 1;
+                    self.line_start = self.pos;
+                }
+                b'#' => return None,
+                0 if self.pos >= self.t.len() => {
+                    self.ind = -1;
+                    return Some(());
+                }
+                _ => {
+                    self.ind = self.col() as i64;
+                    return Some(());
+                }
+            }
+        }
+    }
+
+    /// A tag at `pos` (`!`), resolved; `pos` after it and its following spaces.
+    fn tag(&mut self, flow: bool) -> R<String> {
+        let t = self.t;
+        let tag = if self.at(1) == b'<' {
+            let s = self.pos + 2;
+            let mut e = s;
+            while e < t.len() && is_tag_char(t[e]) {
+                e += 1;
+            }
+            if e == s || t.get(e) != Some(&b'>') {
+                return None;
+            }
+            self.pos = e + 1;
+            String::from_utf8(t[s..e].to_vec()).ok()?
+        } else {
+            let (handle, s) = if self.at(1) == b'!' {
+                ("!!", self.pos + 2)
+            } else {
+                ("!", self.pos + 1)
+            };
+            let mut e = s;
+            while e < t.len() && is_tag_char(t[e]) {
+                e += 1;
+            }
+            if e == s {
+                return None;
+            }
+            self.pos = e;
+            let prefix = &self.handles.iter().find(|(h, _)| h == handle)?.1;
+            let suffix = std::str::from_utf8(&t[s..e]).ok()?;
+            let mut full = String::with_capacity(prefix.len() + suffix.len());
+            full.push_str(prefix);
+            full.push_str(suffix);
+            full
+        };
+        match self.cur() {
+            b' ' => self.spaces(),
+            b'\n' if !flow => {}
+            0 if !flow && self.pos >= t.len() => {}
+            _ => return None,
+        }
+        Some(tag)
+    }
+
+    /// A plain scalar on one line at `pos`. Returns (value range, ended at `: `/`:\n`).
+    /// Block: ends at `: `, `:\n` or the line end; flow: at `,[]{}` or `: ` (bails at the line
+    /// end, where a flow plain scalar would continue).
+    fn plain(&mut self, flow: bool) -> R<(usize, usize, bool)> {
+        let t = self.t;
+        let s = self.pos;
+        let c = self.cur();
+        if c == PH[0] {
+            // Lazy placeholder: U+E000 + digits, then the line end.
+            if flow || !t[s..].starts_with(&PH) {
+                return None;
+            }
+            let mut e = s + 3;
+            while e < t.len() && t[e].is_ascii_digit() {
+                e += 1;
+            }
+            if !matches!(t.get(e), None | Some(b'\n')) {
+                return None;
+            }
+            self.pos = e;
+            return Some((s, e, false));
+        }
+        let ok_start = plain_start(c)
+            || (c == b'-' && (self.at(1).is_ascii_alphanumeric() || self.at(1) == b'.'));
+        if !ok_start {
+            return None;
+        }
+        let mut e = s; // end of content (exclusive, trailing spaces excluded)
+        let mut p = s;
+        let mut key = false;
+        while p < t.len() {
+            let c = t[p];
+            match c {
+                b'\n' => break,
+                b' ' => {
+                    p += 1;
+                    continue;
+                }
+                b':' => {
+                    let n = t.get(p + 1).copied().unwrap_or(b'\n');
+                    if n == b' ' || n == b'\n' {
+                        key = true;
+                        break;
+                    }
+                    if flow {
+                        return None;
+                    }
+                }
+                b'#' if p > s && t[p - 1] == b' ' => return None,
+                b',' | b'[' | b']' | b'{' | b'}' if flow => break,
+                b'?' if flow => return None,
+                _ => {}
+            }
+            if c >= 0x80 {
+                return None;
+            }
+            p += 1;
+            e = p;
+        }
+        self.pos = e;
+        Some((s, e, key))
+    }
+
+    /// A plain scalar value, folded over continuation lines as libyaml does: a following
+    /// line continues it when deeper than `block_indent` (block context) or always (flow).
+    /// Returns (value, ended at `: `). Blank or comment lines inside bail out.
+    fn plain_value(&mut self, flow: bool, block_indent: i64) -> R<(String, bool)> {
+        let t = self.t;
+        let (s, e, key) = self.plain(flow)?;
+        let mut v = self.str_of(s, e)?;
+        if key {
+            return Some((v, true));
+        }
+        loop {
+            let mut q = self.pos;
+            while t.get(q) == Some(&b' ') {
+                q += 1;
+            }
+            if t.get(q) != Some(&b'\n') {
+                return Some((v, false));
+            }
+            let r0 = q + 1;
+            let end = if flow { None } else { Some((v.clone(), false)) };
+            if self.marker_at(r0) {
+                return end;
+            }
+            let mut r = r0;
+            while t.get(r) == Some(&b' ') {
+                r += 1;
+            }
+            if matches!(t.get(r), None | Some(b'\n' | b'#')) || (r - r0) as i64 <= block_indent {
+                // Block: the scalar ends (a deeper line after blanks is caught by the caller).
+                return end;
+            }
+            self.line += 1;
+            self.line_start = r0;
+            self.pos = r;
+            let (s2, e2, key2) = self.plain(flow)?;
+            if key2 {
+                return None;
+            }
+            v.push(' ');
+            v.push_str(std::str::from_utf8(&t[s2..e2]).ok()?);
+        }
+    }
+
+    /// A single-quoted scalar at `pos`; returns (value, spans several lines).
+    fn single(&mut self, block_indent: i64) -> R<(String, bool)> {
+        let t = self.t;
+        self.pos += 1;
+        let mut out = String::new();
+        let mut multi = false;
+        loop {
+            let s = self.pos;
+            let mut p = s;
+            while p < t.len() && t[p] != b'\'' && t[p] != b'\n' {
+                p += 1;
+            }
+            out.push_str(std::str::from_utf8(&t[s..p]).ok()?);
+            match t.get(p) {
+                Some(b'\'') if t.get(p + 1) == Some(&b'\'') => {
+                    out.push('\'');
+                    self.pos = p + 2;
+                }
+                Some(b'\'') => {
+                    self.pos = p + 1;
+                    return Some((out, multi));
+                }
+                Some(b'\n') => {
+                    // Fold: trailing spaces dropped, one break becomes a space.
+                    while out.ends_with(' ') {
+                        out.pop();
+                    }
+                    self.pos = p + 1;
+                    self.line += 1;
+                    self.line_start = self.pos;
+                    if self.marker_at(self.pos) {
+                        return None;
+                    }
+                    self.spaces();
+                    if matches!(self.cur(), b'\n' | 0) || (self.col() as i64) <= block_indent {
+                        return None;
+                    }
+                    out.push(' ');
+                    multi = true;
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    fn str_of(&self, s: usize, e: usize) -> R<String> {
+        String::from_utf8(self.t[s..e].to_vec()).ok()
+    }
+
+    fn scalar_ev(&mut self, tag: Option<String>, value: String, style: ScalarStyle, m: Mark) {
+        self.emit(
+            Ev::Scalar {
+                anchor: None,
+                tag,
+                value,
+                style,
+            },
+            m,
+        );
+    }
+
+    /// A node at `pos` (after `key: `, `- `, `--- `, or at the line end). `parent`: the
+    /// indentation its block content must exceed; `block_indent`: libyaml's current indent
+    /// (for plain/quoted continuation). Leaves `pos` at the next content line.
+    fn node(&mut self, parent: i64, block_indent: i64, ctx: Ctx, depth: usize) -> R<()> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        let mut m = self.mark();
+        let mut tag = None;
+        if self.cur() == b'!' {
+            tag = Some(self.tag(false)?);
+        }
+        let c = self.cur();
+        match c {
+            b'\n' | 0 => {
+                if c == 0 && self.pos < self.t.len() {
+                    return None;
+                }
+                self.eol()?;
+                let c = self.cur();
+                let dash = c == b'-' && matches!(self.at(1), b' ' | b'\n');
+                if self.ind > parent {
+                    if tag.is_none() {
+                        m = self.mark();
+                    }
+                    if dash {
+                        self.block_seq(self.ind, tag, m, depth)
+                    } else {
+                        self.block_map(self.ind, tag, m, depth)
+                    }
+                } else if self.ind == parent && ctx == Ctx::MapValue && dash {
+                    if tag.is_none() {
+                        m = self.mark();
+                    }
+                    self.block_seq(self.ind, tag, m, depth)
+                } else {
+                    None // empty value
+                }
+            }
+            b'[' | b'{' => {
+                self.flow_at(tag, m, block_indent, depth)?;
+                self.eol()
+            }
+            b'\'' => {
+                let (v, multi) = self.single(block_indent)?;
+                self.spaces();
+                if self.cur() == b':' {
+                    if multi || tag.is_some() || ctx != Ctx::SeqItem {
+                        return None;
+                    }
+                    // `- 'key': v`: a compact mapping.
+                    let col = m.column as i64;
+                    return self.compact_map(col, m, ScalarStyle::SingleQuoted, v, depth);
+                }
+                self.scalar_ev(tag, v, ScalarStyle::SingleQuoted, m);
+                self.eol()
+            }
+            b'-' if matches!(self.at(1), b' ' | b'\n') => {
+                if tag.is_some() || ctx != Ctx::SeqItem {
+                    return None;
+                }
+                let col = self.col() as i64;
+                self.block_seq(col, None, m, depth)
+            }
+            _ => {
+                let line = self.line;
+                let (v, key) = self.plain_value(false, block_indent)?;
+                if key {
+                    if tag.is_some()
+                        || ctx != Ctx::SeqItem
+                        || v.len() > MAX_KEY
+                        || self.line != line
+                    {
+                        return None;
+                    }
+                    let col = m.column as i64;
+                    return self.compact_map(col, m, ScalarStyle::Plain, v, depth);
+                }
+                self.scalar_ev(tag, v, ScalarStyle::Plain, m);
+                self.eol()?;
+                // A deeper next line would continue the plain scalar.
+                if self.ind > block_indent {
+                    return None;
+                }
+                Some(())
+            }
+        }
+    }
+
+    /// `- key: v` with the key already read (pos at its `:`).
+    fn compact_map(
+        &mut self,
+        col: i64,
+        m: Mark,
+        style: ScalarStyle,
+        key: String,
+        depth: usize,
+    ) -> R<()> {
+        self.emit(
+            Ev::MappingStart {
+                anchor: None,
+                tag: None,
+                block: true,
+            },
+            m,
+        );
+        self.scalar_ev(None, key, style, m);
+        self.map_value(col, depth)?;
+        self.map_rest(col, depth)
+    }
+
+    /// After a key: `:` then the value.
+    fn map_value(&mut self, n: i64, depth: usize) -> R<()> {
+        if self.cur() != b':' {
+            return None;
+        }
+        self.pos += 1;
+        match self.cur() {
+            b' ' => self.spaces(),
+            b'\n' => {}
+            _ => return None,
+        }
+        self.node(n, n, Ctx::MapValue, depth + 1)
+    }
+
+    /// Further entries of a block mapping at indentation `n`, then its end.
+    fn map_rest(&mut self, n: i64, depth: usize) -> R<()> {
+        loop {
+            if self.ind < n {
+                break;
+            }
+            if self.ind > n {
+                return None;
+            }
+            self.key()?;
+            self.map_value(n, depth)?;
+        }
+        self.emit(Ev::MappingEnd, self.mark());
+        Some(())
+    }
+
+    /// A block mapping key at `pos` (plain or single-quoted, one line); `pos` after it.
+    fn key(&mut self) -> R<()> {
+        let m = self.mark();
+        match self.cur() {
+            b'\'' => {
+                let (v, multi) = self.single(i64::MAX - 1)?;
+                if multi || v.len() > MAX_KEY {
+                    return None;
+                }
+                self.spaces();
+                self.scalar_ev(None, v, ScalarStyle::SingleQuoted, m);
+            }
+            _ => {
+                let (s, e, key) = self.plain(false)?;
+                if !key || e - s > MAX_KEY {
+                    return None;
+                }
+                let v = self.str_of(s, e)?;
+                self.spaces();
+                self.scalar_ev(None, v, ScalarStyle::Plain, m);
+            }
+        }
+        Some(())
+    }
+
+    fn block_map(&mut self, n: i64, tag: Option<String>, m: Mark, depth: usize) -> R<()> {
+        self.emit(
+            Ev::MappingStart {
+                anchor: None,
+                tag,
+                block: true,
+            },
+            m,
+        );
+        self.map_rest(n, depth)
+    }
+
+    /// A block sequence whose entries are at indentation `n` (pos at the first `-`).
+    fn block_seq(&mut self, n: i64, tag: Option<String>, m: Mark, depth: usize) -> R<()> {
+        // The first entry is at `pos` (its line may start further left: `- - x`).
+        let mut first = true;
+        self.emit(
+            Ev::SequenceStart {
+                anchor: None,
+                tag,
+                block: true,
+            },
+            m,
+        );
+        while (first || self.ind == n) && self.cur() == b'-' && matches!(self.at(1), b' ' | b'\n') {
+            first = false;
+            self.pos += 1;
+            self.spaces();
+            self.node(n, n, Ctx::SeqItem, depth + 1)?;
+        }
+        if self.ind > n {
+            return None;
+        }
+        self.emit(Ev::SequenceEnd, self.mark());
+        Some(())
+    }
+
+    /// Spaces and line breaks inside a flow collection; continuation lines must be indented
+    /// deeper than the block context.
+    fn flow_ws(&mut self, block_indent: i64) -> R<()> {
+        loop {
+            self.spaces();
+            if self.cur() != b'\n' {
+                return Some(());
+            }
+            self.pos += 1;
+            self.line += 1;
+            self.line_start = self.pos;
+            if self.marker_at(self.pos) {
+                return None;
+            }
+            self.spaces();
+            if matches!(self.cur(), b'\n' | b'#' | 0) || (self.col() as i64) <= block_indent {
+                return None;
+            }
+        }
+    }
+
+    /// A flow node (item or value) at `pos`.
+    fn flow_node(&mut self, block_indent: i64, depth: usize) -> R<()> {
+        let m = self.mark();
+        let mut tag = None;
+        if self.cur() == b'!' {
+            tag = Some(self.tag(true)?);
+        }
+        match self.cur() {
+            b'[' | b'{' => self.flow_at(tag, m, block_indent, depth),
+            b'\'' => {
+                let (v, _) = self.single(block_indent)?;
+                self.scalar_ev(tag, v, ScalarStyle::SingleQuoted, m);
+                Some(())
+            }
+            _ => {
+                let (v, key) = self.plain_value(true, block_indent)?;
+                if key {
+                    return None;
+                }
+                self.scalar_ev(tag, v, ScalarStyle::Plain, m);
+                Some(())
+            }
+        }
+    }
+
+    fn flow_at(&mut self, tag: Option<String>, m: Mark, block_indent: i64, depth: usize) -> R<()> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        let is_map = self.cur() == b'{';
+        let close = if is_map { b'}' } else { b']' };
+        self.emit(
+            if is_map {
+                Ev::MappingStart {
+                    anchor: None,
+                    tag,
+                    block: false,
+                }
+            } else {
+                Ev::SequenceStart {
+                    anchor: None,
+                    tag,
+                    block: false,
+                }
+            },
+            m,
+        );
+        self.pos += 1;
+        self.flow_ws(block_indent)?;
+        if self.cur() != close {
+            loop {
+                if is_map {
+                    let km = self.mark();
+                    match self.cur() {
+                        b'\'' => {
+                            let (v, multi) = self.single(block_indent)?;
+                            if multi || v.len() > MAX_KEY {
+                                return None;
+                            }
+                            self.scalar_ev(None, v, ScalarStyle::SingleQuoted, km);
+                        }
+                        _ => {
+                            let (s, e, key) = self.plain(true)?;
+                            if !key || e - s > MAX_KEY {
+                                return None;
+                            }
+                            let v = self.str_of(s, e)?;
+                            self.scalar_ev(None, v, ScalarStyle::Plain, km);
+                        }
+                    }
+                    if self.cur() != b':' || self.at(1) != b' ' {
+                        return None;
+                    }
+                    self.pos += 2;
+                    self.spaces();
+                    if matches!(self.cur(), b',' | b'}' | b']' | b'\n' | b'#' | 0) {
+                        return None;
+                    }
+                }
+                self.flow_node(block_indent, depth + 1)?;
+                self.flow_ws(block_indent)?;
+                match self.cur() {
+                    b',' => {
+                        self.pos += 1;
+                        self.flow_ws(block_indent)?;
+                        if matches!(self.cur(), b']' | b'}' | b',') {
+                            return None;
+                        }
+                    }
+                    c if c == close => break,
+                    _ => return None,
+                }
+            }
+        }
+        self.pos += 1;
+        self.emit(
+            if is_map {
+                Ev::MappingEnd
+            } else {
+                Ev::SequenceEnd
+            },
+            m,
+        );
+        Some(())
+    }
+
+    /// Directives and `---`.
+    fn directives(&mut self) -> R<()> {
+        let mut version = false;
+        let mut tags: Vec<(String, String)> = Vec::new();
+        loop {
+            let s = self.pos;
+            let e = memchr::memchr(b'\n', &self.t[s..]).map_or(self.t.len(), |k| s + k);
+            let line = std::str::from_utf8(&self.t[s..e]).ok()?;
+            if line == "---" || line.starts_with("--- ") {
+                self.pos = s + 3;
+                break;
+            }
+            if let Some(v) = line.strip_prefix("%YAML ") {
+                if version || !tags.is_empty() || !(v == "1.1" || v == "1.2") {
+                    return None;
+                }
+                version = true;
+            } else if let Some(v) = line.strip_prefix("%TAG ") {
+                let (h, p) = v.split_once(' ')?;
+                let h_ok = h == "!" || h == "!!";
+                let p_ok = !p.is_empty()
+                    && p.bytes().all(|c| is_tag_char(c) || c == b',')
+                    && !p.starts_with('-');
+                if !h_ok || !p_ok || tags.iter().any(|(x, _)| x == h) {
+                    return None;
+                }
+                tags.push((h.to_string(), p.to_string()));
+            } else {
+                return None;
+            }
+            if e >= self.t.len() {
+                return None;
+            }
+            self.pos = e + 1;
+            self.line += 1;
+            self.line_start = self.pos;
+        }
+        self.handles = tags;
+        for (h, p) in [("!", "!"), ("!!", "tag:yaml.org,2002:")] {
+            if !self.handles.iter().any(|(x, _)| x == h) {
+                self.handles.push((h.to_string(), p.to_string()));
+            }
+        }
+        Some(())
+    }
+}
+
+/// The libyaml-safer event stream of `t`, or None if `t` is outside the fast subset.
+pub fn events(t: &[u8]) -> Option<Vec<(Ev, Mark)>> {
+    if !ENABLED.load(std::sync::atomic::Ordering::Relaxed) || !text_ok(t) {
+        return None;
+    }
+    let mut p = P {
+        t,
+        pos: 0,
+        line: 0,
+        line_start: 0,
+        ind: 0,
+        out: Vec::with_capacity(t.len() / 12 + 8),
+        handles: Vec::new(),
+    };
+    let r = run(&mut p);
+    #[cfg(test)]
+    if r.is_none() && std::env::var_os("JWSTIO_FAST_DEBUG").is_some() {
+        let e = memchr::memchr(b'\n', &t[p.pos.min(t.len())..]).map_or(t.len(), |k| p.pos + k);
+        eprintln!(
+            "fast bail at line {}: {:?}",
+            p.line + 1,
+            String::from_utf8_lossy(&t[p.line_start.min(e)..e])
+        );
+    }
+    r?;
+    Some(p.out)
+}
+
+fn run(p: &mut P<'_>) -> Option<()> {
+    let t = p.t;
+    let zero = Mark::default();
+    p.emit(Ev::StreamStart, zero);
+    p.directives()?;
+    p.emit(Ev::DocumentStart, zero);
+    // After `---`: the root node on this line or below.
+    match p.cur() {
+        b' ' => {
+            p.spaces();
+            if !matches!(p.cur(), b'!' | b'\n' | 0) {
+                // Inline root content (`--- [..]`, `--- 'x'`...): leave it to libyaml.
+                return None;
+            }
+        }
+        b'\n' => {}
+        _ => return None,
+    }
+    p.node(-1, -1, Ctx::Root, 0)?;
+    // pos: at EOF or a marker line at column 0.
+    if p.pos < t.len() {
+        if !t[p.pos..].starts_with(b"...") || p.col() != 0 {
+            return None;
+        }
+        p.pos += 3;
+        p.eol()?;
+        if p.pos < t.len() || p.ind != -1 {
+            return None;
+        }
+    }
+    let m = p.mark();
+    p.emit(Ev::DocumentEnd, m);
+    p.emit(Ev::StreamEnd, m);
+    Some(())
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::asdf::yaml::slow_events;
+
+    fn norm(v: Vec<(Ev, Mark)>) -> Vec<(Ev, Mark)> {
+        v.into_iter()
+            .map(|(e, m)| match e {
+                Ev::StreamStart
+                | Ev::StreamEnd
+                | Ev::DocumentStart
+                | Ev::DocumentEnd
+                | Ev::SequenceEnd
+                | Ev::MappingEnd => (e, Mark::default()),
+                _ => (e, m),
+            })
+            .collect()
+    }
+
+    /// Fast events, when produced, equal libyaml-safer's; returns whether the fast path ran.
+    pub(crate) fn same(t: &[u8]) -> bool {
+        let Some(f) = events(t) else { return false };
+        match slow_events(t) {
+            Ok(s) => {
+                let (f, s) = (norm(f), norm(s));
+                if f != s {
+                    let k = f
+                        .iter()
+                        .zip(&s)
+                        .position(|(a, b)| a != b)
+                        .unwrap_or(f.len().min(s.len()));
+                    panic!(
+                        "fast != slow at event {k}: {:?} vs {:?}\n{}",
+                        f.get(k),
+                        s.get(k),
+                        String::from_utf8_lossy(t)
+                    );
+                }
+            }
+            Err(e) => panic!(
+                "fast accepted what libyaml rejects ({}):\n{}",
+                e.msg,
+                String::from_utf8_lossy(t)
+            ),
+        }
+        true
+    }
+
+    #[test]
+    fn subset_table() {
+        let yes = [
+            "%YAML 1.1\n%TAG ! tag:stsci.edu:asdf/\n--- !core/asdf-1.1.0\na: 1\nb: [1, 2.5, x y, 'q''s']\nc: {k: v, 'k 2': !unit/unit-1.0.0 m}\n...\n",
+            "%YAML 1.1\n---\na:\n- 1\n- - 2\n  - 3\n- k: v\n  k2: [a,\n    b]\n- !<tag:x.org:y-1.0>\n  z: 1\n- 'long\n  folded   \n    text'\nb: -0.5\n",
+            "---\n- a\n- b: 1\n  c:\n    d: e\n",
+            "--- !!omap\n- a: 1\n- b: 2\n",
+            "%YAML 1.1\n---\nx: !core/ndarray-1.0.0\n  source: 0\n  shape: [2, 3]\nurl: 'http://a/b'\nt: 2001-01-01T00:00:00\n...\n",
+            "---\na: {}\nb: []\nc: ''\nd: !foo {a: [1, {b: 2}]}\n",
+        ];
+        for y in yes {
+            assert!(same(y.as_bytes()), "fast path refused:\n{y}");
+        }
+        let no = [
+            "a: 1",
+            "---\na: &x 1\nb: *x\n",
+            "---\na: \"x\"\n",
+            "---\na: |\n  x\n",
+            "---\na: b\n\n  c\n",
+            "---\na: [b\n\n  c]\n",
+            "---\na:\n",
+            "---\n# c\na: 1\n",
+            "---\na: 1 # c\n",
+            "---\na:\t1\n",
+            "---\n? a\n: 1\n",
+            "--- a\n--- b\n",
+            "---\na: 1\n b: 2\n",
+            "---\na: é\n",
+            "---\na: !e!x 1\n",
+            "---\na: ! 1\n",
+            "---\n{a: 1}\n",
+        ];
+        for n in no {
+            assert!(!same(n.as_bytes()), "fast path took:\n{n}");
+        }
+    }
+
+    #[test]
+    fn real_fixture() {
+        let Ok(t) = std::fs::read("/tmp/yprof/test1.yaml") else {
+            return;
+        };
+        use crate::asdf::{lazy, parse_tree, region_text};
+        let plan = lazy::plan(&t, lazy::MIN_BODY, lazy::Outer::default()).unwrap();
+        assert!(same(&plan.text));
+        let tree = parse_tree(&t, true).unwrap();
+        let (rt, _) = region_text(&t, tree.plan.as_ref().unwrap(), 0).unwrap();
+        let rp = lazy::plan(&rt, lazy::MIN_BODY, lazy::Outer::default()).unwrap();
+        assert!(same(&rp.text));
+        same(&t);
+    }
+}
