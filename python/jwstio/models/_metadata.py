@@ -59,7 +59,11 @@ def _keyword_entries(name: str) -> list[tuple[tuple[str, ...], str, str | None]]
 
 
 def _runs(entries: list) -> tuple:
-    """Group consecutive entries with one parent and HDU: (parent, hdu, leaves, KEYWORDS)."""
+    """Group consecutive entries with one parent and HDU into runs, and every run's keywords
+    per HDU into one batch (one header lookup call per HDU):
+    (batches, runs) with batches = ((hdu, KEYWORDS), ...) and runs =
+    ((parent, batch index, first, last, leaves), ...) where the run's cards are
+    ``batch_cards[first:last]``."""
     runs: list = []
     for path, kw, hdu in entries:
         parent, leaf = path[:-1], path[-1]
@@ -68,7 +72,18 @@ def _runs(entries: list) -> tuple:
             runs[-1][3].append(kw)
         else:
             runs.append((parent, hdu, [leaf], [kw]))
-    return tuple((p, h, tuple(leaves), tuple(kws)) for p, h, leaves, kws in runs)
+    batch_of: dict[Any, int] = {}
+    batches: list[tuple[Any, list[str]]] = []
+    out = []
+    for parent, hdu, leaves, kws in runs:
+        b = batch_of.get(hdu)
+        if b is None:
+            b = batch_of[hdu] = len(batches)
+            batches.append((hdu, []))
+        first = len(batches[b][1])
+        batches[b][1].extend(kws)
+        out.append((parent, b, first, first + len(kws), tuple(leaves)))
+    return tuple((h, tuple(k)) for h, k in batches), tuple(out)
 
 
 _PLANS: dict[str, tuple] = {}
@@ -206,12 +221,16 @@ class _Headers:
 def _apply_runs(
     tree: Any, runs: tuple, headers: _Headers, prefix: tuple, index: int | None, memo: dict
 ) -> None:
-    get_header = headers.get
-    for parent, hdu, leaves, kws in runs:
-        i = get_header(hdu, index)
-        if i is None:
+    batches, runs = runs
+    found = []
+    for hdu, kws in batches:
+        i = headers.get(hdu, index)
+        found.append(None if i is None else headers.cards(i, kws))
+    for parent, b, first, last, leaves in runs:
+        all_cards = found[b]
+        if all_cards is None:
             continue
-        cards = headers.cards(i, kws)
+        cards = all_cards[first:last]
         if cards.count(None) == len(cards):
             continue
         cursor = None

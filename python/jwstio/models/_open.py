@@ -81,42 +81,48 @@ _CORE_DICT_TAGS = (
 # otherwise hang every walk of the tree, to_flat_dict included).
 MAX_EXPANDED_LEAVES = 10_000_000
 
-_CONTAINERS = (dict, list, _core.Tagged, _core.NDArrayNode)
+_CONTAINERS = frozenset((dict, list, _core.Tagged, _core.NDArrayNode))
 
 
 def _normalize(value: Any, f: fits.FitsFile, seen: dict[int, int] | None = None) -> Any:
     """Replace decoded nodes by what the model tree holds: dicts for core tags, lazy arrays.
 
-    Containers shared through YAML aliases are normalized once; their expanded size is counted.
+    Containers shared through YAML aliases are normalized once; ``seen`` records each
+    container's expanded number of values, and a tree expanding past MAX_EXPANDED_LEAVES is
+    refused.
     """
     if seen is None:
         seen = {}
-    if isinstance(value, (dict, list)):
+    t = type(value)
+    if t is dict or t is list:
         key = id(value)
         if key in seen:
             return value
         seen[key] = 0
-        items = value.items() if isinstance(value, dict) else enumerate(value)
-        leaves = 0
-        for k, v in list(items):
-            if isinstance(v, _CONTAINERS):
-                v = value[k] = _normalize(v, f, seen)
-                leaves += seen.get(id(v), 1)
-            else:
-                leaves += 1
-            if leaves > MAX_EXPANDED_LEAVES:
-                raise AsdfError(f"{f.path}: ASDF tree expands to more than {MAX_EXPANDED_LEAVES} values (alias bomb?)")
-        seen[key] = leaves
+        total = len(value)
+        containers = _CONTAINERS
+        pairs = value.items() if t is dict else enumerate(value)
+        for k, v in pairs:
+            if type(v) in containers:
+                w = _normalize(v, f, seen)
+                if w is not v:
+                    value[k] = w
+                total += seen.get(id(w), 1) - 1
+        if total > MAX_EXPANDED_LEAVES:
+            raise AsdfError(f"{f.path}: ASDF tree expands to more than {MAX_EXPANDED_LEAVES} values (alias bomb?)")
+        seen[key] = total
         return value
-    if isinstance(value, _core.NDArrayNode):
+    if t is _core.NDArrayNode:
         src = value.source
         if isinstance(src, str) and src.startswith("fits:"):
             return HduArray(_fits_source(f, src[5:]))
         return BlockArray(value)
-    if isinstance(value, _core.Tagged):
+    if t is _core.Tagged:
         tag = value.tag
-        if tag.startswith(_CORE_DICT_TAGS) and isinstance(value.value, (dict, list)):
-            return _normalize(value.value, f, seen)
+        if tag.startswith(_CORE_DICT_TAGS):
+            inner = value.value
+            if isinstance(inner, (dict, list)):
+                return _normalize(inner, f, seen)
         if tag.startswith("tag:stsci.edu:asdf/core/complex-") and isinstance(value.value, str):
             return complex(value.value.replace("i", "j"))
         return TaggedObject(value)
