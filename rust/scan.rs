@@ -601,17 +601,7 @@ mod tests {
     use super::*;
     use std::io::Write;
 
-    fn block(cards: &[&str]) -> Vec<u8> {
-        let mut v = Vec::new();
-        for c in cards.iter().chain(["END"].iter()) {
-            let mut b = c.as_bytes().to_vec();
-            b.resize(80, b' ');
-            v.extend(b);
-        }
-        let n = v.len().div_ceil(BLOCK) * BLOCK;
-        v.resize(n, b' ');
-        v
-    }
+    use crate::fits::testutil::block;
 
     /// Primary with `extra` filler cards, an image SCI (EXTVER 1) with 12 data bytes, an image
     /// SCI (EXTVER 2) with BUNIT.

@@ -303,17 +303,7 @@ pub fn find(hdus: &[Hdu], name: &str, ver: Option<i64>) -> Option<usize> {
 mod tests {
     use super::*;
 
-    fn block(cards: &[&str]) -> Vec<u8> {
-        let mut v = Vec::new();
-        for c in cards.iter().chain(["END"].iter()) {
-            let mut b = c.as_bytes().to_vec();
-            b.resize(80, b' ');
-            v.extend(b);
-        }
-        let n = v.len().div_ceil(BLOCK) * BLOCK;
-        v.resize(n, b' ');
-        v
-    }
+    use crate::fits::testutil::block;
 
     fn sample() -> Vec<u8> {
         let mut f = block(&[
