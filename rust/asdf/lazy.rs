@@ -41,7 +41,16 @@ pub struct Region {
     pub imports: Vec<(String, u32)>,
     /// Anchors in the body that later regions alias.
     pub exports: Vec<String>,
+    /// The body scan's state after each body line ([`FRESH`], [`CLOSED`] bits), so planning
+    /// the region's own text need not scan its nested bodies again (see [`Outer::scan`]).
+    pub scan: Vec<u8>,
 }
+
+/// [`Region::scan`] bit: after this line the scan is in the state a new scan starts in.
+pub const FRESH: u8 = 1;
+/// [`Region::scan`] bit: after this line the scan is outside quotes and flow collections
+/// (a body ending here passes [`body_ok`], given a fresh start).
+pub const CLOSED: u8 = 2;
 
 /// The text to parse now, with where each placeholder must appear.
 #[derive(Debug, Clone)]
@@ -53,24 +62,47 @@ pub struct Plan {
     pub doc_start: usize,
 }
 
+/// A line of the text (u32 offsets keep the table small: planning needs a text below 4 GiB).
 struct Line {
-    start: usize,
+    start: u32,
     /// End of content (excluding '\n').
-    end: usize,
-    indent: usize,
+    end: u32,
+    indent: u32,
 }
 
-fn lines_of(t: &[u8]) -> Vec<Line> {
-    let mut out = Vec::with_capacity(t.len() / 32);
+impl Line {
+    fn start(&self) -> usize {
+        self.start as usize
+    }
+    fn end(&self) -> usize {
+        self.end as usize
+    }
+    fn indent(&self) -> usize {
+        self.indent as usize
+    }
+}
+
+/// The lines of `t`; None if `t` is too long for [`Line`].
+fn lines_of(t: &[u8]) -> Option<Vec<Line>> {
+    u32::try_from(t.len()).ok()?;
+    let mut out = Vec::with_capacity(t.len() / 12 + 1);
     let mut start = 0;
-    let ends = memchr::memchr_iter(b'\n', t)
-        .chain((t.last() != Some(&b'\n') && !t.is_empty()).then_some(t.len()));
-    for end in ends {
-        let indent = t[start..end].iter().take_while(|&&c| c == b' ').count();
-        out.push(Line { start, end, indent });
+    while start < t.len() {
+        let rest = &t[start..];
+        let indent = rest.iter().take_while(|&&c| c == b' ').count();
+        let end = match memchr::memchr(b'\n', &rest[indent..]) {
+            Some(k) => start + indent + k,
+            None => t.len(),
+        };
+        // In range: end <= t.len() <= u32::MAX.
+        out.push(Line {
+            start: start as u32,
+            end: end as u32,
+            indent: indent as u32,
+        });
         start = end + 1;
     }
-    out
+    Some(out)
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
@@ -119,7 +151,7 @@ fn resolve_tag(tag: &[u8], handles: &[(Vec<u8>, Vec<u8>)]) -> Option<Vec<u8>> {
 fn tag_handles(t: &[u8], lines: &[Line]) -> Vec<(Vec<u8>, Vec<u8>)> {
     let mut out = Vec::new();
     for l in lines {
-        let s = &t[l.start..l.end];
+        let s = &t[l.start()..l.end()];
         if let Some(rest) = s.strip_prefix(b"%TAG ") {
             let parts: Vec<&[u8]> = rest
                 .split(|&c| c == b' ')
@@ -225,10 +257,8 @@ impl Scan {
         }
     }
 
+    /// Scan one line (tabs are refused by the caller, for the whole body at once).
     fn line(&mut self, s: &[u8], indent: usize) -> bool {
-        if s.contains(&b'\t') {
-            return false;
-        }
         if self.mode == Mode::Normal && self.depth == 0 {
             let first = s.get(indent).copied();
             match first {
@@ -474,15 +504,37 @@ const PLAIN_STOP_BLOCK: [bool; 256] = stop_table(false);
 const PLAIN_STOP_FLOW: [bool; 256] = stop_table(true);
 
 /// Is `body` safe to defer (see module docs)? `lines` are its lines.
+#[cfg(test)]
 fn body_ok(t: &[u8], lines: &[Line]) -> bool {
-    let mut scan = Scan::new();
-    for l in lines {
-        let s = &t[l.start..l.end];
-        if !scan.line(s, l.indent) {
-            return false;
-        }
+    body_scan(t, lines).is_some()
+}
+
+/// [`body_ok`], with the scan's state after each line ([`Region::scan`]) when it holds.
+fn body_scan(t: &[u8], lines: &[Line]) -> Option<Vec<u8>> {
+    let (Some(first), Some(last)) = (lines.first(), lines.last()) else {
+        return Some(Vec::new());
+    };
+    // A tab anywhere in the body (its lines and their newlines) is refused.
+    if memchr::memchr(b'\t', t.get(first.start()..last.end())?).is_some() {
+        return None;
     }
-    scan.depth == 0 && scan.mode == Mode::Normal
+    let mut scan = Scan::new();
+    let mut states = Vec::with_capacity(lines.len());
+    for l in lines {
+        let s = t.get(l.start()..l.end())?;
+        if !scan.line(s, l.indent()) {
+            return None;
+        }
+        let closed = scan.depth == 0 && scan.mode == Mode::Normal;
+        states.push(if closed && !scan.plain_pending {
+            FRESH | CLOSED
+        } else if closed {
+            CLOSED
+        } else {
+            0
+        });
+    }
+    (scan.depth == 0 && scan.mode == Mode::Normal).then_some(states)
 }
 
 /// Text-level checks that make laziness unsafe anywhere: other line breaks than '\n',
@@ -565,6 +617,10 @@ pub struct Outer<'a> {
     pub imports: &'a [String],
     /// Anchors the enclosing region exports (aliased outside this text).
     pub exports: &'a [String],
+    /// The enclosing region's [`Region::scan`] when this text is its [`region_doc`] (empty:
+    /// unknown). Its body passed every check of an accepted body, so a nested body starting
+    /// where that scan was [`FRESH`] passes them too iff the scan was [`CLOSED`] at its end.
+    pub scan: &'a [u8],
 }
 
 /// Drop regions whose anchors/aliases cross their boundary in ways a deferred parse cannot
@@ -660,19 +716,23 @@ pub fn plan(t: &[u8], min_body: usize, outer: Outer<'_>) -> Option<Plan> {
     if !text_ok(t) {
         return None;
     }
-    let lines = lines_of(t);
+    let lines = lines_of(t)?;
     // The document must start with an explicit '---' line after directives/comments.
     let doc_line = lines.iter().position(|l| {
-        let s = &t[l.start..l.end];
+        let s = &t[l.start()..l.end()];
         s.starts_with(b"---") && s.get(3).is_none_or(|&c| c == b' ')
     })?;
     if !lines[..doc_line].iter().all(|l| {
-        let s = &t[l.start..l.end];
+        let s = &t[l.start()..l.end()];
         s.is_empty() || s[0] == b'%' || s[0] == b'#'
     }) {
         return None;
     }
     let handles = tag_handles(t, &lines[..doc_line]);
+    // The enclosing scan's states of this text's body lines (those after the `---` line).
+    let known_base = doc_line + 1;
+    let known = (!outer.scan.is_empty() && outer.scan.len() == lines.len() - known_base)
+        .then_some(outer.scan);
     let mut regions: Vec<(Region, usize, Option<usize>)> = Vec::new();
     let mut k = doc_line + 1;
     // Nested rejected candidates rescan their bodies: bound the total work (crafted deep
@@ -680,8 +740,8 @@ pub fn plan(t: &[u8], min_body: usize, outer: Outer<'_>) -> Option<Plan> {
     let mut budget = 32 * t.len() + (1 << 20);
     while k < lines.len() {
         let l = &lines[k];
-        let s = &t[l.start..l.end];
-        let Some((reference, tag, key_col)) = candidate(s, l.indent).filter(|(_, tag, _)| {
+        let s = &t[l.start()..l.end()];
+        let Some((reference, tag, key_col)) = candidate(s, l.indent()).filter(|(_, tag, _)| {
             resolve_tag(&s[tag.clone()], &handles).is_some_and(|full| {
                 !EAGER_PREFIXES
                     .iter()
@@ -696,11 +756,11 @@ pub fn plan(t: &[u8], min_body: usize, outer: Outer<'_>) -> Option<Plan> {
         let mut j = k + 1;
         while j < lines.len() {
             let m = &lines[j];
-            budget = budget.checked_sub(m.end - m.start + 1)?;
-            let ms = &t[m.start..m.end];
-            let blank = m.indent == ms.len() || ms[m.indent] == b'#';
+            budget = budget.checked_sub(m.end() - m.start() + 1)?;
+            let ms = &t[m.start()..m.end()];
+            let blank = m.indent() == ms.len() || ms[m.indent()] == b'#';
             if !blank {
-                if m.indent <= reference {
+                if m.indent() <= reference {
                     break;
                 }
                 last = Some(j);
@@ -710,41 +770,51 @@ pub fn plan(t: &[u8], min_body: usize, outer: Outer<'_>) -> Option<Plan> {
         let accepted = last.and_then(|last| {
             let first_content = (k + 1..=last).find(|&q| {
                 let m = &lines[q];
-                m.indent < m.end - m.start && t[m.start + m.indent] != b'#'
+                m.indent() < m.end() - m.start() && t[m.start() + m.indent()] != b'#'
             })?;
-            if lines[first_content].indent <= reference {
+            if lines[first_content].indent() <= reference {
                 return None;
             }
-            let body = l.end + 1..(lines[last].end + 1).min(t.len());
+            let body = l.end() + 1..(lines[last].end() + 1).min(t.len());
+            if body.len() < min_body {
+                return None;
+            }
+            // What the enclosing scan knows of this body (see [`Outer::scan`]).
+            let known = known.and_then(|states| {
+                let fresh = states.get(k.checked_sub(known_base)?)? & FRESH != 0;
+                let sub = states.get(k + 1 - known_base..=last - known_base)?;
+                fresh.then_some(sub)
+            });
+            if let Some(sub) = known {
+                return (sub.last()? & CLOSED != 0).then(|| (sub.to_vec(), last));
+            }
             // Merge keys and core tags (!!omap...) look into aliased nodes while composing,
             // which an imported alias cannot show: keep such bodies eager.
             let bt = &t[body.clone()];
-            if body.len() < min_body
-                || contains(bt, b"<<")
-                || contains(bt, b"!!")
-                || !printable(bt)
-                || {
-                    budget = budget.saturating_sub(bt.len());
-                    budget == 0
-                }
-                || !body_ok(t, &lines[k + 1..=last])
-            {
+            if contains(bt, b"<<") || contains(bt, b"!!") || !printable(bt) || {
+                budget = budget.saturating_sub(bt.len());
+                budget == 0
+            } {
                 return None;
             }
-            Some((
+            body_scan(t, &lines[k + 1..=last]).map(|states| (states, last))
+        });
+        let accepted = accepted.map(|(scan, last)| {
+            (
                 Region {
                     line: k,
-                    tag: l.start + tag.start..l.start + tag.end,
-                    body,
+                    tag: l.start() + tag.start..l.start() + tag.end,
+                    body: l.end() + 1..(lines[last].end() + 1).min(t.len()),
                     imports: Vec::new(),
                     exports: Vec::new(),
+                    scan,
                 },
                 last,
-            ))
+            )
         });
         match accepted {
             Some((r, last)) => {
-                regions.push((r, l.start, key_col));
+                regions.push((r, l.start(), key_col));
                 k = last + 1;
             }
             None => k += 1,
@@ -771,7 +841,7 @@ pub fn plan(t: &[u8], min_body: usize, outer: Outer<'_>) -> Option<Plan> {
         pos = r.body.end;
     }
     text.extend_from_slice(&t[pos..]);
-    let doc_start = lines[doc_line].start;
+    let doc_start = lines[doc_line].start();
     Some(Plan {
         text,
         expect,
@@ -794,13 +864,43 @@ pub fn region_doc(t: &[u8], doc_start: usize, r: &Region) -> (Vec<u8>, i64) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn ok(body: &str) -> bool {
         let t = body.as_bytes();
-        let lines = lines_of(t);
+        let lines = lines_of(t).unwrap();
         body_ok(t, &lines)
+    }
+
+    /// Planning a region's text with the enclosing scan's states gives the plan found
+    /// without them (checked recursively); returns how many region texts were checked.
+    pub fn scan_hint_agrees(t: &[u8], outer: Outer<'_>) -> usize {
+        let Some(p) = plan(t, MIN_BODY, outer) else {
+            return 0;
+        };
+        let mut n = 0;
+        for r in &p.regions {
+            let (rt, _) = region_doc(t, p.doc_start, r);
+            let imports: Vec<String> = r.imports.iter().map(|(n, _)| n.clone()).collect();
+            let o = Outer {
+                imports: &imports,
+                exports: &r.exports,
+                scan: &r.scan,
+            };
+            let with = plan(&rt, MIN_BODY, o);
+            let without = plan(&rt, MIN_BODY, Outer { scan: &[], ..o });
+            assert_eq!(format!("{with:?}"), format!("{without:?}"));
+            n += 1 + scan_hint_agrees(&rt, o);
+        }
+        n
+    }
+
+    #[test]
+    fn scan_hint_on_real_text() {
+        if let Ok(t) = std::fs::read("/tmp/yprof/test1.yaml") {
+            assert!(scan_hint_agrees(&t, Outer::default()) >= 2);
+        }
     }
 
     #[test]
@@ -955,6 +1055,7 @@ mod tests {
             Outer {
                 imports: &r,
                 exports: &q,
+                scan: &[],
             },
         )
         .unwrap();

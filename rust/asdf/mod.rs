@@ -33,6 +33,8 @@ pub struct Context<'a> {
     pub imports: &'a [String],
     /// Anchors aliased outside this text.
     pub exports: &'a [String],
+    /// When this text is a deferred region's: that region's [`lazy::Region::scan`].
+    pub scan: &'a [u8],
 }
 
 /// Compose a YAML stream (one document). With `lazy`, big tagged block subtrees become
@@ -49,6 +51,7 @@ pub fn parse_text(text: &[u8], lazy: bool, cx: Context<'_>) -> Result<Tree> {
         let outer = lazy::Outer {
             imports: cx.imports,
             exports: cx.exports,
+            scan: cx.scan,
         };
         if let Some(plan) = lazy::plan(text, lazy::MIN_BODY, outer) {
             // Any failure on the reduced text (a mismatch, or an error whose position would be
@@ -112,6 +115,7 @@ pub fn parse_region(
         line_offset,
         imports: &imports,
         exports: &r.exports,
+        scan: &r.scan,
     };
     let tree = parse_text(&rtext, lazy, cx)?;
     Ok((rtext, line_offset, tree))
@@ -513,7 +517,7 @@ mod tests {
             .and_then(|v| v.parse().ok())
             .unwrap_or(0x9E37_79B9_7F4A_7C15);
         let mut rng = Rng(seed);
-        let (mut deferred, mut both_ok) = (0, 0);
+        let (mut deferred, mut both_ok, mut hinted) = (0, 0, 0);
         let hook = std::panic::take_hook();
         // Region errors are raised as String panics by `render`; report anything else.
         std::panic::set_hook(Box::new(|info| {
@@ -534,6 +538,7 @@ mod tests {
             if parse_tree(doc.as_bytes(), true).is_ok_and(|t| t.plan.is_some()) {
                 deferred += 1;
             }
+            hinted += lazy::tests::scan_hint_agrees(doc.as_bytes(), lazy::Outer::default());
             let same = match (&eager, &lazy) {
                 (Ok(e), Ok(l)) => {
                     both_ok += 1;
@@ -556,5 +561,9 @@ mod tests {
         // The mutations must leave most documents deferrable and many valid.
         assert!(deferred > iterations / 3, "{deferred} deferred");
         assert!(both_ok > iterations / 8, "{both_ok} valid");
+        assert!(
+            hinted > iterations,
+            "{hinted} region plans checked with scan states"
+        );
     }
 }
