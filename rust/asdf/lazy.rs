@@ -82,6 +82,23 @@ impl Line {
     }
 }
 
+/// The number of leading spaces of `s` (eight bytes at a time).
+fn spaces(s: &[u8]) -> usize {
+    let mut i = 0;
+    while let Some(chunk) = s.get(i..i + 8) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(w) ^ 0x2020_2020_2020_2020;
+        if x != 0 {
+            return i + (x.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    i + s
+        .get(i..)
+        .map_or(0, |r| r.iter().take_while(|&&c| c == b' ').count())
+}
+
 /// The lines of `t`; None if `t` is too long for [`Line`].
 fn lines_of(t: &[u8]) -> Option<Vec<Line>> {
     u32::try_from(t.len()).ok()?;
@@ -89,7 +106,7 @@ fn lines_of(t: &[u8]) -> Option<Vec<Line>> {
     let mut start = 0;
     while start < t.len() {
         let rest = &t[start..];
-        let indent = rest.iter().take_while(|&&c| c == b' ').count();
+        let indent = spaces(rest);
         let end = match memchr::memchr(b'\n', &rest[indent..]) {
             Some(k) => start + indent + k,
             None => t.len(),
@@ -900,6 +917,16 @@ pub(crate) mod tests {
     fn scan_hint_on_real_text() {
         if let Ok(t) = std::fs::read("/tmp/yprof/test1.yaml") {
             assert!(scan_hint_agrees(&t, Outer::default()) >= 2);
+        }
+    }
+
+    #[test]
+    fn leading_spaces() {
+        for n in 0..40 {
+            for tail in ["", "x", "x  y", "\n  "] {
+                let s = format!("{}{tail}", " ".repeat(n));
+                assert_eq!(spaces(s.as_bytes()), n, "{s:?}");
+            }
         }
     }
 
