@@ -3,7 +3,6 @@ subprocess so a segfault/SIGBUS/abort would show as a failure instead of killing
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path

@@ -5,7 +5,6 @@ changed after writing."""
 
 import datetime
 import math
-import shutil
 import warnings
 from pathlib import Path
 
