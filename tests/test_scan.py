@@ -230,6 +230,10 @@ def test_meta_map_argument(products):
     assert list(t["my.unit"]) == list(u["SCI:BUNIT"])
     with pytest.raises(ValueError, match="no FITS keyword"):
         scan(d, [], meta=["meta.nothing"], meta_map={}, lazy=True)
+    from jwstio import dask as jdask
+
+    with pytest.raises(ValueError, match="no FITS keyword"):
+        jdask.scan(d, [], meta=["meta.nothing"], meta_map={})
 
 
 def test_tree_only_meta_paths(tmp_path):

@@ -171,7 +171,14 @@ def scan(
     names = list(keys)
     if meta is not None:
         meta = [str(m) for m in _as_list(meta)]
-        keys += _meta_specs(meta, meta_map)
+        specs = _meta_specs(meta, meta_map)
+        missing = [m for m, spec in zip(meta, specs) if spec is None]
+        if missing:
+            raise ValueError(
+                f"{missing}: metadata paths with no FITS keyword are read from each file's ASDF "
+                "tree, which the Dask scan does not do; scan them locally"
+            )
+        keys += [spec for spec in specs if spec is not None]
         names += meta
     if len(set(names)) != len(names):
         raise ValueError(f"duplicate column names in {names}")
