@@ -128,9 +128,22 @@ fn to_array<'py, T: numpy::Element + bytemuck::Pod + Send>(
     let out: &mut [T] =
         unsafe { arr.as_slice_mut() }.map_err(|e| PyValueError::new_err(format!("{path}: {e}")))?;
     let bytes: &mut [u8] = bytemuck::cast_slice_mut(out);
-    let file = map.file();
-    py.detach(|| convert::convert_from_file(file, offset, bitpix, plan, bytes))
-        .map_err(|e| Error::io(&e).with_path(std::path::Path::new(path)))?;
+    match map.file() {
+        Some(file) => py
+            .detach(|| convert::convert_from_file(file, offset, bitpix, plan, bytes))
+            .map_err(|e| Error::io(&e).with_path(std::path::Path::new(path)))?,
+        None => {
+            // Decompressed in memory: the extent was checked against these bytes at open.
+            let ni = bitpix.unsigned_abs() as usize / 8;
+            let n = bytes.len() / plan.out().size();
+            let start = offset as usize;
+            let raw = map
+                .bytes()
+                .get(start..start + n * ni)
+                .ok_or_else(|| PyValueError::new_err(format!("{path}: image data out of range")))?;
+            py.detach(|| convert::convert(raw, bitpix, plan, bytes));
+        }
+    }
     Ok(arr.into_any())
 }
 
