@@ -412,6 +412,18 @@ def test_gwcs_product(tmp_path):
     check(path)
 
 
+@pytest.mark.parametrize("edit", [False, True], ids=["hash", "keywords"])
+def test_asdf_block_array(tmp_path, edit):
+    """An array stored in a binary block inside the ASDF HDU (not an HDU) reads like stdatamodels'
+    lazy NDArrayType, on the _fits_hash path and the keyword path."""
+    path = _write(tmp_path, "cal", 6, extra_array=True, nan=True)
+    if edit:
+        products.edit_header(path, "TARG_RA", 1.25)
+    ours, _ = open_ours(path)
+    assert isinstance(ours.extra_array, np.ndarray) and ours.extra_array.dtype == np.float64
+    check(path)
+
+
 def test_real_fixtures():
     if not REAL.is_dir():
         pytest.skip("no /work/shared fixtures")
