@@ -21,10 +21,6 @@ def doc() -> dict[str, Any]:
     return _DOC
 
 
-def model_names() -> list[str]:
-    return list(doc()["models"])
-
-
 def model(name: str) -> dict[str, Any]:
     return doc()["models"][name]
 
