@@ -191,3 +191,24 @@ def test_truncated_file_names_the_problem(tmp_path):
     p2.write_bytes(data[:end])
     with fits.open(p2) as f:
         assert len(f) == 4 and len(f["TAB"].data) == 5
+
+
+def test_ascii_table_bad_header_values(tmp_path):
+    src = tmp_path / "ascii.fits"
+    t = afits.TableHDU.from_columns(
+        [afits.Column("a", "I5", array=np.arange(4)), afits.Column("b", "E12.4", array=np.ones(4))], name="TAB"
+    )
+    afits.HDUList([afits.PrimaryHDU(), t]).writeto(src)
+    data = src.read_bytes()
+    with afits.open(src) as h:
+        start = h[1]._header_offset
+    dup = tmp_path / "dup.fits"
+    dup.write_bytes(_replace_card_in_hdu(data, start, "TTYPE2", "'a'"))
+    with fits.open(dup) as f:  # duplicate column names are made unique
+        d = f["TAB"].data
+        assert d.dtype.names == ("a", "a_2") and list(d["a"]) == [0, 1, 2, 3] and list(d["a_2"]) == [1.0] * 4
+    for key, val in [("TFIELDS", "999999999"), ("TFIELDS", "-1"), ("TBCOL2", "70000"), ("TFORM1", "'Q5'")]:
+        p = tmp_path / f"ascii_{key}_{val.strip(chr(39))}.fits"
+        p.write_bytes(_replace_card_in_hdu(data, start, key, val))
+        out = _run(p)
+        assert out.startswith("ERR FormatError"), out

@@ -136,3 +136,35 @@ def test_not_fits_and_missing(tmp_path):
         jwstio.open(p)
     with pytest.raises(FileNotFoundError):
         jwstio.open(tmp_path / "missing_cal.fits")
+
+
+def test_absurd_extver_does_not_hang(tmp_path):
+    """stdatamodels loops over range(max EXTVER) for list items; an absurd EXTVER must not hang
+    jwstio (only item indexes that have an HDU are read, which gives the same tree)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        p = products.write("x1d", tmp_path, np.random.default_rng(2))
+    with afits.open(p, mode="append") as hl:
+        hl.append(afits.ImageHDU(np.zeros(3, "f4"), name="EXTRACT1D", ver=10**15))
+    out = _open_in_subprocess(Path(p))
+    assert out.startswith("ERR FormatError") and "EXTVER" in out and Path(p).name in out, out
+    code = textwrap.dedent(
+        f"""
+        import jwstio
+        try:
+            jwstio.read_metadata({str(p)!r})
+        except jwstio.FormatError as e:
+            print("ERR", e)
+        """
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.startswith("ERR") and "EXTVER" in r.stdout, r.stdout + r.stderr[-2000:]
+    # A large but sane EXTVER still pads the list as stdatamodels does.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        (tmp_path / "ok").mkdir()
+        q = products.write("x1d", tmp_path / "ok", np.random.default_rng(2))
+        with afits.open(q, mode="append") as hl:
+            hl.append(afits.ImageHDU(np.zeros(3, "f4"), name="EXTRACT1D", ver=7))
+        dm = pytest.importorskip("stdatamodels.jwst.datamodels")
+        assert len(jwstio.open(q).spec) == len(dm.open(q).spec) == 7

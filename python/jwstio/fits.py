@@ -172,6 +172,16 @@ def _tdim(text: Any) -> tuple[int, ...] | None:
         return None
 
 
+def _unique_name(ttype: Any, n: int, seen: set[str]) -> str:
+    """Column name from TTYPEn ('col<n>' when absent), made unique for a structured dtype."""
+    name = str(ttype).strip() if ttype is not None else ""
+    name = name or f"col{n}"
+    while name in seen:
+        name = f"{name}_{n}"
+    seen.add(name)
+    return name
+
+
 def _columns(h: Header, path: str, index: int) -> tuple[list[_Column], int]:
     tfields = h.get("TFIELDS", 0)
     rowlen = h["NAXIS1"]
@@ -199,13 +209,7 @@ def _columns(h: Header, path: str, index: int) -> tuple[list[_Column], int]:
             width = (repeat + 7) // 8
         else:
             width = _WIDTH[code] * repeat
-        name = h.get(f"TTYPE{n}")
-        name = str(name).strip() if name is not None else ""
-        if not name or name in seen:
-            name = name or f"col{n}"
-            while name in seen:
-                name = f"{name}_{n}"
-        seen.add(name)
+        name = _unique_name(h.get(f"TTYPE{n}"), n, seen)
         scale = h.get(f"TSCAL{n}", 1)
         zero = h.get(f"TZERO{n}", 0)
         scale = scale if isinstance(scale, (int, float)) and not isinstance(scale, bool) else 1
@@ -422,7 +426,7 @@ class HDU:
         info = self._info
         if not info["shape"] or info["data_len"] == 0:
             return None
-        if self.kind in ("bintable", "table") and self.kind == "bintable":
+        if self.kind == "bintable":
             cols, rowlen = _columns(self.header, self._file.path, self.index)
             return np.frombuffer(
                 self._file.buffer(), dtype=_table_raw_dtype(cols, rowlen), count=info["shape"][0], offset=info["data_start"]
@@ -471,9 +475,12 @@ def _ascii_table_data(f: _core.FitsFile, hdu: HDU) -> np.ndarray:
     info = hdu._info
     rowlen, nrows = info["naxes"][0], info["naxes"][1]
     tfields = h.get("TFIELDS", 0)
+    if not isinstance(tfields, int) or isinstance(tfields, bool) or not 0 <= tfields <= 999:
+        raise FormatError(f"{f.path}: HDU {hdu.index}: TFIELDS = {tfields!r} is not valid")
     raw = np.frombuffer(f.buffer(), dtype=f"S{rowlen}" if rowlen else "S1", count=nrows, offset=info["data_start"])
     rows = raw.view("u1").reshape(nrows, rowlen)
     fields, arrays = [], []
+    seen: set[str] = set()
     for n in range(1, tfields + 1):
         m = _ASCII_FMT.match(str(h.get(f"TFORM{n}", "")))
         tbcol = h.get(f"TBCOL{n}")
@@ -484,7 +491,7 @@ def _ascii_table_data(f: _core.FitsFile, hdu: HDU) -> np.ndarray:
         if start < 0 or start + width > rowlen:
             raise FormatError(f"{f.path}: HDU {hdu.index}: column {n} lies outside the row")
         text = np.ascontiguousarray(rows[:, start : start + width]).view(f"S{width}").reshape(nrows)
-        name = str(h.get(f"TTYPE{n}", f"col{n}")).strip()
+        name = _unique_name(h.get(f"TTYPE{n}"), n, seen)
         if code == "A":
             try:
                 arr = _decode(text)

@@ -16,6 +16,7 @@ from typing import Any
 
 from .. import _core
 from ..errors import AsdfError, FormatError, HDUNotFoundError, KeyNotFoundError
+from ._open import MAX_LIST_ITEMS, list_item_indexes
 from ._schema import doc as _schema_doc
 
 __all__ = ["read_metadata"]
@@ -246,14 +247,19 @@ def _apply_runs(
             cursor[leaf] = card[1]
 
 
-def _load_from_schema(tree: Any, plan: tuple, headers: _Headers, max_extver: int) -> None:
+def _load_from_schema(tree: Any, plan: tuple, headers: _Headers, items: list[int]) -> None:
     """fits_support._load_from_schema(ignore_arrays=True, keep_unknown=False), no validation."""
     memo: dict = {}
     for where, runs in plan:
         if where is None:
             _apply_runs(tree, runs, headers, (), None, memo)
         else:
-            for i in range(max_extver):
+            for i in items:
+                if i >= MAX_LIST_ITEMS:
+                    raise FormatError(
+                        f"{headers.path}: an HDU with EXTVER {i + 1} would make '{'.'.join(map(str, where))}' "
+                        f"a list of {i + 1} items (more than {MAX_LIST_ITEMS}); refusing"
+                    )
                 _apply_runs(tree, runs, headers, where + (i,), i, memo)
 
 
@@ -408,8 +414,7 @@ def _read_fits(fname: str, model_type: Any) -> Any:
         raise ValueError(f"Model type {model_type} not found.")
     if type(tree) in (_Tagged, OrderedDict):
         tree = _plain(tree)
-    max_extver = max((ver for _, ver in f.names()), default=0)
-    _load_from_schema(tree, _plan(model_type), headers, max_extver)
+    _load_from_schema(tree, _plan(model_type), headers, list_item_indexes([ver for _, ver in f.names()]))
     return tree
 
 

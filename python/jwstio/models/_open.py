@@ -195,6 +195,20 @@ def _get_hdu(f: fits.FitsFile, name: str | None, index: int | None) -> int | Non
     return core.find(name, index + 1)
 
 
+# Lists read per EXTVER (slits, spectra) longer than this are refused: stdatamodels would pad
+# the list with empty items up to an absurd EXTVER and run out of memory.
+MAX_LIST_ITEMS = 100_000
+
+
+def list_item_indexes(versions: list[int]) -> list[int]:
+    """The list items stdatamodels reads per EXTVER: it loops ``range(max EXTVER)``, but an item
+    index with no HDU of EXTVER index+1 (other than item 0, read from the primary) stores nothing,
+    so only these indexes matter. Walking just them gives the same tree and cannot be made to
+    loop ~forever by an absurd EXTVER."""
+    top = max(versions, default=0)
+    return sorted({v - 1 for v in versions if 1 <= v <= top} | ({0} if top >= 1 else set()))
+
+
 def _put(tree: dict, path: tuple, value: Any) -> None:
     """stdatamodels properties.put_value."""
     cursor: Any = tree
@@ -213,7 +227,7 @@ def _put(tree: dict, path: tuple, value: Any) -> None:
 
 
 def _walk(plan: tuple, f: fits.FitsFile, hdrs: _Headers, tree: dict, prefix: tuple, index: int | None,
-          maxver: int, known: dict[int, set], known_data: set, keywords: bool) -> None:
+          items: list[int], known: dict[int, set], known_data: set, keywords: bool) -> None:
     for e in plan:
         kind = e[0]
         if kind == "k":
@@ -238,8 +252,13 @@ def _walk(plan: tuple, f: fits.FitsFile, hdrs: _Headers, tree: dict, prefix: tup
             _put(tree, prefix + rel, HduArray(i, nid))
         else:
             _, rel, sub = e
-            for j in range(maxver):
-                _walk(sub, f, hdrs, tree, prefix + rel + (j,), j, maxver, known, known_data, keywords)
+            for j in items:
+                if j >= MAX_LIST_ITEMS:
+                    raise FormatError(
+                        f"{f.path}: an HDU with EXTVER {j + 1} would make '{'.'.join(map(str, prefix + rel))}' "
+                        f"a list of {j + 1} items (more than {MAX_LIST_ITEMS}); refusing"
+                    )
+                _walk(sub, f, hdrs, tree, prefix + rel + (j,), j, items, known, known_data, keywords)
 
 
 def _check_ndim(f: fits.FitsFile, i: int, nid: int, path: tuple) -> None:
@@ -334,8 +353,8 @@ def open(path: str | os.PathLike[str], model_type: str | None = None) -> DataMod
     known_data: set = set()
     has_table = any(s[2] == "bintable" and s[0] != "ASDF" for s in summary)
     if not skip or has_table:
-        maxver = max(s[1] for s in summary)
-        _walk(_schema.plan(name), f, hdrs, tree, (), None, maxver, known, known_data, keywords=not skip)
+        items = list_item_indexes([s[1] for s in summary])
+        _walk(_schema.plan(name), f, hdrs, tree, (), None, items, known, known_data, keywords=not skip)
         if not skip:
             _extra_fits(f, hdrs, tree, known, known_data)
     # HISTORY cards replace the ASDF history.
