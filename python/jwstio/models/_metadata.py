@@ -16,7 +16,7 @@ from typing import Any
 
 from .. import _core
 from ..errors import AsdfError, FormatError, HDUNotFoundError, KeyNotFoundError
-from ._open import MAX_LIST_ITEMS, list_item_indexes
+from ._open import MAX_LIST_ITEMS, get_hdu, list_item_indexes
 from ._schema import doc as _schema_doc
 
 __all__ = ["read_metadata"]
@@ -191,24 +191,13 @@ class _Headers:
         self.cache: dict[Any, int | None] = {}
 
     def get(self, hdu: str | None, index: int | None) -> int | None:
-        """fits_support.get_hdu: the HDU's position, None when missing (or its EXTVER disagrees)."""
+        """fits_support.get_hdu (cached): None when the HDU is missing (or its EXTVER disagrees)."""
         key = (hdu, index)
         try:
             return self.cache[key]
         except KeyError:
-            pass
-        i = None
-        if hdu is None or hdu == "PRIMARY":
-            if index is None or index == 0:
-                i = 0
-        else:
-            i = self.f.find(hdu, None if index is None else index + 1)
-        if i is not None and index is not None:
-            ver = self.f.get(i, "EXTVER")
-            if (1 if ver is None else ver) != index + 1:
-                i = None
-        self.cache[key] = i
-        return i
+            i = self.cache[key] = get_hdu(self.f, hdu, index)
+            return i
 
     def cards(self, i: int, kws: list[str]) -> list:
         return self.f.cards_for(i, kws)

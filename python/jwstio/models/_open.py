@@ -185,14 +185,21 @@ class _Headers:
         return d.get(key)
 
 
-def _get_hdu(f: fits.FitsFile, name: str | None, index: int | None) -> int | None:
-    """stdatamodels fits_support.get_hdu."""
+def get_hdu(core: _core.FitsFile, name: str | None, index: int | None) -> int | None:
+    """stdatamodels fits_support.get_hdu: the HDU's position, or None. ``index`` (a list item)
+    asks for EXTVER index+1, and the header's EXTVER (default 1) must say so; the primary HDU
+    serves only item 0."""
     if name is None or name.upper() == "PRIMARY":
-        return 0 if index in (None, 0) else None
-    core = f._core
-    if index is None:
-        return core.find(name, None)
-    return core.find(name, index + 1)
+        if index is None:
+            return 0
+        i = 0 if index == 0 else None
+    else:
+        i = core.find(name, None if index is None else index + 1)
+    if i is not None and index is not None:
+        ver = core.get(i, "EXTVER")
+        if (1 if ver is None else ver) != index + 1:
+            return None
+    return i
 
 
 # Lists read per EXTVER (slits, spectra) longer than this are refused: stdatamodels would pad
@@ -234,7 +241,7 @@ def _walk(plan: tuple, f: fits.FitsFile, hdrs: _Headers, tree: dict, prefix: tup
             if not keywords:
                 continue
             _, rel, kw, hname, nid = e
-            i = _get_hdu(f, hname, index)
+            i = get_hdu(f._core, hname, index)
             if i is None:
                 continue
             known.setdefault(i, set()).add(kw)
@@ -244,7 +251,7 @@ def _walk(plan: tuple, f: fits.FitsFile, hdrs: _Headers, tree: dict, prefix: tup
             _put(tree, prefix + rel, value)
         elif kind == "a":
             _, rel, hname, nid = e
-            i = _get_hdu(f, hname, index)
+            i = get_hdu(f._core, hname, index)
             if i is None or not f[i].shape:
                 continue
             known_data.add(i)
