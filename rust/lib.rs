@@ -5,6 +5,7 @@ pub mod asdf;
 pub mod convert;
 pub mod error;
 pub mod fits;
+pub mod metadata;
 pub mod mmap;
 pub mod scan;
 

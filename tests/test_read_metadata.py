@@ -655,3 +655,44 @@ def test_broken_yaml_inside_wcs(folder, bad):
         reference(path)
     with pytest.raises(ValueError):
         read_metadata(path)
+
+
+# --- the Rust fast path against the general path ------------------------------------------------
+
+
+def _general(path, **kw):
+    """read_metadata with the Rust fast path turned off."""
+    from jwstio.models import _metadata
+
+    _metadata._FAST = False
+    try:
+        return read_metadata(path, **kw)
+    finally:
+        _metadata._FAST = True
+
+
+def _fast(path, model_type=None):
+    from jwstio import _core
+    from jwstio.models import _metadata
+
+    return _core.read_metadata_fits(str(path), model_type, _metadata._fast_plan)
+
+
+@pytest.mark.parametrize("name", FITS_PRODUCTS)
+def test_fast_path_is_taken_and_agrees(folder, name):
+    """Every product stdatamodels writes takes the fast path (a silent fallback would only be
+    slow), and gives the general path's dict, keys, order and types."""
+    for seed, options in [(0, {}), (3, products.STRESS)]:
+        path = _write(folder, name, seed, **options)
+        fast = _fast(path)
+        assert fast is not None, f"{name}: fast path declined"
+        assert not differences(fast, _general(path)), name
+
+
+def test_fast_path_on_real_fixtures():
+    if not REAL.is_dir():
+        pytest.skip("no /work/shared fixtures")
+    for path in sorted(REAL.glob("*.fits")):
+        fast = _fast(path)
+        assert fast is not None, path.name
+        assert not differences(fast, _general(path)), path.name

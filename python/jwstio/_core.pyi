@@ -1,10 +1,22 @@
 """Type stubs for the Rust extension module ``jwstio._core``."""
 
+from collections.abc import Callable
 from typing import Any, final
 
 import numpy as np
 
-__all__ = ["__version__", "AsdfDoc", "FitsFile", "MapBuffer", "NDArrayNode", "Scanner", "Tagged", "scan_walk"]
+__all__ = [
+    "__version__",
+    "AsdfDoc",
+    "FitsFile",
+    "MapBuffer",
+    "MetadataPlan",
+    "NDArrayNode",
+    "Scanner",
+    "Tagged",
+    "read_metadata_fits",
+    "scan_walk",
+]
 
 __version__: str
 
@@ -105,3 +117,16 @@ class AsdfDoc:
     def block_info(self, i: int) -> dict[str, Any]: ...
     def block(self, i: int) -> np.ndarray: ...
     def array(self, node: NDArrayNode) -> np.ndarray: ...
+
+@final
+class MetadataPlan:
+    """One model's keyword walk for ``read_metadata``, compiled."""
+
+    def __new__(
+        cls, steps: list[tuple[list[str] | None, list[tuple[list[str], str, str | None]]]]
+    ) -> MetadataPlan: ...
+
+def read_metadata_fits(
+    path: str, model_type: str | None, plan_for: Callable[[str], MetadataPlan | None]
+) -> dict[str, Any] | None:
+    """``read_metadata(path)`` of a FITS product, or None when the general path must decide."""

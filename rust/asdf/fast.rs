@@ -16,6 +16,118 @@
 //! doubtful input bails out. The differential tests compare both producers event by event.
 
 use super::yaml::{Ev, Mark, ScalarStyle};
+use std::borrow::Cow;
+
+/// A resolved tag without allocation: a `%TAG` prefix and the suffix after the handle (a
+/// verbatim `!<tag>` has an empty prefix).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TagRef<'a> {
+    pub prefix: &'a str,
+    pub suffix: &'a str,
+}
+
+impl TagRef<'_> {
+    pub fn full(&self) -> String {
+        [self.prefix, self.suffix].concat()
+    }
+
+    /// Does the full tag start with `p`?
+    pub fn starts_with(&self, p: &str) -> bool {
+        let n = self.prefix.len().min(p.len());
+        self.prefix.as_bytes()[..n] == p.as_bytes()[..n]
+            && (p.len() <= self.prefix.len() || self.suffix.starts_with(&p[self.prefix.len()..]))
+    }
+}
+
+/// Where the fast path's events go: [`events`] collects them as [`Ev`]s; other sinks build
+/// trees directly. A sink returning None stops the parse (the caller takes another path).
+pub trait Sink<'a> {
+    fn scalar(
+        &mut self,
+        tag: Option<TagRef<'a>>,
+        value: Cow<'a, str>,
+        style: ScalarStyle,
+        m: Mark,
+    ) -> Option<()>;
+    /// Start of a mapping (`map`) or sequence.
+    fn start(&mut self, map: bool, tag: Option<TagRef<'a>>, block: bool, m: Mark) -> Option<()>;
+    fn end(&mut self, map: bool, m: Mark) -> Option<()>;
+    /// Stream and document start/end events.
+    fn frame(&mut self, _ev: Ev, _m: Mark) {}
+}
+
+impl<'a, S: Sink<'a>> Sink<'a> for &mut S {
+    fn scalar(
+        &mut self,
+        tag: Option<TagRef<'a>>,
+        value: Cow<'a, str>,
+        style: ScalarStyle,
+        m: Mark,
+    ) -> Option<()> {
+        (**self).scalar(tag, value, style, m)
+    }
+    fn start(&mut self, map: bool, tag: Option<TagRef<'a>>, block: bool, m: Mark) -> Option<()> {
+        (**self).start(map, tag, block, m)
+    }
+    fn end(&mut self, map: bool, m: Mark) -> Option<()> {
+        (**self).end(map, m)
+    }
+    fn frame(&mut self, ev: Ev, m: Mark) {
+        (**self).frame(ev, m)
+    }
+}
+
+/// Collects [`Ev`]s.
+struct Events(Vec<(Ev, Mark)>);
+
+impl<'a> Sink<'a> for Events {
+    fn scalar(
+        &mut self,
+        tag: Option<TagRef<'a>>,
+        value: Cow<'a, str>,
+        style: ScalarStyle,
+        m: Mark,
+    ) -> Option<()> {
+        self.0.push((
+            Ev::Scalar {
+                anchor: None,
+                tag: tag.map(|t| t.full()),
+                value: value.into_owned(),
+                style,
+            },
+            m,
+        ));
+        Some(())
+    }
+    fn start(&mut self, map: bool, tag: Option<TagRef<'a>>, block: bool, m: Mark) -> Option<()> {
+        let tag = tag.map(|t| t.full());
+        self.0.push((
+            if map {
+                Ev::MappingStart {
+                    anchor: None,
+                    tag,
+                    block,
+                }
+            } else {
+                Ev::SequenceStart {
+                    anchor: None,
+                    tag,
+                    block,
+                }
+            },
+            m,
+        ));
+        Some(())
+    }
+    fn end(&mut self, map: bool, m: Mark) -> Option<()> {
+        self.0
+            .push((if map { Ev::MappingEnd } else { Ev::SequenceEnd }, m));
+        Some(())
+    }
+    fn frame(&mut self, ev: Ev, m: Mark) {
+        self.0.push((ev, m));
+    }
+}
 
 /// Deepest nesting handled here (deeper: libyaml-safer and the composer's depth cap).
 const MAX_DEPTH: usize = 200;
@@ -32,16 +144,16 @@ pub fn set_enabled(on: bool) -> bool {
 
 type R<T> = Option<T>;
 
-struct P<'a> {
+struct P<'a, S> {
     t: &'a [u8],
     pos: usize,
     line: u64,
     line_start: usize,
     /// Indentation of the current content line (-1: end of document or a `---`/`...` line).
     ind: i64,
-    out: Vec<(Ev, Mark)>,
+    out: S,
     /// Explicit %TAG directives, then the defaults.
-    handles: Vec<(String, String)>,
+    handles: Vec<(&'a str, &'a str)>,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -66,23 +178,29 @@ fn plain_start(c: u8) -> bool {
 
 /// Only '\n' and printable ASCII, except placeholder sequences followed by a digit.
 fn text_ok(t: &[u8]) -> bool {
+    let bad = |c: u8| !((0x20..0x7f).contains(&c) || c == b'\n');
     let mut i = 0;
     while i < t.len() {
-        let c = t[i];
-        if c == b'\n' || (0x20..0x7f).contains(&c) {
-            i += 1;
+        let end = (i + 64).min(t.len());
+        // Branch-free per chunk (vectorizes); bytes one by one only in a chunk with others.
+        if !t[i..end].iter().fold(false, |a, &c| a | bad(c)) {
+            i = end;
             continue;
         }
-        if t[i..].starts_with(&PH) && t.get(i + 3).is_some_and(u8::is_ascii_digit) {
-            i += 3;
-            continue;
+        while i < end {
+            if !bad(t[i]) {
+                i += 1;
+            } else if t[i..].starts_with(&PH) && t.get(i + 3).is_some_and(u8::is_ascii_digit) {
+                i += 3;
+            } else {
+                return false;
+            }
         }
-        return false;
     }
     true
 }
 
-impl<'a> P<'a> {
+impl<'a, S: Sink<'a>> P<'a, S> {
     fn cur(&self) -> u8 {
         self.t.get(self.pos).copied().unwrap_or(0)
     }
@@ -97,9 +215,6 @@ impl<'a> P<'a> {
             line: self.line,
             column: self.col(),
         }
-    }
-    fn emit(&mut self, ev: Ev, m: Mark) {
-        self.out.push((ev, m));
     }
     fn spaces(&mut self) {
         while self.cur() == b' ' {
@@ -162,7 +277,7 @@ impl<'a> P<'a> {
     }
 
     /// A tag at `pos` (`!`), resolved; `pos` after it and its following spaces.
-    fn tag(&mut self, flow: bool) -> R<String> {
+    fn tag(&mut self, flow: bool) -> R<TagRef<'a>> {
         let t = self.t;
         let tag = if self.at(1) == b'<' {
             let s = self.pos + 2;
@@ -174,7 +289,10 @@ impl<'a> P<'a> {
                 return None;
             }
             self.pos = e + 1;
-            String::from_utf8(t[s..e].to_vec()).ok()?
+            TagRef {
+                prefix: "",
+                suffix: std::str::from_utf8(&t[s..e]).ok()?,
+            }
         } else {
             let (handle, s) = if self.at(1) == b'!' {
                 ("!!", self.pos + 2)
@@ -189,12 +307,11 @@ impl<'a> P<'a> {
                 return None;
             }
             self.pos = e;
-            let prefix = &self.handles.iter().find(|(h, _)| h == handle)?.1;
-            let suffix = std::str::from_utf8(&t[s..e]).ok()?;
-            let mut full = String::with_capacity(prefix.len() + suffix.len());
-            full.push_str(prefix);
-            full.push_str(suffix);
-            full
+            let prefix = self.handles.iter().find(|(h, _)| *h == handle)?.1;
+            TagRef {
+                prefix,
+                suffix: std::str::from_utf8(&t[s..e]).ok()?,
+            }
         };
         match self.cur() {
             b' ' => self.spaces(),
@@ -271,7 +388,7 @@ impl<'a> P<'a> {
     /// A plain scalar value, folded over continuation lines as libyaml does: a following
     /// line continues it when deeper than `block_indent` (block context) or always (flow).
     /// Returns (value, ended at `: `). Blank or comment lines inside bail out.
-    fn plain_value(&mut self, flow: bool, block_indent: i64) -> R<(String, bool)> {
+    fn plain_value(&mut self, flow: bool, block_indent: i64) -> R<(Cow<'a, str>, bool)> {
         let t = self.t;
         let (s, e, key) = self.plain(flow)?;
         let mut v = self.str_of(s, e)?;
@@ -287,17 +404,16 @@ impl<'a> P<'a> {
                 return Some((v, false));
             }
             let r0 = q + 1;
-            let end = if flow { None } else { Some((v.clone(), false)) };
-            if self.marker_at(r0) {
-                return end;
-            }
             let mut r = r0;
             while t.get(r) == Some(&b' ') {
                 r += 1;
             }
-            if matches!(t.get(r), None | Some(b'\n' | b'#')) || (r - r0) as i64 <= block_indent {
+            if self.marker_at(r0)
+                || matches!(t.get(r), None | Some(b'\n' | b'#'))
+                || (r - r0) as i64 <= block_indent
+            {
                 // Block: the scalar ends (a deeper line after blanks is caught by the caller).
-                return end;
+                return if flow { None } else { Some((v, false)) };
             }
             self.line += 1;
             self.line_start = r0;
@@ -306,37 +422,47 @@ impl<'a> P<'a> {
             if key2 {
                 return None;
             }
-            v.push(' ');
-            v.push_str(std::str::from_utf8(&t[s2..e2]).ok()?);
+            let w = v.to_mut();
+            w.push(' ');
+            w.push_str(std::str::from_utf8(&t[s2..e2]).ok()?);
         }
     }
 
     /// A single-quoted scalar at `pos`; returns (value, spans several lines).
-    fn single(&mut self, block_indent: i64) -> R<(String, bool)> {
-        let t = self.t;
+    fn single(&mut self, block_indent: i64) -> R<(Cow<'a, str>, bool)> {
+        let t: &'a [u8] = self.t;
         self.pos += 1;
-        let mut out = String::new();
+        // Built only when the value is not one slice of the text ('' escapes, folds).
+        let mut out: Option<String> = None;
         let mut multi = false;
         loop {
             let s = self.pos;
-            let mut p = s;
-            while p < t.len() && t[p] != b'\'' && t[p] != b'\n' {
-                p += 1;
-            }
-            out.push_str(std::str::from_utf8(&t[s..p]).ok()?);
+            let p = s + memchr::memchr2(b'\'', b'\n', &t[s..]).unwrap_or(t.len() - s);
+            let piece = std::str::from_utf8(&t[s..p]).ok()?;
             match t.get(p) {
                 Some(b'\'') if t.get(p + 1) == Some(&b'\'') => {
-                    out.push('\'');
+                    let o = out.get_or_insert_with(String::new);
+                    o.push_str(piece);
+                    o.push('\'');
                     self.pos = p + 2;
                 }
                 Some(b'\'') => {
                     self.pos = p + 1;
-                    return Some((out, multi));
+                    let v = match out {
+                        None => Cow::Borrowed(piece),
+                        Some(mut o) => {
+                            o.push_str(piece);
+                            Cow::Owned(o)
+                        }
+                    };
+                    return Some((v, multi));
                 }
                 Some(b'\n') => {
                     // Fold: trailing spaces dropped, one break becomes a space.
-                    while out.ends_with(' ') {
-                        out.pop();
+                    let o = out.get_or_insert_with(String::new);
+                    o.push_str(piece);
+                    while o.ends_with(' ') {
+                        o.pop();
                     }
                     self.pos = p + 1;
                     self.line += 1;
@@ -348,7 +474,9 @@ impl<'a> P<'a> {
                     if matches!(self.cur(), b'\n' | 0) || (self.col() as i64) <= block_indent {
                         return None;
                     }
-                    out.push(' ');
+                    if let Some(o) = out.as_mut() {
+                        o.push(' ');
+                    }
                     multi = true;
                 }
                 _ => return None,
@@ -356,20 +484,19 @@ impl<'a> P<'a> {
         }
     }
 
-    fn str_of(&self, s: usize, e: usize) -> R<String> {
-        String::from_utf8(self.t[s..e].to_vec()).ok()
+    fn str_of(&self, s: usize, e: usize) -> R<Cow<'a, str>> {
+        let t: &'a [u8] = self.t;
+        std::str::from_utf8(&t[s..e]).ok().map(Cow::Borrowed)
     }
 
-    fn scalar_ev(&mut self, tag: Option<String>, value: String, style: ScalarStyle, m: Mark) {
-        self.emit(
-            Ev::Scalar {
-                anchor: None,
-                tag,
-                value,
-                style,
-            },
-            m,
-        );
+    fn scalar_ev(
+        &mut self,
+        tag: Option<TagRef<'a>>,
+        value: Cow<'a, str>,
+        style: ScalarStyle,
+        m: Mark,
+    ) -> R<()> {
+        self.out.scalar(tag, value, style, m)
     }
 
     /// A node at `pos` (after `key: `, `- `, `--- `, or at the line end). `parent`: the
@@ -426,7 +553,7 @@ impl<'a> P<'a> {
                     let col = m.column as i64;
                     return self.compact_map(col, m, ScalarStyle::SingleQuoted, v, depth);
                 }
-                self.scalar_ev(tag, v, ScalarStyle::SingleQuoted, m);
+                self.scalar_ev(tag, v, ScalarStyle::SingleQuoted, m)?;
                 self.eol()
             }
             b'-' if matches!(self.at(1), b' ' | b'\n') => {
@@ -450,7 +577,7 @@ impl<'a> P<'a> {
                     let col = m.column as i64;
                     return self.compact_map(col, m, ScalarStyle::Plain, v, depth);
                 }
-                self.scalar_ev(tag, v, ScalarStyle::Plain, m);
+                self.scalar_ev(tag, v, ScalarStyle::Plain, m)?;
                 self.eol()?;
                 // A deeper next line would continue the plain scalar.
                 if self.ind > block_indent {
@@ -467,18 +594,11 @@ impl<'a> P<'a> {
         col: i64,
         m: Mark,
         style: ScalarStyle,
-        key: String,
+        key: Cow<'a, str>,
         depth: usize,
     ) -> R<()> {
-        self.emit(
-            Ev::MappingStart {
-                anchor: None,
-                tag: None,
-                block: true,
-            },
-            m,
-        );
-        self.scalar_ev(None, key, style, m);
+        self.out.start(true, None, true, m)?;
+        self.scalar_ev(None, key, style, m)?;
         self.map_value(col, depth)?;
         self.map_rest(col, depth)
     }
@@ -509,7 +629,8 @@ impl<'a> P<'a> {
             self.key()?;
             self.map_value(n, depth)?;
         }
-        self.emit(Ev::MappingEnd, self.mark());
+        let m = self.mark();
+        self.out.end(true, m)?;
         Some(())
     }
 
@@ -523,7 +644,7 @@ impl<'a> P<'a> {
                     return None;
                 }
                 self.spaces();
-                self.scalar_ev(None, v, ScalarStyle::SingleQuoted, m);
+                self.scalar_ev(None, v, ScalarStyle::SingleQuoted, m)?;
             }
             _ => {
                 let (s, e, key) = self.plain(false)?;
@@ -532,36 +653,22 @@ impl<'a> P<'a> {
                 }
                 let v = self.str_of(s, e)?;
                 self.spaces();
-                self.scalar_ev(None, v, ScalarStyle::Plain, m);
+                self.scalar_ev(None, v, ScalarStyle::Plain, m)?;
             }
         }
         Some(())
     }
 
-    fn block_map(&mut self, n: i64, tag: Option<String>, m: Mark, depth: usize) -> R<()> {
-        self.emit(
-            Ev::MappingStart {
-                anchor: None,
-                tag,
-                block: true,
-            },
-            m,
-        );
+    fn block_map(&mut self, n: i64, tag: Option<TagRef<'a>>, m: Mark, depth: usize) -> R<()> {
+        self.out.start(true, tag, true, m)?;
         self.map_rest(n, depth)
     }
 
     /// A block sequence whose entries are at indentation `n` (pos at the first `-`).
-    fn block_seq(&mut self, n: i64, tag: Option<String>, m: Mark, depth: usize) -> R<()> {
+    fn block_seq(&mut self, n: i64, tag: Option<TagRef<'a>>, m: Mark, depth: usize) -> R<()> {
         // The first entry is at `pos` (its line may start further left: `- - x`).
         let mut first = true;
-        self.emit(
-            Ev::SequenceStart {
-                anchor: None,
-                tag,
-                block: true,
-            },
-            m,
-        );
+        self.out.start(false, tag, true, m)?;
         while (first || self.ind == n) && self.cur() == b'-' && matches!(self.at(1), b' ' | b'\n') {
             first = false;
             self.pos += 1;
@@ -571,7 +678,8 @@ impl<'a> P<'a> {
         if self.ind > n {
             return None;
         }
-        self.emit(Ev::SequenceEnd, self.mark());
+        let m = self.mark();
+        self.out.end(false, m)?;
         Some(())
     }
 
@@ -607,7 +715,7 @@ impl<'a> P<'a> {
             b'[' | b'{' => self.flow_at(tag, m, block_indent, depth),
             b'\'' => {
                 let (v, _) = self.single(block_indent)?;
-                self.scalar_ev(tag, v, ScalarStyle::SingleQuoted, m);
+                self.scalar_ev(tag, v, ScalarStyle::SingleQuoted, m)?;
                 Some(())
             }
             _ => {
@@ -615,34 +723,25 @@ impl<'a> P<'a> {
                 if key {
                     return None;
                 }
-                self.scalar_ev(tag, v, ScalarStyle::Plain, m);
+                self.scalar_ev(tag, v, ScalarStyle::Plain, m)?;
                 Some(())
             }
         }
     }
 
-    fn flow_at(&mut self, tag: Option<String>, m: Mark, block_indent: i64, depth: usize) -> R<()> {
+    fn flow_at(
+        &mut self,
+        tag: Option<TagRef<'a>>,
+        m: Mark,
+        block_indent: i64,
+        depth: usize,
+    ) -> R<()> {
         if depth > MAX_DEPTH {
             return None;
         }
         let is_map = self.cur() == b'{';
         let close = if is_map { b'}' } else { b']' };
-        self.emit(
-            if is_map {
-                Ev::MappingStart {
-                    anchor: None,
-                    tag,
-                    block: false,
-                }
-            } else {
-                Ev::SequenceStart {
-                    anchor: None,
-                    tag,
-                    block: false,
-                }
-            },
-            m,
-        );
+        self.out.start(is_map, tag, false, m)?;
         self.pos += 1;
         self.flow_ws(block_indent)?;
         if self.cur() != close {
@@ -655,7 +754,7 @@ impl<'a> P<'a> {
                             if multi || v.len() > MAX_KEY {
                                 return None;
                             }
-                            self.scalar_ev(None, v, ScalarStyle::SingleQuoted, km);
+                            self.scalar_ev(None, v, ScalarStyle::SingleQuoted, km)?;
                         }
                         _ => {
                             let (s, e, key) = self.plain(true)?;
@@ -663,7 +762,7 @@ impl<'a> P<'a> {
                                 return None;
                             }
                             let v = self.str_of(s, e)?;
-                            self.scalar_ev(None, v, ScalarStyle::Plain, km);
+                            self.scalar_ev(None, v, ScalarStyle::Plain, km)?;
                         }
                     }
                     if self.cur() != b':' || self.at(1) != b' ' {
@@ -691,25 +790,19 @@ impl<'a> P<'a> {
             }
         }
         self.pos += 1;
-        self.emit(
-            if is_map {
-                Ev::MappingEnd
-            } else {
-                Ev::SequenceEnd
-            },
-            m,
-        );
+        self.out.end(is_map, m)?;
         Some(())
     }
 
     /// Directives and `---`.
     fn directives(&mut self) -> R<()> {
         let mut version = false;
-        let mut tags: Vec<(String, String)> = Vec::new();
+        let t: &'a [u8] = self.t;
+        let mut tags: Vec<(&'a str, &'a str)> = Vec::new();
         loop {
             let s = self.pos;
-            let e = memchr::memchr(b'\n', &self.t[s..]).map_or(self.t.len(), |k| s + k);
-            let line = std::str::from_utf8(&self.t[s..e]).ok()?;
+            let e = memchr::memchr(b'\n', &t[s..]).map_or(t.len(), |k| s + k);
+            let line: &'a str = std::str::from_utf8(&t[s..e]).ok()?;
             if line == "---" || line.starts_with("--- ") {
                 self.pos = s + 3;
                 break;
@@ -725,10 +818,10 @@ impl<'a> P<'a> {
                 let p_ok = !p.is_empty()
                     && p.bytes().all(|c| is_tag_char(c) || c == b',')
                     && !p.starts_with('-');
-                if !h_ok || !p_ok || tags.iter().any(|(x, _)| x == h) {
+                if !h_ok || !p_ok || tags.iter().any(|(x, _)| *x == h) {
                     return None;
                 }
-                tags.push((h.to_string(), p.to_string()));
+                tags.push((h, p));
             } else {
                 return None;
             }
@@ -741,8 +834,8 @@ impl<'a> P<'a> {
         }
         self.handles = tags;
         for (h, p) in [("!", "!"), ("!!", "tag:yaml.org,2002:")] {
-            if !self.handles.iter().any(|(x, _)| x == h) {
-                self.handles.push((h.to_string(), p.to_string()));
+            if !self.handles.iter().any(|(x, _)| *x == h) {
+                self.handles.push((h, p));
             }
         }
         Some(())
@@ -751,6 +844,14 @@ impl<'a> P<'a> {
 
 /// The libyaml-safer event stream of `t`, or None if `t` is outside the fast subset.
 pub fn events(t: &[u8]) -> Option<Vec<(Ev, Mark)>> {
+    let mut out = Events(Vec::with_capacity(t.len() / 12 + 8));
+    parse(t, &mut out)?;
+    Some(out.0)
+}
+
+/// Feed the events of `t` to `sink`; None if `t` is outside the fast subset (or the sink
+/// stopped). A sink sees the events of a text only once that text is accepted up to them.
+pub fn parse<'a, S: Sink<'a>>(t: &'a [u8], sink: &mut S) -> Option<()> {
     if !ENABLED.load(std::sync::atomic::Ordering::Relaxed) || !text_ok(t) {
         return None;
     }
@@ -760,7 +861,7 @@ pub fn events(t: &[u8]) -> Option<Vec<(Ev, Mark)>> {
         line: 0,
         line_start: 0,
         ind: 0,
-        out: Vec::with_capacity(t.len() / 12 + 8),
+        out: sink,
         handles: Vec::new(),
     };
     let r = run(&mut p);
@@ -773,16 +874,15 @@ pub fn events(t: &[u8]) -> Option<Vec<(Ev, Mark)>> {
             String::from_utf8_lossy(&t[p.line_start.min(e)..e])
         );
     }
-    r?;
-    Some(p.out)
+    r
 }
 
-fn run(p: &mut P<'_>) -> Option<()> {
+fn run<'a, S: Sink<'a>>(p: &mut P<'a, &mut S>) -> Option<()> {
     let t = p.t;
     let zero = Mark::default();
-    p.emit(Ev::StreamStart, zero);
+    p.out.frame(Ev::StreamStart, zero);
     p.directives()?;
-    p.emit(Ev::DocumentStart, zero);
+    p.out.frame(Ev::DocumentStart, zero);
     // After `---`: the root node on this line or below.
     match p.cur() {
         b' ' => {
@@ -808,8 +908,8 @@ fn run(p: &mut P<'_>) -> Option<()> {
         }
     }
     let m = p.mark();
-    p.emit(Ev::DocumentEnd, m);
-    p.emit(Ev::StreamEnd, m);
+    p.out.frame(Ev::DocumentEnd, m);
+    p.out.frame(Ev::StreamEnd, m);
     Some(())
 }
 

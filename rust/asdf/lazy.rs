@@ -730,6 +730,16 @@ fn link_anchors(t: &[u8], regions: &mut Vec<(Region, usize, Option<usize>)>, out
 /// Plan deferral for the YAML text `t`; None when nothing is deferred.
 /// `outer`: names crossing the text's own boundary (see [`link_anchors`]).
 pub fn plan(t: &[u8], min_body: usize, outer: Outer<'_>) -> Option<Plan> {
+    plan_with(t, min_body, outer, None)
+}
+
+/// [`plan`] deferring only `KEY: !tag` subtrees whose key is `only` (e.g. every `wcs`, which
+/// `read_metadata` leaves out), at any depth.
+pub fn plan_only(t: &[u8], min_body: usize, only: &[u8]) -> Option<Plan> {
+    plan_with(t, min_body, Outer::default(), Some(only))
+}
+
+fn plan_with(t: &[u8], min_body: usize, outer: Outer<'_>, only: Option<&[u8]>) -> Option<Plan> {
     if !text_ok(t) {
         return None;
     }
@@ -758,13 +768,20 @@ pub fn plan(t: &[u8], min_body: usize, outer: Outer<'_>) -> Option<Plan> {
     while k < lines.len() {
         let l = &lines[k];
         let s = &t[l.start()..l.end()];
-        let Some((reference, tag, key_col)) = candidate(s, l.indent()).filter(|(_, tag, _)| {
-            resolve_tag(&s[tag.clone()], &handles).is_some_and(|full| {
-                !EAGER_PREFIXES
-                    .iter()
-                    .any(|p| full.starts_with(p.as_bytes()))
+        let Some((reference, tag, key_col)) =
+            candidate(s, l.indent()).filter(|(_, tag, key_col)| {
+                let keyed = only.is_none_or(|k| {
+                    key_col
+                        .is_some_and(|c| s[c..].starts_with(k) && s.get(c + k.len()) == Some(&b':'))
+                });
+                keyed
+                    && resolve_tag(&s[tag.clone()], &handles).is_some_and(|full| {
+                        !EAGER_PREFIXES
+                            .iter()
+                            .any(|p| full.starts_with(p.as_bytes()))
+                    })
             })
-        }) else {
+        else {
             k += 1;
             continue;
         };

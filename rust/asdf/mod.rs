@@ -122,7 +122,7 @@ pub fn parse_region(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use yaml::tests::show_with;
 
@@ -198,7 +198,7 @@ mod tests {
         go(&top, &t.doc, t.doc.root.unwrap())
     }
 
-    fn wcs_like(n: usize) -> String {
+    pub(crate) fn wcs_like(n: usize) -> String {
         let mut s = String::new();
         for i in 0..n {
             s.push_str(&format!(
@@ -336,7 +336,7 @@ mod tests {
     }
 
     /// A tiny deterministic generator (xorshift).
-    struct Rng(u64);
+    pub(crate) struct Rng(pub(crate) u64);
     impl Rng {
         fn next(&mut self) -> u64 {
             self.0 ^= self.0 << 13;
@@ -344,12 +344,12 @@ mod tests {
             self.0 ^= self.0 << 17;
             self.0
         }
-        fn below(&mut self, n: usize) -> usize {
+        pub(crate) fn below(&mut self, n: usize) -> usize {
             (self.next() % n.max(1) as u64) as usize
         }
     }
 
-    fn mutate(doc: &str, rng: &mut Rng) -> String {
+    pub(crate) fn mutate(doc: &str, rng: &mut Rng) -> String {
         let mut lines: Vec<String> = doc.lines().map(str::to_string).collect();
         let first = lines.iter().position(|l| l.starts_with("---")).unwrap() + 1;
         for _ in 0..1 + rng.below(3) {

@@ -71,8 +71,8 @@ fn upper(b: &[u8]) -> CompactString {
     s
 }
 
-fn text_of(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+fn text_of(b: &[u8]) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(b)
 }
 
 /// Parse the value and comment of one card (possibly long: card + CONTINUE cards, 80 bytes each).
@@ -109,7 +109,7 @@ fn parse_long(img: &[u8], vstart0: usize) -> (Value, String) {
         // Every sub-card must hold a string value (astropy: "CONTINUE cards must have string values").
         let (v, _) = parse_valuecomment(vc);
         if !matches!(v, Value::Str(_)) {
-            return (Value::Unparsable(text_of(img)), String::new());
+            return (Value::Unparsable(text_of(img).into_owned()), String::new());
         }
         match match_strg_comment(vc) {
             Some((strg, comm)) => {
@@ -140,21 +140,21 @@ fn match_strg_comment(vc: &str) -> Option<(Option<String>, Option<String>)> {
         if let Some((strg, end)) = match_strg(b, 0) {
             let rest = &vc[end..];
             if let Some(c) = match_tail(rest) {
-                return Some((Some(strg), c));
+                return Some((Some(strg.to_string()), c.map(str::to_string)));
             }
         }
     }
-    match_tail(vc).map(|c| (None, c))
+    match_tail(vc).map(|c| (None, c.map(str::to_string)))
 }
 
 /// ` *(/ *(comm))?$` — Some(comment or None) when `rest` is spaces plus an optional comment.
-fn match_tail(rest: &str) -> Option<Option<String>> {
+fn match_tail(rest: &str) -> Option<Option<&str>> {
     let t = rest.trim_start_matches(' ');
     if t.is_empty() {
         return Some(None);
     }
     if let Some(after) = t.strip_prefix('/') {
-        return Some(Some(after.trim_start_matches(' ').to_string()));
+        return Some(Some(after.trim_start_matches(' ')));
     }
     None
 }
@@ -162,7 +162,7 @@ fn match_tail(rest: &str) -> Option<Option<String>> {
 /// Match a quoted FITS string starting at `b[at] == '\''`, as astropy's non-greedy `_strg` with
 /// the rest of the value regex: the closing quote is the first one followed by ` *(/.*)?$`.
 /// Returns the raw inner text (with `''` still doubled) and the index after the closing quote.
-fn match_strg(b: &[u8], at: usize) -> Option<(String, usize)> {
+fn match_strg(b: &[u8], at: usize) -> Option<(&str, usize)> {
     let mut q = at + 1;
     while q < b.len() {
         let c = b[q];
@@ -172,7 +172,8 @@ fn match_strg(b: &[u8], at: usize) -> Option<(String, usize)> {
         if c == b'\'' {
             let rest = std::str::from_utf8(&b[q + 1..]).ok()?;
             if match_tail(rest).is_some() {
-                return Some((String::from_utf8_lossy(&b[at + 1..q]).into_owned(), q + 1));
+                // Printable ASCII only (checked above), so this is valid UTF-8.
+                return Some((std::str::from_utf8(&b[at + 1..q]).ok()?, q + 1));
             }
         }
         q += 1;
@@ -299,8 +300,13 @@ pub fn parse_valuecomment(vc: &str) -> (Value, String) {
     if i < b.len() && b[i] == b'\'' {
         if let Some((raw, end)) = match_strg(b, i) {
             if let Some(c) = tail_comment(&vc[end..]) {
-                let s = raw.replace("''", "'");
-                return (Value::Str(s.trim_end().to_string()), c);
+                let mut s = if raw.contains("''") {
+                    raw.replace("''", "'")
+                } else {
+                    raw.to_string()
+                };
+                s.truncate(s.trim_end().len());
+                return (Value::Str(s), c);
             }
         }
     }

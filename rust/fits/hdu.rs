@@ -164,12 +164,14 @@ pub fn from_header(
         naxes.push(n as usize);
     }
     let is_ext = index > 0;
-    let pcount = if is_ext || header.get_bool("GROUPS") == Some(true) {
+    // Looked up once: a missing keyword costs a scan of the whole header.
+    let groups_card = index == 0 && header.get_bool("GROUPS") == Some(true);
+    let pcount = if is_ext || groups_card {
         int_key(&header, "PCOUNT", &what)?.unwrap_or(0)
     } else {
         0
     };
-    let gcount = if is_ext || header.get_bool("GROUPS") == Some(true) {
+    let gcount = if is_ext || groups_card {
         int_key(&header, "GCOUNT", &what)?.unwrap_or(1)
     } else {
         1
@@ -184,7 +186,7 @@ pub fn from_header(
             "{what}: GCOUNT = {gcount} out of range"
         )));
     }
-    let groups = index == 0 && header.get_bool("GROUPS") == Some(true) && naxes.first() == Some(&0);
+    let groups = groups_card && naxes.first() == Some(&0);
     // Data size in bits, computed in u128 so no header value can overflow it.
     let data_bits: u128 = if naxes.is_empty() {
         0

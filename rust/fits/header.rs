@@ -121,7 +121,7 @@ impl Header {
         let index = self.index.get_or_init(|| {
             let mut m = HashMap::with_capacity(self.cards.len());
             for (i, c) in self.cards.iter().enumerate() {
-                m.entry(c.key.to_ascii_uppercase().into()).or_insert(i);
+                m.entry(c.key.to_ascii_uppercase()).or_insert(i);
             }
             m
         });

@@ -904,7 +904,7 @@ fn spec_of(node: &Bound<'_, PyAny>) -> Result<Spec, Error> {
     ndarray::spec(&doc, root)
 }
 
-fn scalar<'py>(py: Python<'py>, s: &Scalar) -> PyResult<Bound<'py, PyAny>> {
+pub fn scalar<'py>(py: Python<'py>, s: &Scalar) -> PyResult<Bound<'py, PyAny>> {
     Ok(match s {
         Scalar::Null => py.None().into_bound(py),
         Scalar::Bool(b) => b.into_pyobject(py)?.to_owned().into_any(),

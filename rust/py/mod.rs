@@ -4,6 +4,7 @@ mod asdf;
 mod buffer;
 mod errors;
 mod fits;
+mod metadata;
 mod scan;
 
 use pyo3::prelude::*;
@@ -14,5 +15,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     fits::register(m)?;
     asdf::register(m)?;
     scan::register(m)?;
+    metadata::register(m)?;
     Ok(())
 }

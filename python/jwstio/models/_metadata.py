@@ -87,14 +87,9 @@ def _runs(entries: list) -> tuple:
     return tuple((h, tuple(k)) for h, k in batches), tuple(out)
 
 
-_PLANS: dict[str, tuple] = {}
-
-
-def _plan(name: str) -> tuple:
-    """Steps: (None, runs) outside lists; (list path, runs relative to an item) for "name[]"."""
-    plan = _PLANS.get(name)
-    if plan is not None:
-        return plan
+def _steps(name: str) -> list:
+    """The walk in steps: (None, entries) outside lists; (list path, entries relative to an
+    item) for "name[]"."""
     steps: list = []
     for path, kw, hdu in _keyword_entries(name):
         if "[]" in path:
@@ -105,7 +100,40 @@ def _plan(name: str) -> tuple:
         if not steps or steps[-1][0] != where:
             steps.append((where, []))
         steps[-1][1].append((rel, kw, hdu))
-    plan = _PLANS[name] = tuple((where, _runs(entries)) for where, entries in steps)
+    return steps
+
+
+_PLANS: dict[str, tuple] = {}
+
+
+def _plan(name: str) -> tuple:
+    """Steps with their entries grouped for the walk (see ``_runs``)."""
+    plan = _PLANS.get(name)
+    if plan is None:
+        plan = _PLANS[name] = tuple((where, _runs(entries)) for where, entries in _steps(name))
+    return plan
+
+
+_FAST_PLANS: dict[str, Any] = {}
+# The Rust fast path (tests turn it off to compare it with the general path).
+_FAST = True
+
+
+def _fast_plan(name: str) -> Any:
+    """The model's walk compiled for ``_core.read_metadata_fits``; None for an unknown model."""
+    try:
+        return _FAST_PLANS[name]
+    except KeyError:
+        pass
+    plan = None
+    if name in _schema_doc()["models"]:
+        plan = _core.MetadataPlan(
+            [
+                (None if where is None else list(where), [(list(rel), kw, hdu) for rel, kw, hdu in entries])
+                for where, entries in _steps(name)
+            ]
+        )
+    _FAST_PLANS[name] = plan
     return plan
 
 
@@ -445,6 +473,13 @@ def read_metadata(fname: Any, model_type: str | None = None, flatten: bool = Tru
     if not isinstance(fname, (Path, str)):
         raise TypeError("Input must be a file path.")
     name = str(fname)
+    if flatten and _FAST and (model_type is None or type(model_type) is str):
+        base = os.path.basename(name)
+        if base.endswith(".fits") and base != ".fits":  # what _file_type says is "fits"
+            # One pass in Rust; None when the general path below must decide.
+            out = _core.read_metadata_fits(name, model_type, _fast_plan)
+            if out is not None:
+                return out
     ext = _file_type(name)
     if ext == "fits":
         tree = _read_fits(os.fspath(fname), model_type)

@@ -1,0 +1,1033 @@
+//! `read_metadata` without Python objects in between: stdatamodels' `read_metadata(path)`
+//! (`jwst/datamodels/util.py`) for FITS products, as one pass over the file.
+//!
+//! The ASDF tree is composed with every `wcs: !tag` subtree left unparsed (flattening drops
+//! `wcs` keys), becomes a plain [`V`] tree (tags dropped, as `load_yaml(tagged=False)`), gets
+//! the header keywords of a [`KwPlan`] stored over it (`put_value`, no validation), its
+//! `cal_logs` joined, and is flattened with [`flatten`].
+//!
+//! This is a fast path: whenever the input is not the common case it returns [`Bail`] and the
+//! caller runs the general path (Python over `AsdfDoc`), which gives the value or the error.
+//! Bailing is always safe; a result is returned only when it equals the general path's.
+
+use crate::asdf::fast::{self, Sink, TagRef};
+use crate::asdf::resolve::{self, Implicit, Scalar};
+use crate::asdf::yaml::{self, Content, Doc, Expect, Mark, NodeId, ScalarStyle, Tag, PLACEHOLDER};
+use crate::asdf::{file, lazy};
+use std::borrow::Cow;
+
+const YAML_PREFIX: &str = "tag:yaml.org,2002:";
+use crate::fits::card::Value;
+use crate::fits::hdu::{self, Hdu, Kind};
+use rustc_hash::FxHashMap;
+
+/// The fast path cannot decide; use the general one. The text says why (tests, debugging).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bail(pub &'static str);
+
+pub type R<T> = std::result::Result<T, Bail>;
+
+/// Lists read per EXTVER longer than this are refused by the general path.
+pub const MAX_LIST_ITEMS: usize = 100_000;
+
+/// The key whose subtrees are never composed (flattening drops them).
+const SKIP_KEY: &str = "wcs";
+
+/// A plain tree value, borrowing strings from the YAML text where it can.
+#[derive(Debug, Clone, PartialEq)]
+pub enum V<'a> {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(Cow<'a, str>),
+    /// Other values: YAML big integers, header values that are none of the above.
+    Yaml(Box<Scalar>),
+    Card(Box<Value>),
+    Map(Vec<(Cow<'a, str>, V<'a>)>),
+    Seq(Vec<V<'a>>),
+    /// An unparsed `wcs` subtree.
+    Skipped,
+}
+
+type Pairs<'a> = Vec<(Cow<'a, str>, V<'a>)>;
+
+impl V<'_> {
+    fn scalar(s: Scalar) -> R<V<'static>> {
+        Ok(match s {
+            Scalar::Null => V::Null,
+            Scalar::Bool(b) => V::Bool(b),
+            Scalar::Int(i) => V::Int(i),
+            Scalar::Float(f) => V::Float(f),
+            Scalar::Str(s) => V::Str(Cow::Owned(s)),
+            s @ Scalar::BigInt { .. } => V::Yaml(Box::new(s)),
+            _ => return Err(Bail("timestamp or binary scalar")),
+        })
+    }
+
+    /// A header value as the general path stores it (the same Python value).
+    fn card(v: Value) -> V<'static> {
+        match v {
+            Value::Str(s) | Value::Text(s) => V::Str(Cow::Owned(s)),
+            Value::Bool(b) => V::Bool(b),
+            Value::Int(i) => match i64::try_from(i) {
+                Ok(i) => V::Int(i),
+                Err(_) => V::Card(Box::new(Value::Int(i))),
+            },
+            Value::Float(f) => V::Float(f),
+            v => V::Card(Box::new(v)),
+        }
+    }
+}
+
+// --- the ASDF tree -----------------------------------------------------------------------------
+
+/// The ASDF bytes stored in the ASDF HDU, as astropy's `hdulist["ASDF"].data.tobytes()`
+/// (a one-row binary table; other forms bail).
+pub fn asdf_bytes<'a>(buf: &'a [u8], h: &Hdu) -> R<&'a [u8]> {
+    if !matches!(h.kind, Kind::BinTable | Kind::Table) {
+        return Err(Bail("ASDF HDU is not a table"));
+    }
+    let (Some(&n0), Some(&n1)) = (h.naxes.first(), h.naxes.get(1)) else {
+        return Err(Bail("ASDF table without NAXIS2"));
+    };
+    let n = n0.checked_mul(n1).ok_or(Bail("ASDF table size"))?;
+    let end = h.data_start.saturating_add(n).min(buf.len());
+    buf.get(h.data_start..end).ok_or(Bail("ASDF table extent"))
+}
+
+/// The YAML text of an ASDF file with its `wcs` subtrees cut out (see [`lazy::plan_only`]).
+pub struct Yaml<'a> {
+    text: Cow<'a, [u8]>,
+    /// Where the placeholders of cut subtrees are; None when nothing was cut.
+    expect: Option<Vec<Expect>>,
+}
+
+impl<'a> Yaml<'a> {
+    pub fn new(asdf: &'a [u8]) -> R<Yaml<'a>> {
+        let layout = file::split(asdf).map_err(|_| Bail("ASDF layout"))?;
+        let text = &asdf[layout.yaml.ok_or(Bail("no YAML"))?];
+        Ok(
+            match lazy::plan_only(text, lazy::MIN_BODY, SKIP_KEY.as_bytes()) {
+                Some(p) => Yaml {
+                    text: Cow::Owned(p.text),
+                    expect: Some(p.expect),
+                },
+                None => Yaml {
+                    text: Cow::Borrowed(text),
+                    expect: None,
+                },
+            },
+        )
+    }
+
+    /// The tree (root a mapping), `wcs` subtrees as [`V::Skipped`].
+    pub fn tree(&self) -> R<V<'_>> {
+        let expect = self.expect.as_deref().unwrap_or(&[]);
+        // The fast event producer straight into a tree; the general composer when it declines.
+        let mut sink = TreeSink::new(expect);
+        if fast::parse(&self.text, &mut sink).is_some() {
+            return sink.finish();
+        }
+        let opts = yaml::Options {
+            expect: self.expect.as_deref(),
+            ..Default::default()
+        };
+        let doc = yaml::compose_with(&self.text, opts).map_err(|_| Bail("YAML compose"))?;
+        from_doc(doc)
+    }
+}
+
+enum Frame<'a> {
+    Map {
+        pairs: Pairs<'a>,
+        /// The key read and its position (placeholders check it).
+        key: Option<(Cow<'a, str>, Mark)>,
+        block: bool,
+    },
+    Seq(Vec<V<'a>>),
+}
+
+/// Builds the [`V`] tree from the fast path's events, as the composer and [`from_doc`] would
+/// (placeholders checked as the composer checks them); declines whatever [`from_doc`] bails on.
+struct TreeSink<'a, 'e> {
+    stack: Vec<Frame<'a>>,
+    root: Option<V<'a>>,
+    expect: &'e [Expect],
+    confirmed: Vec<bool>,
+}
+
+impl<'a, 'e> TreeSink<'a, 'e> {
+    fn new(expect: &'e [Expect]) -> Self {
+        TreeSink {
+            stack: Vec::with_capacity(32),
+            root: None,
+            expect,
+            confirmed: vec![false; expect.len()],
+        }
+    }
+
+    fn finish(self) -> R<V<'a>> {
+        if self.confirmed.iter().any(|c| !c) {
+            return Err(Bail("placeholder not seen"));
+        }
+        match self.root {
+            Some(v @ V::Map(_)) => Ok(v),
+            _ => Err(Bail("root is not a mapping")),
+        }
+    }
+
+    fn attach(&mut self, v: V<'a>, m: Mark) -> Option<()> {
+        match self.stack.last_mut() {
+            None => {
+                if self.root.is_some() {
+                    return None;
+                }
+                self.root = Some(v);
+            }
+            Some(Frame::Seq(items)) => items.push(v),
+            Some(Frame::Map { pairs, key, .. }) => match key.take() {
+                Some((k, _)) => pairs.push((k, v)),
+                None => match v {
+                    V::Str(s) => *key = Some((s, m)),
+                    _ => return None,
+                },
+            },
+        }
+        Some(())
+    }
+
+    /// The composer's `placeholder` checks for a lazy `wcs` subtree.
+    fn placeholder(
+        &mut self,
+        tag: Option<TagRef<'_>>,
+        value: &str,
+        style: ScalarStyle,
+        m: Mark,
+    ) -> Option<()> {
+        let idx: usize = value[PLACEHOLDER.len_utf8()..].parse().ok()?;
+        let e = self.expect.get(idx)?;
+        if style != ScalarStyle::Plain || (m.line, m.column) != (e.line, e.tag_col) {
+            return None;
+        }
+        let tag = tag?;
+        if tag.prefix.is_empty() && tag.suffix == "!"
+            || lazy::EAGER_PREFIXES.iter().any(|p| tag.starts_with(p))
+        {
+            return None;
+        }
+        let Some(Frame::Map {
+            key: Some((k, km)),
+            block: true,
+            ..
+        }) = self.stack.last()
+        else {
+            return None;
+        };
+        if e.key_col != Some(km.column) || km.line != e.line || k != SKIP_KEY {
+            return None;
+        }
+        let c = self.confirmed.get_mut(idx)?;
+        if *c {
+            return None;
+        }
+        *c = true;
+        self.attach(V::Skipped, m)
+    }
+}
+
+impl<'a> Sink<'a> for TreeSink<'a, '_> {
+    fn scalar(
+        &mut self,
+        tag: Option<TagRef<'a>>,
+        value: Cow<'a, str>,
+        style: ScalarStyle,
+        m: Mark,
+    ) -> Option<()> {
+        if !self.expect.is_empty() && value.starts_with(PLACEHOLDER) {
+            return self.placeholder(tag, &value, style, m);
+        }
+        let is_key = matches!(self.stack.last(), Some(Frame::Map { key: None, .. }));
+        let v = match (tag, style) {
+            (Some(t), _) => {
+                if is_key || t.starts_with(YAML_PREFIX) {
+                    return None;
+                }
+                // A tagged scalar is its text (`load_yaml(tagged=False)`).
+                V::Str(value)
+            }
+            (None, ScalarStyle::Plain) => match resolve::resolve_plain(&value) {
+                Implicit::Str => V::Str(value),
+                _ if is_key => return None,
+                Implicit::Null => V::Null,
+                Implicit::Bool => V::Bool(resolve::construct_bool(&value).ok()?),
+                Implicit::Int => V::scalar(resolve::construct_int(&value).ok()?).ok()?,
+                Implicit::Float => V::Float(resolve::construct_float(&value).ok()?),
+                Implicit::Timestamp | Implicit::Merge | Implicit::Value => return None,
+            },
+            (None, _) => V::Str(value),
+        };
+        self.attach(v, m)
+    }
+
+    fn start(&mut self, map: bool, tag: Option<TagRef<'a>>, block: bool, _m: Mark) -> Option<()> {
+        if matches!(self.stack.last(), Some(Frame::Map { key: None, .. })) {
+            return None; // a collection as a key
+        }
+        if tag.is_some_and(|t| t.starts_with(YAML_PREFIX) || t.prefix.is_empty() && t.suffix == "!")
+        {
+            return None;
+        }
+        self.stack.push(if map {
+            Frame::Map {
+                pairs: Vec::new(),
+                key: None,
+                block,
+            }
+        } else {
+            Frame::Seq(Vec::new())
+        });
+        Some(())
+    }
+
+    fn end(&mut self, map: bool, m: Mark) -> Option<()> {
+        let v = match (self.stack.pop()?, map) {
+            (
+                Frame::Map {
+                    pairs, key: None, ..
+                },
+                true,
+            ) => {
+                if has_duplicates(&pairs) {
+                    return None;
+                }
+                V::Map(pairs)
+            }
+            (Frame::Seq(items), false) => V::Seq(items),
+            _ => return None,
+        };
+        self.attach(v, m)
+    }
+}
+
+/// The composed document as a plain tree; bails on anything but str-keyed mappings,
+/// sequences and plain scalars without anchors.
+pub fn from_doc(mut doc: Doc) -> R<V<'static>> {
+    if !doc.anchors.is_empty() {
+        return Err(Bail("anchors"));
+    }
+    if !doc.errors.is_empty() || !doc.merged.is_empty() || !doc.externs.is_empty() {
+        return Err(Bail("construction errors, merges or externs"));
+    }
+    let root = doc.root.ok_or(Bail("empty document"))?;
+    let v = take(&mut doc, root)?;
+    match v {
+        V::Map(_) => Ok(v),
+        _ => Err(Bail("root is not a mapping")),
+    }
+}
+
+/// Move node `id` out of the arena (each node is used once: there are no aliases).
+fn take(doc: &mut Doc, id: NodeId) -> R<V<'static>> {
+    let node = doc.nodes.get_mut(id as usize).ok_or(Bail("node id"))?;
+    if matches!(node.tag, Tag::Omap | Tag::Pairs | Tag::Set) {
+        return Err(Bail("!!omap, !!pairs or !!set"));
+    }
+    let content = std::mem::replace(&mut node.content, Content::Seq(Vec::new()));
+    match content {
+        Content::Scalar(s) => V::scalar(s),
+        Content::Seq(items) => items
+            .into_iter()
+            .map(|i| take(doc, i))
+            .collect::<R<Vec<V>>>()
+            .map(V::Seq),
+        Content::Map(pairs) => {
+            let mut out: Pairs<'static> = Vec::with_capacity(pairs.len());
+            for (k, v) in pairs {
+                let key = doc.key_str(k).ok_or(Bail("key not a string"))?.to_owned();
+                let lazy = matches!(doc.node(v).content, Content::Lazy(_));
+                if lazy && key != SKIP_KEY {
+                    return Err(Bail("deferred subtree outside wcs"));
+                }
+                let value = take(doc, v)?;
+                out.push((Cow::Owned(key), value));
+            }
+            if has_duplicates(&out) {
+                return Err(Bail("duplicate keys"));
+            }
+            Ok(V::Map(out))
+        }
+        Content::Lazy(_) => Ok(V::Skipped),
+        Content::Extern(_) => Err(Bail("extern alias")),
+    }
+}
+
+fn has_duplicates(pairs: &Pairs<'_>) -> bool {
+    if pairs.len() <= 16 {
+        return pairs
+            .iter()
+            .enumerate()
+            .any(|(i, (k, _))| pairs[..i].iter().any(|(j, _)| j == k));
+    }
+    let mut seen = rustc_hash::FxHashSet::with_capacity_and_hasher(pairs.len(), Default::default());
+    !pairs.iter().all(|(k, _)| seen.insert(&**k))
+}
+
+// --- the keyword walk ----------------------------------------------------------------------------
+
+/// A path component of `put_value`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part<'s> {
+    Key(&'s str),
+    Item(usize),
+}
+
+/// Consecutive keywords stored into one parent mapping, read from one HDU.
+#[derive(Debug)]
+struct Run {
+    parent: Vec<String>,
+    batch: usize,
+    first: usize,
+    leaves: Vec<String>,
+}
+
+/// The keywords one step reads from one HDU, and where each keyword's slots are.
+#[derive(Debug)]
+struct Batch {
+    hdu: Option<String>,
+    len: usize,
+    slots: FxHashMap<String, Vec<u32>>,
+}
+
+#[derive(Debug)]
+struct Step {
+    /// None: keywords outside lists; else the list path, the runs being relative to an item.
+    list: Option<Vec<String>>,
+    batches: Vec<Batch>,
+    runs: Vec<Run>,
+}
+
+/// The keywords a model's (unmerged) schema maps, in the general path's walk order.
+#[derive(Debug)]
+pub struct KwPlan {
+    steps: Vec<Step>,
+}
+
+/// One keyword of a plan: (path relative to the step, KEYWORD upper-cased, HDU name).
+pub type PlanEntry = (Vec<String>, String, Option<String>);
+
+impl KwPlan {
+    /// From `(list path or None, entries)` steps, as `_plan` in `models/_metadata.py` makes them.
+    pub fn new(steps: Vec<(Option<Vec<String>>, Vec<PlanEntry>)>) -> KwPlan {
+        let steps = steps
+            .into_iter()
+            .map(|(list, entries)| {
+                let mut batches: Vec<Batch> = Vec::new();
+                let mut runs: Vec<Run> = Vec::new();
+                let mut last: Option<(Vec<String>, Option<String>)> = None;
+                for (mut path, kw, hdu) in entries {
+                    let leaf = path.pop().unwrap_or_default();
+                    let b = match batches.iter().position(|b| b.hdu == hdu) {
+                        Some(b) => b,
+                        None => {
+                            batches.push(Batch {
+                                hdu: hdu.clone(),
+                                len: 0,
+                                slots: FxHashMap::default(),
+                            });
+                            batches.len() - 1
+                        }
+                    };
+                    let batch = &mut batches[b];
+                    let slot = batch.len as u32;
+                    batch.len += 1;
+                    batch.slots.entry(kw).or_default().push(slot);
+                    let same = last.as_ref().is_some_and(|(p, h)| *p == path && *h == hdu);
+                    if same {
+                        if let Some(r) = runs.last_mut() {
+                            r.leaves.push(leaf);
+                            continue;
+                        }
+                    }
+                    last = Some((path.clone(), hdu));
+                    runs.push(Run {
+                        parent: path,
+                        batch: b,
+                        first: slot as usize,
+                        leaves: vec![leaf],
+                    });
+                }
+                Step {
+                    list,
+                    batches,
+                    runs,
+                }
+            })
+            .collect();
+        KwPlan { steps }
+    }
+}
+
+/// `fits_support.get_hdu`: the HDU holding `name` (None: primary) for list item `index`.
+fn get_hdu(hdus: &[Hdu], name: Option<&str>, index: Option<usize>) -> Option<usize> {
+    let i = match name {
+        None => Some(0).filter(|_| index.is_none_or(|x| x == 0)),
+        Some(n) if n.eq_ignore_ascii_case("PRIMARY") => {
+            Some(0).filter(|_| index.is_none_or(|x| x == 0))
+        }
+        Some(n) => hdu::find(hdus, n, index.map(|x| x as i64 + 1)),
+    }?;
+    let h = hdus.get(i)?;
+    if let Some(x) = index {
+        let want = x as f64 + 1.0;
+        let ver_ok = match h.header.position("EXTVER").map(|k| h.header.value_at(k).0) {
+            None | Some(Value::Undefined | Value::Unparsable(_)) => want == 1.0,
+            Some(Value::Int(v)) => v == x as i128 + 1,
+            Some(Value::Float(f)) => f == want,
+            Some(Value::Bool(b)) => f64::from(u8::from(b)) == want,
+            Some(Value::Complex(re, im)) => im == 0.0 && re == want,
+            Some(_) => false,
+        };
+        if !ver_ok {
+            return None;
+        }
+    }
+    Some(i)
+}
+
+/// Card positions (first card of each keyword) for every slot of `batch` in HDU `h`.
+fn lookup(h: &Hdu, batch: &Batch) -> Vec<Option<u32>> {
+    let mut found = vec![None; batch.len];
+    let mut upper = String::new();
+    for (i, c) in h.header.cards.iter().enumerate() {
+        let key: &str = if c.key.bytes().any(|b| b.is_ascii_lowercase()) {
+            upper.clear();
+            upper.push_str(&c.key);
+            upper.make_ascii_uppercase();
+            &upper
+        } else {
+            &c.key
+        };
+        if let Some(slots) = batch.slots.get(key) {
+            for &s in slots {
+                let f = &mut found[s as usize];
+                if f.is_none() {
+                    *f = Some(i as u32);
+                }
+            }
+        }
+    }
+    found
+}
+
+/// `properties.put_value`'s walk to the mapping at `parent` (containers made on the way).
+fn cursor<'t, 'a>(tree: &'t mut V<'a>, parent: &[Part<'_>], leaf: &str) -> R<&'t mut Pairs<'a>> {
+    let mut cur = tree;
+    for (k, part) in parent.iter().enumerate() {
+        let next_is_list = match parent.get(k + 1) {
+            Some(Part::Item(_)) => true,
+            Some(Part::Key(n)) => *n == "items",
+            None => leaf == "items",
+        };
+        cur = match *part {
+            Part::Item(i) => {
+                let V::Seq(items) = cur else {
+                    return Err(Bail("item of a non-list"));
+                };
+                if i >= MAX_LIST_ITEMS {
+                    return Err(Bail("list too long"));
+                }
+                while items.len() <= i {
+                    items.push(V::Map(Vec::new()));
+                }
+                &mut items[i]
+            }
+            Part::Key(name) => {
+                let V::Map(pairs) = cur else {
+                    return Err(Bail("key of a non-mapping"));
+                };
+                let at = match pairs.iter().position(|(k, _)| k == name) {
+                    Some(at) => at,
+                    None => {
+                        let fresh = if next_is_list {
+                            V::Seq(Vec::new())
+                        } else {
+                            V::Map(Vec::new())
+                        };
+                        pairs.push((Cow::Owned(name.to_owned()), fresh));
+                        pairs.len() - 1
+                    }
+                };
+                &mut pairs[at].1
+            }
+        };
+    }
+    match cur {
+        V::Map(pairs) => Ok(pairs),
+        _ => Err(Bail("cursor is not a mapping")),
+    }
+}
+
+/// One batch's values per slot; None when the batch's HDU is missing.
+type BatchValues = Option<Vec<Option<Value>>>;
+
+/// The header values a [`KwPlan`] stores, read before (and independently of) the tree: for
+/// each step application (a step, or a list step for one item) and batch, the HDU's values
+/// per slot (None: no such card; [`Value::Undefined`] stays, to be skipped).
+pub struct Cards {
+    /// (step index, item) in walk order, and per batch the slot values (None: no HDU).
+    apps: Vec<(usize, Option<usize>, Vec<BatchValues>)>,
+}
+
+/// Read every header value `plan` asks for. `items`: list indexes with an HDU.
+pub fn read_cards(plan: &KwPlan, hdus: &[Hdu], items: &[usize]) -> R<Cards> {
+    let mut apps = Vec::new();
+    for (si, step) in plan.steps.iter().enumerate() {
+        let indexes: Vec<Option<usize>> = match step.list {
+            None => vec![None],
+            Some(_) => items.iter().map(|&i| Some(i)).collect(),
+        };
+        for index in indexes {
+            if index.is_some_and(|i| i >= MAX_LIST_ITEMS) {
+                return Err(Bail("list too long"));
+            }
+            let mut batches = Vec::with_capacity(step.batches.len());
+            for b in &step.batches {
+                let Some(hi) = get_hdu(hdus, b.hdu.as_deref(), index) else {
+                    batches.push(None);
+                    continue;
+                };
+                let header = &hdus[hi].header;
+                let values: Vec<Option<Value>> = lookup(&hdus[hi], b)
+                    .into_iter()
+                    .map(|k| k.map(|k| header.value_at(k as usize).0))
+                    .collect();
+                batches.push(Some(values));
+            }
+            apps.push((si, index, batches));
+        }
+    }
+    Ok(Cards { apps })
+}
+
+/// `fits_support._load_from_schema(ignore_arrays=True, keep_unknown=False)` without
+/// validation: every keyword found is stored raw, in the walk's order.
+pub fn apply(tree: &mut V<'_>, plan: &KwPlan, cards: Cards) -> R<()> {
+    for (si, index, found) in cards.apps {
+        apply_step(tree, &plan.steps[si], found, index)?;
+    }
+    Ok(())
+}
+
+fn apply_step(
+    tree: &mut V<'_>,
+    step: &Step,
+    mut found: Vec<BatchValues>,
+    index: Option<usize>,
+) -> R<()> {
+    let mut path: Vec<Part<'_>> = Vec::with_capacity(8);
+    for run in &step.runs {
+        let Some(values) = &mut found[run.batch] else {
+            continue;
+        };
+        let values = &mut values[run.first..run.first + run.leaves.len()];
+        if values.iter().all(Option::is_none) {
+            continue;
+        }
+        let mut target: Option<&mut Pairs<'_>> = None;
+        for (leaf, value) in run.leaves.iter().zip(values) {
+            let value = match value.take() {
+                None | Some(Value::Undefined) => continue,
+                Some(Value::Unparsable(_)) => return Err(Bail("unparsable card")),
+                Some(v) => V::card(v),
+            };
+            if target.is_none() {
+                path.clear();
+                if let (Some(list), Some(i)) = (&step.list, index) {
+                    path.extend(list.iter().map(|k| Part::Key(k)));
+                    path.push(Part::Item(i));
+                }
+                path.extend(run.parent.iter().map(|k| Part::Key(k)));
+                target = Some(cursor(tree, &path, leaf)?);
+            }
+            let Some(pairs) = target.as_deref_mut() else {
+                continue;
+            };
+            match pairs.iter_mut().find(|(k, _)| k == leaf) {
+                Some((_, slot)) => *slot = value,
+                None => pairs.push((Cow::Owned(leaf.clone()), value)),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The list items the keyword walk visits: indexes `v - 1` of the EXTVERs present, and 0.
+pub fn list_items(hdus: &[Hdu]) -> Vec<usize> {
+    let top = hdus.iter().map(|h| h.ver).max().unwrap_or(0);
+    let mut out: Vec<usize> = hdus
+        .iter()
+        .filter(|h| h.ver >= 1)
+        .map(|h| (h.ver - 1) as usize)
+        .collect();
+    if top >= 1 {
+        out.push(0);
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+// --- cal_logs and flattening -----------------------------------------------------------------
+
+fn text_of<'v>(v: &'v V<'_>) -> Option<&'v str> {
+    match v {
+        V::Str(s) => Some(s),
+        _ => None,
+    }
+}
+
+/// `cal_logs` (a mapping of str, lists of str or mappings of str) joined into one string.
+pub fn join_cal_logs(tree: &mut V<'_>) -> R<()> {
+    let V::Map(pairs) = tree else {
+        return Err(Bail("root is not a mapping"));
+    };
+    let Some((_, logs)) = pairs.iter_mut().find(|(k, _)| k == "cal_logs") else {
+        return Ok(());
+    };
+    let V::Map(steps) = &*logs else {
+        return Err(Bail("cal_logs is not a mapping"));
+    };
+    let mut text = String::new();
+    for (_, val) in steps {
+        match val {
+            V::Map(kv) => {
+                let lines: Option<Vec<String>> = kv
+                    .iter()
+                    .map(|(k, v)| text_of(v).map(|v| format!("{k}: {v}")))
+                    .collect();
+                text.push_str(&lines.ok_or(Bail("cal_logs value"))?.join("\n"));
+            }
+            V::Seq(items) => {
+                let lines: Option<Vec<&str>> = items.iter().map(text_of).collect();
+                text.push_str(&lines.ok_or(Bail("cal_logs value"))?.join("\n"));
+            }
+            v => text.push_str(text_of(v).ok_or(Bail("cal_logs value"))?),
+        }
+        text.push('\n');
+    }
+    *logs = V::Str(Cow::Owned(text));
+    Ok(())
+}
+
+/// `util._to_flat_dict`: `f(dotted key, leaf)` for every leaf in order; `wcs` keys skipped,
+/// None leaves kept, empty containers give nothing.
+pub fn flatten<'a, E>(
+    tree: &V<'a>,
+    f: &mut impl FnMut(&str, &V<'a>) -> Result<(), E>,
+) -> Result<(), E> {
+    /// `key`: the path so far; `top`: at the root (its keys get no leading dot).
+    fn walk<'a, E>(
+        v: &V<'a>,
+        key: &mut String,
+        top: bool,
+        f: &mut impl FnMut(&str, &V<'a>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let base = key.len();
+        match v {
+            V::Map(pairs) => {
+                for (k, x) in pairs {
+                    if k == SKIP_KEY {
+                        continue;
+                    }
+                    key.truncate(base);
+                    if !top {
+                        key.push('.');
+                    }
+                    key.push_str(k);
+                    walk(x, key, false, f)?;
+                }
+            }
+            V::Seq(items) => {
+                for (i, x) in items.iter().enumerate() {
+                    key.truncate(base);
+                    if !top {
+                        key.push('.');
+                    }
+                    key.push_str(itoa(i, &mut [0u8; 20]));
+                    walk(x, key, false, f)?;
+                }
+            }
+            // Only reachable under a `wcs` key, which is skipped above.
+            V::Skipped => {}
+            leaf => f(key, leaf)?,
+        }
+        key.truncate(base);
+        Ok(())
+    }
+    let mut key = String::with_capacity(128);
+    walk(tree, &mut key, true, f)
+}
+
+fn itoa(mut n: usize, buf: &mut [u8; 20]) -> &str {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // Only ASCII digits were written.
+    std::str::from_utf8(&buf[i..]).unwrap_or("0")
+}
+
+/// The primary `DATAMODL` as a string, if it is one.
+pub fn datamodl(hdus: &[Hdu]) -> R<String> {
+    let h = hdus.first().ok_or(Bail("no HDUs"))?;
+    let k = h.header.position("DATAMODL").ok_or(Bail("no DATAMODL"))?;
+    match h.header.value_at(k).0 {
+        Value::Str(s) => Ok(s),
+        _ => Err(Bail("DATAMODL is not a string")),
+    }
+}
+
+/// The YAML of the ASDF HDU, ready for [`Yaml::tree`].
+pub fn fits_yaml<'a>(buf: &'a [u8], hdus: &[Hdu]) -> R<Yaml<'a>> {
+    let a = hdu::find(hdus, "ASDF", None).ok_or(Bail("no ASDF HDU"))?;
+    Yaml::new(asdf_bytes(buf, &hdus[a])?)
+}
+
+/// The tree to flatten: the YAML's, the header values of `cards` stored, `cal_logs` joined.
+pub fn fits_tree<'y>(yaml: &'y Yaml<'_>, plan: &KwPlan, cards: Cards) -> R<V<'y>> {
+    let mut t = yaml.tree()?;
+    apply(&mut t, plan, cards)?;
+    join_cal_logs(&mut t)?;
+    Ok(t)
+}
+
+/// The whole fast path on an indexed FITS file, up to the tree to flatten: the YAML side and
+/// the header side run in parallel (rayon), then meet.
+pub fn read_fits<'a>(buf: &'a [u8], hdus: &[Hdu], plan: &KwPlan) -> R<(Yaml<'a>, Cards)> {
+    let (yaml, cards) = rayon::join(
+        || fits_yaml(buf, hdus),
+        || read_cards(plan, hdus, &list_items(hdus)),
+    );
+    Ok((yaml?, cards?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::asdf::tests::{mutate, wcs_like, Rng};
+
+    /// The general path's tree (composer + [`from_doc`]); the fast sink must agree with it.
+    fn yaml_tree(y: &str) -> R<V<'static>> {
+        let general = yaml::compose(y.as_bytes())
+            .map_err(|_| Bail("compose"))
+            .and_then(from_doc);
+        let mut sink = TreeSink::new(&[]);
+        if fast::parse(y.as_bytes(), &mut sink).is_some() {
+            assert_eq!(sink.finish(), general, "fast tree differs:\n{y}");
+        }
+        general
+    }
+
+    fn flat<'a>(v: &V<'a>) -> Vec<(String, V<'a>)> {
+        let mut out = Vec::new();
+        flatten::<()>(v, &mut |k, x| {
+            out.push((k.to_string(), x.clone()));
+            Ok(())
+        })
+        .unwrap();
+        out
+    }
+
+    fn s(x: &str) -> V<'static> {
+        V::Str(Cow::Owned(x.into()))
+    }
+
+    #[test]
+    fn flattens_like_stdatamodels() {
+        let t = yaml_tree(
+            "---\na: {b: 1, wcs: {x: 2}, c: [x, [y], {d: null}], e: {}, f: []}\ng: !foo bar\n",
+        )
+        .unwrap();
+        let f = flat(&t);
+        let keys: Vec<&str> = f.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["a.b", "a.c.0", "a.c.1.0", "a.c.2.d", "g"]);
+        assert_eq!(f[4].1, s("bar"));
+        assert_eq!(f[3].1, V::Null);
+        // Empty keys: "" at the top, "a." below, ".b" under a top-level "".
+        let t = yaml_tree("---\n'': {b: 1, '': 2}\n").unwrap();
+        let keys: Vec<String> = flat(&t).into_iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, [".b", "."]);
+    }
+
+    #[test]
+    fn bails_on_what_it_does_not_model() {
+        assert_eq!(yaml_tree("a: &x {b: 1}\nc: *x\n"), Err(Bail("anchors")));
+        assert_eq!(yaml_tree("---\n1: a\n"), Err(Bail("key not a string")));
+        assert_eq!(yaml_tree("---\na: 1\na: 2\n"), Err(Bail("duplicate keys")));
+        assert_eq!(
+            yaml_tree("a: !!omap [{b: 1}]\n"),
+            Err(Bail("!!omap, !!pairs or !!set"))
+        );
+        assert_eq!(
+            yaml_tree("---\na: 2001-12-14\n"),
+            Err(Bail("timestamp or binary scalar"))
+        );
+        assert_eq!(yaml_tree("---\n- a\n"), Err(Bail("root is not a mapping")));
+        assert_eq!(
+            yaml_tree("---\na: 123456789012345678901234\n").map(|t| flat(&t).len()),
+            Ok(1)
+        );
+    }
+
+    #[test]
+    fn cursor_makes_containers_like_put_value() {
+        let mut t = yaml_tree("---\nmeta: {a: 1}\n").unwrap();
+        let p = [Part::Key("slits"), Part::Item(2), Part::Key("meta")];
+        cursor(&mut t, &p, "x")
+            .unwrap()
+            .push((Cow::Borrowed("x"), s("v")));
+        let keys: Vec<String> = flat(&t).into_iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, ["meta.a", "slits.2.meta.x"]);
+        // Empty items padded before it vanish when flattened.
+        let V::Map(top) = &t else { panic!() };
+        let V::Seq(items) = &top[1].1 else { panic!() };
+        assert_eq!(items.len(), 3);
+        // A scalar in the way bails.
+        let p = [Part::Key("meta"), Part::Key("a")];
+        assert_eq!(
+            cursor(&mut t, &p, "x").map(|_| ()),
+            Err(Bail("cursor is not a mapping"))
+        );
+    }
+
+    #[test]
+    fn cal_logs_join() {
+        let mut t = yaml_tree("---\ncal_logs: {a: [x, y], b: {k: v}, c: z}\n").unwrap();
+        join_cal_logs(&mut t).unwrap();
+        assert_eq!(
+            flat(&t),
+            vec![("cal_logs".to_string(), s("x\ny\nk: v\nz\n"))]
+        );
+        let mut t = yaml_tree("---\ncal_logs: {a: [1]}\n").unwrap();
+        assert_eq!(join_cal_logs(&mut t), Err(Bail("cal_logs value")));
+    }
+
+    fn doc_with_wcs(key: &str) -> String {
+        let body: String = (0..200)
+            .map(|i| format!("    t{i}: {{offset: {i}.0}}\n"))
+            .collect();
+        format!(
+            "%YAML 1.1\n---\nmeta:\n  {key}: !<tag:stsci.edu:gwcs/wcs-1.0.0>\n{body}  x: 1\n...\n"
+        )
+    }
+
+    #[test]
+    fn wcs_subtrees_are_not_composed() {
+        let y = doc_with_wcs("wcs");
+        let yaml = Yaml::new(format!("#ASDF 1.0.0\n{y}").as_bytes())
+            .unwrap()
+            .text
+            .into_owned();
+        assert!(yaml.len() < 200, "the wcs body was not cut");
+        let y = Yaml {
+            text: Cow::Owned(y.clone().into_bytes()),
+            expect: lazy::plan_only(y.as_bytes(), lazy::MIN_BODY, b"wcs").map(|p| p.expect),
+        };
+        let y = Yaml {
+            text: Cow::Owned(
+                lazy::plan_only(&y.text, lazy::MIN_BODY, b"wcs")
+                    .unwrap()
+                    .text,
+            ),
+            expect: y.expect,
+        };
+        let t = y.tree().unwrap();
+        assert_eq!(flat(&t), vec![("meta.x".to_string(), V::Int(1))]);
+        // Other big tagged subtrees stay eager.
+        let y2 = doc_with_wcs("other");
+        assert!(lazy::plan_only(y2.as_bytes(), lazy::MIN_BODY, b"wcs").is_none());
+    }
+
+    /// The fast path (wcs cut, fast events into [`TreeSink`]) gives, when it gives anything,
+    /// the flat dict of the general composer on the whole text, on randomly damaged documents.
+    #[test]
+    fn fuzz_fast_tree_equals_general() {
+        let wcs = wcs_like(4)
+            .replace("\n  ", "\n      ")
+            .replacen("  - ", "      - ", 1);
+        let base = format!(
+            "%YAML 1.1\n%TAG ! tag:stsci.edu:asdf/\n--- !core/asdf-1.1.0\n\
+             asdf_library: !core/software-1.0.0 {{author: The ASDF Developers, homepage: 'http://github.com/asdf-format/asdf',\n  \
+             name: asdf, version: 3.0.0}}\n_fits_hash: abc\nmeta:\n  date: '2021-02-17T01:44:58.271'\n  n: ~\n  \
+             ok: true\n  x: -0.5\n  big: 123456789012345678901234\n  note: 'a long single quoted\n    string with ''quotes'' in it'\n  \
+             plain: a long plain\n    continued here\n  wcs: !<tag:stsci.edu:gwcs/wcs-1.1.0>\n    steps:\n{wcs}  \
+             wcsinfo: {{ra_ref: 1.5, v3yangle: -0.1}}\nslits:\n- !core/asdf-1.1.0\n  name: s0\n  data: !core/ndarray-1.0.0\n    \
+             source: fits:SCI,1\n    shape: [2, 3]\n  meta:\n    wcs: !<tag:stsci.edu:gwcs/wcs-1.1.0>\n      steps:\n{wcs2}    \
+             wcsinfo: {{spectral_order: 1}}\n  list:\n  - - 1\n    - 2\n  - [3, [4, 5], {{a: b}}]\n  - k: v\n...\n",
+            wcs = wcs,
+            wcs2 = wcs
+                .replace("\n      ", "\n        ")
+                .replacen("      - ", "        - ", 1)
+                .replace("id00", "jd00"),
+        );
+        let iterations: usize = std::env::var("JWSTIO_FUZZ")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(300);
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let mut taken = 0;
+        for i in 0..=iterations {
+            let doc = if i == 0 {
+                base.clone()
+            } else {
+                mutate(&base, &mut rng)
+            };
+            let Some(plan) = lazy::plan_only(doc.as_bytes(), lazy::MIN_BODY, b"wcs") else {
+                assert!(i > 0, "base not planned:\n{doc}");
+                continue;
+            };
+            let y = Yaml {
+                text: Cow::Owned(plan.text),
+                expect: Some(plan.expect),
+            };
+            let mut sink = TreeSink::new(y.expect.as_deref().unwrap_or(&[]));
+            if fast::parse(&y.text, &mut sink).is_none() {
+                assert!(i > 0, "base refused:\n{}", String::from_utf8_lossy(&y.text));
+                continue;
+            }
+            let Ok(fast_tree) = sink.finish() else {
+                continue;
+            };
+            // The general composer on the same cut text: the very same tree.
+            let opts = yaml::Options {
+                expect: y.expect.as_deref(),
+                ..Default::default()
+            };
+            let cut = yaml::compose_with(&y.text, opts)
+                .map_err(|_| Bail("compose"))
+                .and_then(from_doc);
+            assert_eq!(
+                cut.as_ref(),
+                Ok(&fast_tree),
+                "differs from the composer:\n{doc}"
+            );
+            // The whole text, when it composes (errors inside cut wcs bodies are not seen by
+            // either path: a documented difference), flattens the same.
+            if let Ok(Ok(full)) = yaml::compose(doc.as_bytes()).map(from_doc) {
+                assert_eq!(
+                    flat(&fast_tree),
+                    flat(&full),
+                    "differs from the whole text:\n{doc}"
+                );
+            }
+            taken += 1;
+        }
+        assert!(taken > iterations / 10, "fast path took only {taken}");
+    }
+}
