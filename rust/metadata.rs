@@ -121,6 +121,11 @@ impl<'a> Yaml<'a> {
         )
     }
 
+    /// The text to parse (wcs bodies cut).
+    pub fn text(&self) -> &[u8] {
+        &self.text
+    }
+
     /// The tree (root a mapping), `wcs` subtrees as [`V::Skipped`].
     pub fn tree(&self) -> R<V<'_>> {
         let expect = self.expect.as_deref().unwrap_or(&[]);

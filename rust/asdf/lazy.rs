@@ -134,9 +134,28 @@ fn is_key_char(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_' || c == b'-' || c == b'.'
 }
 
+const fn uri_table() -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric();
+        c += 1;
+    }
+    let extra = b"-_;/?:@&=+$,.!~*'()[]%";
+    let mut i = 0;
+    while i < extra.len() {
+        t[extra[i] as usize] = true;
+        i += 1;
+    }
+    t
+}
+const URI_CHARS: [bool; 256] = uri_table();
+
 /// libyaml's tag/URI characters (`%` escapes included).
+#[inline]
 fn is_uri_char(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || b"-_;/?:@&=+$,.!~*'()[]%".contains(&c)
+    URI_CHARS[usize::from(c)]
 }
 
 /// Tags under these prefixes are never deferred: YAML's own, and asdf ndarrays.
@@ -289,7 +308,9 @@ impl Scan {
             if self.plain_pending && indent as i64 > self.cont_bound {
                 // Maybe a continuation of a plain scalar, maybe fresh tokens: safe only if
                 // neither reading can open a quote, flow collection or block scalar.
-                return !s.iter().any(|c| b"\"'[]{}|>".contains(c));
+                return !s
+                    .iter()
+                    .any(|c| matches!(c, b'"' | b'\'' | b'[' | b']' | b'{' | b'}' | b'|' | b'>'));
             }
             self.plain_pending = false;
         }
@@ -407,7 +428,7 @@ impl Scan {
                     while p < n && is_name(s[p]) {
                         p += 1;
                     }
-                    if p == start || !(blankz(p) || b":,]}".contains(&s[p])) {
+                    if p == start || !(blankz(p) || matches!(s[p], b':' | b',' | b']' | b'}')) {
                         return false;
                     }
                 }
@@ -480,13 +501,16 @@ impl Scan {
                 }
                 let c = s[*p];
                 let next = s.get(*p + 1).copied();
-                if flow && c == b':' && next.is_some_and(|x| b",?[]{}".contains(&x)) {
+                if flow
+                    && c == b':'
+                    && next.is_some_and(|x| matches!(x, b',' | b'?' | b'[' | b']' | b'{' | b'}'))
+                {
                     return None;
                 }
                 if c == b':' && next.is_none_or(|x| x == b' ') {
                     return Some(false);
                 }
-                if flow && b",[]{}".contains(&c) {
+                if flow && matches!(c, b',' | b'[' | b']' | b'{' | b'}') {
                     return Some(false);
                 }
                 *p += 1;

@@ -29,6 +29,22 @@ pub fn is_commentary(key: &str) -> bool {
 /// The keyword of one 80-byte card image, as astropy's `Card.keyword` gives it.
 /// Returns (keyword, byte offset where the value/comment text starts, is_hierarch, is_invalid).
 pub fn parse_keyword(img: &[u8]) -> (CompactString, usize, bool, bool) {
+    // The common case: an upper-case standard keyword, blank-padded, then "= " in columns 9-10
+    // (the general rules below give the same result for it).
+    if img.len() >= 10 && img[8] == b'=' && img[9] == b' ' {
+        let head = &img[..8];
+        let n = head.iter().position(|&c| c == b' ').unwrap_or(8);
+        let kw = &head[..n];
+        if n > 0
+            && kw.iter().all(|c| matches!(c, b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_'))
+            && head[n..].iter().all(|&c| c == b' ')
+            && !matches!(kw, b"COMMENT" | b"HISTORY" | b"END" | b"CONTINUE" | b"HIERARCH")
+        {
+            if let Ok(k) = std::str::from_utf8(kw) {
+                return (CompactString::new(k), 10, false, false);
+            }
+        }
+    }
     let head = &img[..img.len().min(8)];
     let kw = trim_bytes(head);
     let is = |name: &[u8]| kw.eq_ignore_ascii_case(name);
@@ -296,6 +312,23 @@ pub fn parse_valuecomment(vc: &str) -> (Value, String) {
     let tail_comment = |rest: &str| -> Option<String> {
         match_tail(rest).map(|c| c.map(|s| s.trim_end().to_string()).unwrap_or_default())
     };
+    // Fast path: an integer of at most 18 digits right after its sign, then blanks or a
+    // comment (anything else, e.g. an exponent, goes through the general rules below).
+    {
+        let neg = b.get(i) == Some(&b'-');
+        let ds = if matches!(b.get(i), Some(b'+' | b'-')) { i + 1 } else { i };
+        let mut j = ds;
+        let mut v: i128 = 0;
+        while j < b.len() && b[j].is_ascii_digit() && j - ds < 18 {
+            v = v * 10 + i128::from(b[j] - b'0');
+            j += 1;
+        }
+        if j > ds && !b.get(j).is_some_and(u8::is_ascii_digit) {
+            if let Some(c) = tail_comment(&vc[j..]) {
+                return (Value::Int(if neg { -v } else { v }), c);
+            }
+        }
+    }
     // string
     if i < b.len() && b[i] == b'\'' {
         if let Some((raw, end)) = match_strg(b, i) {

@@ -78,6 +78,7 @@ fn read_metadata_fits<'py>(
     let Ok(tree) = py.detach(|| metadata::fits_tree(&yaml, plan, cards)) else {
         return Ok(None);
     };
+    let t0 = std::time::Instant::now();
     let out = PyDict::new(py);
     // Dotted keys repeat from file to file: reuse their str objects (hash already computed).
     let mut keys = KEYS.try_lock().ok();
@@ -110,5 +111,6 @@ fn read_metadata_fits<'py>(
         };
         out.set_item(k, value)
     })?;
+    if std::env::var_os("JWSTIO_T").is_some() { eprintln!("dict {:?}", t0.elapsed()); }
     Ok(Some(out))
 }
