@@ -145,18 +145,24 @@ impl<'a> Yaml<'a> {
 
 enum Frame<'a> {
     Map {
-        pairs: Pairs<'a>,
+        /// Where this mapping's pairs start in [`TreeSink::pairs`].
+        start: usize,
         /// The key read and its position (placeholders check it).
         key: Option<(Cow<'a, str>, Mark)>,
         block: bool,
     },
-    Seq(Vec<V<'a>>),
+    /// Where this sequence's items start in [`TreeSink::items`].
+    Seq(usize),
 }
 
 /// Builds the [`V`] tree from the fast path's events, as the composer and [`from_doc`] would
 /// (placeholders checked as the composer checks them); declines whatever [`from_doc`] bails on.
+/// Open collections collect their children on two shared stacks, so each finished one is
+/// allocated once, at its size.
 struct TreeSink<'a, 'e> {
     stack: Vec<Frame<'a>>,
+    pairs: Pairs<'a>,
+    items: Vec<V<'a>>,
     root: Option<V<'a>>,
     expect: &'e [Expect],
     confirmed: Vec<bool>,
@@ -166,6 +172,8 @@ impl<'a, 'e> TreeSink<'a, 'e> {
     fn new(expect: &'e [Expect]) -> Self {
         TreeSink {
             stack: Vec::with_capacity(32),
+            pairs: Vec::with_capacity(256),
+            items: Vec::with_capacity(64),
             root: None,
             expect,
             confirmed: vec![false; expect.len()],
@@ -182,6 +190,7 @@ impl<'a, 'e> TreeSink<'a, 'e> {
         }
     }
 
+    #[inline(always)]
     fn attach(&mut self, v: V<'a>, m: Mark) -> Option<()> {
         match self.stack.last_mut() {
             None => {
@@ -190,9 +199,9 @@ impl<'a, 'e> TreeSink<'a, 'e> {
                 }
                 self.root = Some(v);
             }
-            Some(Frame::Seq(items)) => items.push(v),
-            Some(Frame::Map { pairs, key, .. }) => match key.take() {
-                Some((k, _)) => pairs.push((k, v)),
+            Some(Frame::Seq(_)) => self.items.push(v),
+            Some(Frame::Map { key, .. }) => match key.take() {
+                Some((k, _)) => self.pairs.push((k, v)),
                 None => match v {
                     V::Str(s) => *key = Some((s, m)),
                     _ => return None,
@@ -242,6 +251,7 @@ impl<'a, 'e> TreeSink<'a, 'e> {
 }
 
 impl<'a> Sink<'a> for TreeSink<'a, '_> {
+    #[inline(always)]
     fn scalar(
         &mut self,
         tag: Option<TagRef<'a>>,
@@ -279,36 +289,33 @@ impl<'a> Sink<'a> for TreeSink<'a, '_> {
         if matches!(self.stack.last(), Some(Frame::Map { key: None, .. })) {
             return None; // a collection as a key
         }
-        if tag.is_some_and(|t| t.starts_with(YAML_PREFIX) || t.prefix.is_empty() && t.suffix == "!")
-        {
+        if tag.is_some_and(|t| {
+            t.starts_with(YAML_PREFIX) || t.prefix.is_empty() && t.suffix == "!"
+        }) {
             return None;
         }
         self.stack.push(if map {
             Frame::Map {
-                pairs: Vec::new(),
+                start: self.pairs.len(),
                 key: None,
                 block,
             }
         } else {
-            Frame::Seq(Vec::new())
+            Frame::Seq(self.items.len())
         });
         Some(())
     }
 
     fn end(&mut self, map: bool, m: Mark) -> Option<()> {
         let v = match (self.stack.pop()?, map) {
-            (
-                Frame::Map {
-                    pairs, key: None, ..
-                },
-                true,
-            ) => {
+            (Frame::Map { start, key: None, .. }, true) => {
+                let pairs = self.pairs.split_off(start);
                 if has_duplicates(&pairs) {
                     return None;
                 }
                 V::Map(pairs)
             }
-            (Frame::Seq(items), false) => V::Seq(items),
+            (Frame::Seq(start), false) => V::Seq(self.items.split_off(start)),
             _ => return None,
         };
         self.attach(v, m)
@@ -605,7 +612,7 @@ pub fn read_cards(plan: &KwPlan, hdus: &[Hdu], items: &[usize]) -> R<Cards> {
                 let header = &hdus[hi].header;
                 let values: Vec<Option<Value>> = lookup(&hdus[hi], b)
                     .into_iter()
-                    .map(|k| k.map(|k| header.value_at(k as usize).0))
+                    .map(|k| k.map(|k| header.value_only(k as usize)))
                     .collect();
                 batches.push(Some(values));
             }

@@ -57,6 +57,7 @@ pub trait Sink<'a> {
 }
 
 impl<'a, S: Sink<'a>> Sink<'a> for &mut S {
+    #[inline(always)]
     fn scalar(
         &mut self,
         tag: Option<TagRef<'a>>,
@@ -66,9 +67,11 @@ impl<'a, S: Sink<'a>> Sink<'a> for &mut S {
     ) -> Option<()> {
         (**self).scalar(tag, value, style, m)
     }
+    #[inline(always)]
     fn start(&mut self, map: bool, tag: Option<TagRef<'a>>, block: bool, m: Mark) -> Option<()> {
         (**self).start(map, tag, block, m)
     }
+    #[inline(always)]
     fn end(&mut self, map: bool, m: Mark) -> Option<()> {
         (**self).end(map, m)
     }
@@ -146,6 +149,8 @@ type R<T> = Option<T>;
 
 struct P<'a, S> {
     t: &'a [u8],
+    /// `t` as text (validated once; slices are taken with `get`).
+    s: &'a str,
     pos: usize,
     line: u64,
     line_start: usize,
@@ -291,7 +296,7 @@ impl<'a, S: Sink<'a>> P<'a, S> {
             self.pos = e + 1;
             TagRef {
                 prefix: "",
-                suffix: std::str::from_utf8(&t[s..e]).ok()?,
+                suffix: self.s.get(s..e)?,
             }
         } else {
             let (handle, s) = if self.at(1) == b'!' {
@@ -310,7 +315,7 @@ impl<'a, S: Sink<'a>> P<'a, S> {
             let prefix = self.handles.iter().find(|(h, _)| *h == handle)?.1;
             TagRef {
                 prefix,
-                suffix: std::str::from_utf8(&t[s..e]).ok()?,
+                suffix: self.s.get(s..e)?,
             }
         };
         match self.cur() {
@@ -424,7 +429,7 @@ impl<'a, S: Sink<'a>> P<'a, S> {
             }
             let w = v.to_mut();
             w.push(' ');
-            w.push_str(std::str::from_utf8(&t[s2..e2]).ok()?);
+            w.push_str(self.s.get(s2..e2)?);
         }
     }
 
@@ -438,7 +443,7 @@ impl<'a, S: Sink<'a>> P<'a, S> {
         loop {
             let s = self.pos;
             let p = s + memchr::memchr2(b'\'', b'\n', &t[s..]).unwrap_or(t.len() - s);
-            let piece = std::str::from_utf8(&t[s..p]).ok()?;
+            let piece: &'a str = self.s.get(s..p)?;
             match t.get(p) {
                 Some(b'\'') if t.get(p + 1) == Some(&b'\'') => {
                     let o = out.get_or_insert_with(String::new);
@@ -484,11 +489,13 @@ impl<'a, S: Sink<'a>> P<'a, S> {
         }
     }
 
+    #[inline(always)]
     fn str_of(&self, s: usize, e: usize) -> R<Cow<'a, str>> {
-        let t: &'a [u8] = self.t;
-        std::str::from_utf8(&t[s..e]).ok().map(Cow::Borrowed)
+        let text: &'a str = self.s;
+        text.get(s..e).map(Cow::Borrowed)
     }
 
+    #[inline(always)]
     fn scalar_ev(
         &mut self,
         tag: Option<TagRef<'a>>,
@@ -802,7 +809,7 @@ impl<'a, S: Sink<'a>> P<'a, S> {
         loop {
             let s = self.pos;
             let e = memchr::memchr(b'\n', &t[s..]).map_or(t.len(), |k| s + k);
-            let line: &'a str = std::str::from_utf8(&t[s..e]).ok()?;
+            let line: &'a str = self.s.get(s..e)?;
             if line == "---" || line.starts_with("--- ") {
                 self.pos = s + 3;
                 break;
@@ -857,6 +864,7 @@ pub fn parse<'a, S: Sink<'a>>(t: &'a [u8], sink: &mut S) -> Option<()> {
     }
     let mut p = P {
         t,
+        s: std::str::from_utf8(t).ok()?,
         pos: 0,
         line: 0,
         line_start: 0,

@@ -93,6 +93,15 @@ fn text_of(b: &[u8]) -> std::borrow::Cow<'_, str> {
 
 /// Parse the value and comment of one card (possibly long: card + CONTINUE cards, 80 bytes each).
 pub fn parse_value_comment(img: &[u8]) -> (Value, String) {
+    parse_card(img, true)
+}
+
+/// The value of one card, as [`parse_value_comment`] gives it (the comment is not built).
+pub fn parse_value(img: &[u8]) -> Value {
+    parse_card(img, false).0
+}
+
+fn parse_card(img: &[u8], want_comment: bool) -> (Value, String) {
     let first = &img[..img.len().min(80)];
     let (key, vstart, _hier, invalid) = parse_keyword(first);
     if is_commentary(&key) || key == "END" || invalid {
@@ -111,7 +120,7 @@ pub fn parse_value_comment(img: &[u8]) -> (Value, String) {
         return parse_long(img, vstart);
     }
     let vc = text_of(&first[vstart.min(first.len())..]);
-    parse_valuecomment(vc.trim())
+    parse_vc(vc.trim(), want_comment)
 }
 
 /// A card followed by CONTINUE cards: concatenate the string pieces, dropping each trailing '&'.
@@ -304,13 +313,21 @@ fn num_f64(v: &Value) -> f64 {
 
 /// astropy's `_value_NFSC_RE` on a stripped value/comment text.
 pub fn parse_valuecomment(vc: &str) -> (Value, String) {
+    parse_vc(vc, true)
+}
+
+/// [`parse_valuecomment`]; with `want_comment` false the comment is left empty.
+fn parse_vc(vc: &str, want_comment: bool) -> (Value, String) {
     let b = vc.as_bytes();
     let mut i = 0;
     while i < b.len() && b[i] == b' ' {
         i += 1;
     }
     let tail_comment = |rest: &str| -> Option<String> {
-        match_tail(rest).map(|c| c.map(|s| s.trim_end().to_string()).unwrap_or_default())
+        match_tail(rest).map(|c| match c {
+            Some(s) if want_comment => s.trim_end().to_string(),
+            _ => String::new(),
+        })
     };
     // Fast path: an integer of at most 18 digits right after its sign, then blanks or a
     // comment (anything else, e.g. an exponent, goes through the general rules below).

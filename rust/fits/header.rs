@@ -132,6 +132,11 @@ impl Header {
         }
     }
 
+    /// The value of card `i` (its comment not built).
+    pub fn value_only(&self, i: usize) -> Value {
+        card::parse_value(self.image(&self.cards[i]))
+    }
+
     pub fn value_at(&self, i: usize) -> (Value, String) {
         card::parse_value_comment(self.image(&self.cards[i]))
     }

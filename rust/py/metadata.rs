@@ -12,8 +12,23 @@ use rustc_hash::{FxBuildHasher, FxHashMap};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-/// Most dotted keys kept (the cache is emptied past it).
+/// Most strings kept (the cache is emptied past it).
 const MAX_KEYS: usize = 100_000;
+/// Longer string values are not cached.
+const MAX_CACHED_VALUE: usize = 32;
+
+fn cached<'py>(
+    py: Python<'py>,
+    cache: &mut FxHashMap<Box<str>, Py<PyString>>,
+    s: &str,
+) -> Bound<'py, PyString> {
+    if let Some(k) = cache.get(s) {
+        return k.bind(py).clone();
+    }
+    let k = PyString::new(py, s);
+    cache.insert(s.into(), k.clone().unbind());
+    k
+}
 
 static KEYS: Mutex<FxHashMap<Box<str>, Py<PyString>>> =
     Mutex::new(FxHashMap::with_hasher(FxBuildHasher));
@@ -78,9 +93,9 @@ fn read_metadata_fits<'py>(
     let Ok(tree) = py.detach(|| metadata::fits_tree(&yaml, plan, cards)) else {
         return Ok(None);
     };
-    let t0 = std::time::Instant::now();
     let out = PyDict::new(py);
-    // Dotted keys repeat from file to file: reuse their str objects (hash already computed).
+    // Dotted keys and short values repeat from file to file: reuse their str objects (for
+    // keys, with their hash already computed). Strings are immutable, so sharing is invisible.
     let mut keys = KEYS.try_lock().ok();
     if let Some(k) = keys.as_deref_mut() {
         if k.len() > MAX_KEYS {
@@ -93,24 +108,20 @@ fn read_metadata_fits<'py>(
             V::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
             V::Int(i) => i.into_pyobject(py)?.into_any(),
             V::Float(f) => PyFloat::new(py, *f).into_any(),
+            V::Str(s) if s.len() <= MAX_CACHED_VALUE => match keys.as_deref_mut() {
+                Some(cache) => cached(py, cache, s).into_any(),
+                None => PyString::new(py, s).into_any(),
+            },
             V::Str(s) => PyString::new(py, s).into_any(),
             V::Yaml(s) => scalar(py, s)?,
             V::Card(v) => value_to_py(py, v)?.0,
             V::Map(_) | V::Seq(_) | V::Skipped => return Ok(()),
         };
         let k = match keys.as_deref_mut() {
-            Some(cache) => match cache.get(key) {
-                Some(k) => k.bind(py).clone(),
-                None => {
-                    let k = PyString::new(py, key);
-                    cache.insert(key.into(), k.clone().unbind());
-                    k
-                }
-            },
+            Some(cache) => cached(py, cache, key),
             None => PyString::new(py, key),
         };
         out.set_item(k, value)
     })?;
-    if std::env::var_os("JWSTIO_T").is_some() { eprintln!("dict {:?}", t0.elapsed()); }
     Ok(Some(out))
 }
