@@ -75,7 +75,16 @@ impl Hdu {
     }
 }
 
-fn int_key(h: &Header, key: &str, what: &str) -> Result<Option<i128>> {
+/// "HDU n" in messages, formatted only when an error is made.
+struct What(usize);
+
+impl std::fmt::Display for What {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HDU {}", self.0)
+    }
+}
+
+fn int_key(h: &Header, key: &str, what: &What) -> Result<Option<i128>> {
     match h.get(key) {
         None => Ok(None),
         Some(Value::Int(i)) => Ok(Some(i)),
@@ -114,7 +123,7 @@ pub fn from_header(
     hdr_len: usize,
     file_len: u64,
 ) -> Result<(Hdu, usize)> {
-    let what = format!("HDU {index}");
+    let what = What(index);
     let first_key = header.cards.first().map(|c| c.key.as_str()).unwrap_or("");
     let kind = if index == 0 {
         if first_key != "SIMPLE" {
