@@ -289,9 +289,8 @@ impl<'a> Sink<'a> for TreeSink<'a, '_> {
         if matches!(self.stack.last(), Some(Frame::Map { key: None, .. })) {
             return None; // a collection as a key
         }
-        if tag.is_some_and(|t| {
-            t.starts_with(YAML_PREFIX) || t.prefix.is_empty() && t.suffix == "!"
-        }) {
+        if tag.is_some_and(|t| t.starts_with(YAML_PREFIX) || t.prefix.is_empty() && t.suffix == "!")
+        {
             return None;
         }
         self.stack.push(if map {
@@ -308,7 +307,12 @@ impl<'a> Sink<'a> for TreeSink<'a, '_> {
 
     fn end(&mut self, map: bool, m: Mark) -> Option<()> {
         let v = match (self.stack.pop()?, map) {
-            (Frame::Map { start, key: None, .. }, true) => {
+            (
+                Frame::Map {
+                    start, key: None, ..
+                },
+                true,
+            ) => {
                 let pairs = self.pairs.split_off(start);
                 if has_duplicates(&pairs) {
                     return None;

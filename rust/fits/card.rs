@@ -36,9 +36,14 @@ pub fn parse_keyword(img: &[u8]) -> (CompactString, usize, bool, bool) {
         let n = head.iter().position(|&c| c == b' ').unwrap_or(8);
         let kw = &head[..n];
         if n > 0
-            && kw.iter().all(|c| matches!(c, b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_'))
+            && kw
+                .iter()
+                .all(|c| matches!(c, b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_'))
             && head[n..].iter().all(|&c| c == b' ')
-            && !matches!(kw, b"COMMENT" | b"HISTORY" | b"END" | b"CONTINUE" | b"HIERARCH")
+            && !matches!(
+                kw,
+                b"COMMENT" | b"HISTORY" | b"END" | b"CONTINUE" | b"HIERARCH"
+            )
         {
             if let Ok(k) = std::str::from_utf8(kw) {
                 return (CompactString::new(k), 10, false, false);
@@ -87,6 +92,24 @@ fn upper(b: &[u8]) -> CompactString {
     s
 }
 
+/// `str::trim`, quicker on ASCII ends.
+pub fn trim(s: &str) -> &str {
+    let b = s.as_bytes();
+    let ws = |c: u8| matches!(c, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ');
+    let (mut i, mut j) = (0, b.len());
+    while i < j && ws(b[i]) {
+        i += 1;
+    }
+    while j > i && ws(b[j - 1]) {
+        j -= 1;
+    }
+    match s.get(i..j) {
+        // Ends on ASCII non-whitespace: what `trim` stops at too.
+        Some(t) if i == j || (b[i] < 0x80 && b[j - 1] < 0x80) => t,
+        _ => s.trim(),
+    }
+}
+
 fn text_of(b: &[u8]) -> std::borrow::Cow<'_, str> {
     String::from_utf8_lossy(b)
 }
@@ -120,7 +143,7 @@ fn parse_card(img: &[u8], want_comment: bool) -> (Value, String) {
         return parse_long(img, vstart);
     }
     let vc = text_of(&first[vstart.min(first.len())..]);
-    parse_vc(vc.trim(), want_comment)
+    parse_vc(trim(&vc), want_comment)
 }
 
 /// A card followed by CONTINUE cards: concatenate the string pieces, dropping each trailing '&'.
@@ -333,7 +356,11 @@ fn parse_vc(vc: &str, want_comment: bool) -> (Value, String) {
     // comment (anything else, e.g. an exponent, goes through the general rules below).
     {
         let neg = b.get(i) == Some(&b'-');
-        let ds = if matches!(b.get(i), Some(b'+' | b'-')) { i + 1 } else { i };
+        let ds = if matches!(b.get(i), Some(b'+' | b'-')) {
+            i + 1
+        } else {
+            i
+        };
         let mut j = ds;
         let mut v: i128 = 0;
         while j < b.len() && b[j].is_ascii_digit() && j - ds < 18 {
@@ -432,6 +459,23 @@ mod tests {
 
     fn val(s: &str) -> Value {
         parse_value_comment(&card(s)).0
+    }
+
+    #[test]
+    fn trim_is_str_trim() {
+        for t in [
+            "",
+            " ",
+            "a",
+            "  a b  ",
+            "\t\x0bx\x0c\r\n",
+            " \u{85}x\u{a0} ",
+            "é ",
+            " \u{2003}",
+            "x\u{1c}",
+        ] {
+            assert_eq!(trim(t), t.trim(), "{t:?}");
+        }
     }
 
     #[test]

@@ -32,7 +32,7 @@ const INDEX_MIN_CARDS: usize = 24;
 
 /// A lookup key without surrounding blanks or a leading "HIERARCH ".
 fn lookup_key(key: &str) -> &str {
-    let k = key.trim();
+    let k = card::trim(key);
     match k.get(..9) {
         Some(p) if p.eq_ignore_ascii_case("HIERARCH ") => k[9..].trim(),
         _ => k,
@@ -142,7 +142,7 @@ impl Header {
     }
 
     pub fn get(&self, key: &str) -> Option<Value> {
-        self.position(key).map(|i| self.value_at(i).0)
+        self.position(key).map(|i| self.value_only(i))
     }
 
     pub fn get_int(&self, key: &str) -> Option<i128> {
