@@ -97,6 +97,13 @@ pub fn trim(s: &str) -> &str {
     let b = s.as_bytes();
     let ws = |c: u8| matches!(c, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ');
     let (mut i, mut j) = (0, b.len());
+    // Blank runs eight at a time (values are padded with blanks), then byte by byte.
+    while i + 8 <= j && b[i..i + 8] == *b"        " {
+        i += 8;
+    }
+    while j >= i + 8 && b[j - 8..j] == *b"        " {
+        j -= 8;
+    }
     while i < j && ws(b[i]) {
         i += 1;
     }
@@ -111,7 +118,10 @@ pub fn trim(s: &str) -> &str {
 }
 
 fn text_of(b: &[u8]) -> std::borrow::Cow<'_, str> {
-    String::from_utf8_lossy(b)
+    match std::str::from_utf8(b) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(b),
+    }
 }
 
 /// Parse the value and comment of one card (possibly long: card + CONTINUE cards, 80 bytes each).

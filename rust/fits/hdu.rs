@@ -162,7 +162,14 @@ pub fn from_header(
     let file_len = file_len as u128;
     let mut naxes = Vec::with_capacity(naxis as usize);
     for i in 1..=naxis {
-        let key = format!("NAXIS{i}");
+        const KEYS: [&str; 10] = [
+            "NAXIS0", "NAXIS1", "NAXIS2", "NAXIS3", "NAXIS4", "NAXIS5", "NAXIS6", "NAXIS7",
+            "NAXIS8", "NAXIS9",
+        ];
+        let key: std::borrow::Cow<'_, str> = match KEYS.get(i as usize) {
+            Some(k) => (*k).into(),
+            None => format!("NAXIS{i}").into(),
+        };
         let n = int_key(&header, &key, &what)?
             .ok_or_else(|| Error::format(format!("{what}: {key} missing")))?;
         if n < 0 || n > u32::MAX as i128 {
