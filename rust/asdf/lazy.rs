@@ -22,7 +22,7 @@
 //! loaded, reported at their original line numbers.
 
 use super::yaml::{Expect, PLACEHOLDER};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::ops::Range;
 
 /// Bodies smaller than this are parsed eagerly (not worth deferring).
@@ -676,7 +676,7 @@ fn link_anchors(t: &[u8], regions: &mut Vec<(Region, usize, Option<usize>)>, out
     }
     let inherited = |n: &[u8]| outer.imports.iter().any(|k| k.as_bytes() == n);
     let exported = |n: &[u8]| outer.exports.iter().any(|k| k.as_bytes() == n);
-    let mut defs: HashMap<&[u8], Vec<usize>> = HashMap::new();
+    let mut defs: FxHashMap<&[u8], Vec<usize>> = FxHashMap::default();
     for &(pos, n) in &names {
         if t[pos] == b'&' {
             defs.entry(n).or_default().push(pos);
