@@ -11,15 +11,13 @@
 //! Bailing is always safe; a result is returned only when it equals the general path's.
 
 use crate::asdf::fast::{self, Sink, TagRef};
-use crate::asdf::resolve::{self, Implicit, Scalar};
+use crate::asdf::resolve::{self, Implicit, Scalar, YAML_PREFIX};
 use crate::asdf::yaml::{self, Content, Doc, Expect, Mark, NodeId, ScalarStyle, Tag, PLACEHOLDER};
 use crate::asdf::{file, lazy};
-use std::borrow::Cow;
-
-const YAML_PREFIX: &str = "tag:yaml.org,2002:";
 use crate::fits::card::Value;
 use crate::fits::hdu::{self, Hdu, Kind};
 use rustc_hash::FxHashMap;
+use std::borrow::Cow;
 
 /// The fast path cannot decide; use the general one. The text says why (tests, debugging).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,11 +119,6 @@ impl<'a> Yaml<'a> {
         )
     }
 
-    /// The text to parse (wcs bodies cut).
-    pub fn text(&self) -> &[u8] {
-        &self.text
-    }
-
     /// The tree (root a mapping), `wcs` subtrees as [`V::Skipped`].
     pub fn tree(&self) -> R<V<'_>> {
         let expect = self.expect.as_deref().unwrap_or(&[]);
@@ -225,9 +218,7 @@ impl<'a, 'e> TreeSink<'a, 'e> {
             return None;
         }
         let tag = tag?;
-        if tag.prefix.is_empty() && tag.suffix == "!"
-            || lazy::EAGER_PREFIXES.iter().any(|p| tag.starts_with(p))
-        {
+        if tag.is_non_specific() || lazy::EAGER_PREFIXES.iter().any(|p| tag.starts_with(p)) {
             return None;
         }
         let Some(Frame::Map {
@@ -265,7 +256,7 @@ impl<'a> Sink<'a> for TreeSink<'a, '_> {
         let is_key = matches!(self.stack.last(), Some(Frame::Map { key: None, .. }));
         let v = match (tag, style) {
             (Some(t), _) => {
-                if is_key || t.starts_with(YAML_PREFIX) {
+                if is_key || t.starts_with(YAML_PREFIX) || t.is_non_specific() {
                     return None;
                 }
                 // A tagged scalar is its text (`load_yaml(tagged=False)`).
@@ -289,8 +280,7 @@ impl<'a> Sink<'a> for TreeSink<'a, '_> {
         if matches!(self.stack.last(), Some(Frame::Map { key: None, .. })) {
             return None; // a collection as a key
         }
-        if tag.is_some_and(|t| t.starts_with(YAML_PREFIX) || t.prefix.is_empty() && t.suffix == "!")
-        {
+        if tag.is_some_and(|t| t.starts_with(YAML_PREFIX) || t.is_non_specific()) {
             return None;
         }
         self.stack.push(if map {

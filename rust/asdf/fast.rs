@@ -31,6 +31,11 @@ impl TagRef<'_> {
         [self.prefix, self.suffix].concat()
     }
 
+    /// Is this the non-specific tag `!` (resolved like an untagged plain scalar)?
+    pub fn is_non_specific(&self) -> bool {
+        matches!((self.prefix, self.suffix), ("", "!") | ("!", ""))
+    }
+
     /// Does the full tag start with `p`?
     pub fn starts_with(&self, p: &str) -> bool {
         let n = self.prefix.len().min(p.len());
