@@ -195,7 +195,7 @@ fn parse_long(img: &[u8], vstart0: usize) -> (Value, String) {
 fn match_strg_comment(vc: &str) -> Option<(Option<String>, Option<String>)> {
     let b = vc.as_bytes();
     if b.first() == Some(&b'\'') {
-        if let Some((strg, end)) = match_strg(b, 0) {
+        if let Some((strg, end)) = match_strg(vc, 0) {
             let rest = &vc[end..];
             if let Some(c) = match_tail(rest) {
                 return Some((Some(strg.to_string()), c.map(str::to_string)));
@@ -220,7 +220,8 @@ fn match_tail(rest: &str) -> Option<Option<&str>> {
 /// Match a quoted FITS string starting at `b[at] == '\''`, as astropy's non-greedy `_strg` with
 /// the rest of the value regex: the closing quote is the first one followed by ` *(/.*)?$`.
 /// Returns the raw inner text (with `''` still doubled) and the index after the closing quote.
-fn match_strg(b: &[u8], at: usize) -> Option<(&str, usize)> {
+fn match_strg(vc: &str, at: usize) -> Option<(&str, usize)> {
+    let b = vc.as_bytes();
     let mut q = at + 1;
     while q < b.len() {
         let c = b[q];
@@ -228,10 +229,9 @@ fn match_strg(b: &[u8], at: usize) -> Option<(&str, usize)> {
             return None;
         }
         if c == b'\'' {
-            let rest = std::str::from_utf8(&b[q + 1..]).ok()?;
-            if match_tail(rest).is_some() {
-                // Printable ASCII only (checked above), so this is valid UTF-8.
-                return Some((std::str::from_utf8(&b[at + 1..q]).ok()?, q + 1));
+            // `q` and `at` hold ASCII quotes: both slices start and end on characters.
+            if match_tail(vc.get(q + 1..)?).is_some() {
+                return Some((vc.get(at + 1..q)?, q + 1));
             }
         }
         q += 1;
@@ -385,7 +385,7 @@ fn parse_vc(vc: &str, want_comment: bool) -> (Value, String) {
     }
     // string
     if i < b.len() && b[i] == b'\'' {
-        if let Some((raw, end)) = match_strg(b, i) {
+        if let Some((raw, end)) = match_strg(vc, i) {
             if let Some(c) = tail_comment(&vc[end..]) {
                 let mut s = if raw.contains("''") {
                     raw.replace("''", "'")
