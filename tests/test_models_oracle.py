@@ -590,3 +590,61 @@ def test_dotted_item_access(tmp_path):
     assert m.slits[-1].name == ref.slits[-1].name
     m.close()
     ref.close()
+
+
+# --- Level1bModel: old MOVING_TARGET_POSITION tables ----------------------------------------------
+
+
+def _moving_target_hdu(rng, rows, with_v2v3):
+    """A MOVING_TARGET_POSITION table as the schema lays it out; files written before Build 11.1
+    lack its mt_v2/mt_v3 columns."""
+    from jwstio.models import _schema
+
+    node = _schema.node(_schema.child(_schema.model("Level1bModel")["root"], "moving_target"))
+    cols = []
+    for name, datatype, *_ in node["np"]:
+        if not with_v2v3 and name in ("mt_v2", "mt_v3"):
+            continue
+        if isinstance(datatype, list):
+            cols.append(fits.Column(name=name, format=f"{datatype[1]}A", array=[f"2023-01-0{i % 9 + 1}T00:00:00.000" for i in range(rows)]))
+        else:
+            fmt = "E" if datatype == "float32" else "D"
+            cols.append(fits.Column(name=name, format=fmt, array=rng.normal(size=rows)))
+    return fits.BinTableHDU.from_columns(cols, name="MOVING_TARGET_POSITION")
+
+
+@pytest.mark.parametrize("with_v2v3", [False, True], ids=["old-table", "current-table"])
+def test_level1b_moving_target_migration(tmp_path, with_v2v3):
+    """stdatamodels adds NaN mt_v2/mt_v3 columns to old moving-target tables (and, the headers
+    having changed, re-reads every keyword); jwstio must give the same model."""
+    path = _write(tmp_path, "uncal", 5)
+    rng = np.random.default_rng(5)
+    with fits.open(path, mode="update") as hdul:
+        hdul.insert(len(hdul) - 1, _moving_target_hdu(rng, 4, with_v2v3))
+    check(path, expect_class="Level1bModel")
+    ours = jwstio.open(path)
+    assert list(ours.moving_target.dtype.names)[-2:] == ["mt_v2", "mt_v3"]
+    if not with_v2v3:
+        assert np.isnan(ours.moving_target["mt_v2"]).all()
+
+
+def test_level1b_migration_defeats_the_hash_shortcut(tmp_path):
+    """An old file whose ``_fits_hash`` matches its headers: stdatamodels' migration changes the
+    table header, so it re-reads every keyword and fills extra_fits (here with MYKEY)."""
+    from stdatamodels.fits_support import fits_hash
+
+    path = _write(tmp_path, "uncal", 6)
+    with fits.open(path, mode="update") as hdul:
+        hdul[0].header["MYKEY"] = "not in the schema"
+        hdul.insert(len(hdul) - 1, _moving_target_hdu(np.random.default_rng(6), 3, False))
+    with fits.open(path) as hdul:
+        raw = hdul["ASDF"].data.tobytes()
+        new = fits_hash(hdul).encode()
+    old = raw[raw.index(b"_fits_hash: ") + 12:][:64]
+    with fits.open(path, mode="update") as hdul:
+        col = hdul["ASDF"].data.columns[0].name
+        hdul["ASDF"].data[col][0] = np.frombuffer(raw.replace(old, new), dtype=np.uint8)
+    with fits.open(path) as hdul:
+        assert fits_hash(hdul) == new.decode()
+    check(path, expect_class="Level1bModel")
+    assert jwstio.open(path).to_flat_dict()["extra_fits.PRIMARY.header.0.0"] == "MYKEY"

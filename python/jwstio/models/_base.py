@@ -78,6 +78,26 @@ class HduArray(_Lazy):
         return model._fits[self.index].shape
 
 
+class MigratedMovingTarget(HduArray):
+    """Level1bModel's migration of a MOVING_TARGET_POSITION table written before Build 11.1:
+    NaN ``mt_v2``/``mt_v3`` columns appended (stdatamodels ``_migrate_moving_target_table``)."""
+
+    __slots__ = ()
+
+    def load(self, model: DataModel, path: tuple) -> Any:
+        from numpy.lib.recfunctions import merge_arrays
+
+        hdu = model._fits[self.index]
+        rows = len(hdu.data)
+        v2 = np.full(rows, np.nan, dtype=[("mt_v2", ">f8")])
+        v3 = np.full(rows, np.nan, dtype=[("mt_v3", ">f8")])
+        data = merge_arrays((np.asarray(hdu.data), v2, v3), flatten=True).view(FitsTable)
+        data.units = _table_units(hdu)
+        if self.nid is not None:
+            data = cast(data, self.nid, model._fits.path, path)
+        return data
+
+
 class BlockArray(_Lazy):
     """An array stored in the ASDF extension's binary blocks (or inline)."""
 

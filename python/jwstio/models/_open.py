@@ -13,7 +13,7 @@ from typing import Any
 from .. import _core, fits
 from ..errors import AsdfError, FormatError, HDUNotFoundError
 from . import _schema
-from ._base import BlockArray, DataModel, DefaultArray, HduArray, TaggedObject
+from ._base import BlockArray, DataModel, DefaultArray, HduArray, MigratedMovingTarget, TaggedObject
 
 __all__ = ["open", "NoTypeWarning", "model_class"]
 
@@ -234,7 +234,8 @@ def _put(tree: dict, path: tuple, value: Any) -> None:
 
 
 def _walk(plan: tuple, f: fits.FitsFile, hdrs: _Headers, tree: dict, prefix: tuple, index: int | None,
-          items: list[int], known: dict[int, set], known_data: set, keywords: bool) -> None:
+          items: list[int], known: dict[int, set], known_data: set, keywords: bool,
+          migrated: frozenset = frozenset()) -> None:
     for e in plan:
         kind = e[0]
         if kind == "k":
@@ -256,7 +257,7 @@ def _walk(plan: tuple, f: fits.FitsFile, hdrs: _Headers, tree: dict, prefix: tup
                 continue
             known_data.add(i)
             _check_ndim(f, i, nid, prefix + rel)
-            _put(tree, prefix + rel, HduArray(i, nid))
+            _put(tree, prefix + rel, (MigratedMovingTarget if i in migrated else HduArray)(i, nid))
         else:
             _, rel, sub = e
             for j in items:
@@ -265,7 +266,7 @@ def _walk(plan: tuple, f: fits.FitsFile, hdrs: _Headers, tree: dict, prefix: tup
                         f"{f.path}: an HDU with EXTVER {j + 1} would make '{'.'.join(map(str, prefix + rel))}' "
                         f"a list of {j + 1} items (more than {MAX_LIST_ITEMS}); refusing"
                     )
-                _walk(sub, f, hdrs, tree, prefix + rel + (j,), j, items, known, known_data, keywords)
+                _walk(sub, f, hdrs, tree, prefix + rel + (j,), j, items, known, known_data, keywords, migrated)
 
 
 def _check_ndim(f: fits.FitsFile, i: int, nid: int, path: tuple) -> None:
@@ -290,7 +291,8 @@ _BUILTIN = re.compile(
 )
 
 
-def _extra_fits(f: fits.FitsFile, hdrs: _Headers, tree: dict, known: dict[int, set], known_data: set) -> None:
+def _extra_fits(f: fits.FitsFile, hdrs: _Headers, tree: dict, known: dict[int, set], known_data: set,
+                migrated: frozenset = frozenset()) -> None:
     from astropy.io.fits.card import UNDEFINED
 
     tree.pop("extra_fits", None)
@@ -308,9 +310,21 @@ def _extra_fits(f: fits.FitsFile, hdrs: _Headers, tree: dict, known: dict[int, s
         if cards:
             extra.setdefault(h.name, {})["header"] = cards
         if i not in known_data and h.shape:
-            extra.setdefault(h.name, {})["data"] = HduArray(i)
+            extra.setdefault(h.name, {})["data"] = (MigratedMovingTarget if i in migrated else HduArray)(i)
     if extra:
         tree["extra_fits"] = extra
+
+
+def _old_moving_target_tables(f: fits.FitsFile, summary: list) -> frozenset:
+    """Level1bModel migrates MOVING_TARGET_POSITION tables without an ``mt_v2`` column (files
+    written before Build 11.1): the HDUs it would change."""
+    out = set()
+    for i, (name, _ver, kind, *_rest) in enumerate(summary):
+        if name == "MOVING_TARGET_POSITION" and kind == "bintable":
+            names = f[i].data.dtype.names or ()
+            if "mt_v2" not in names:
+                out.add(i)
+    return frozenset(out)
 
 
 def _headers_hash(f: fits.FitsFile, summary: list) -> str:
@@ -354,16 +368,23 @@ def open(path: str | os.PathLike[str], model_type: str | None = None) -> DataMod
     info = _schema.model(name)
 
     summary = f._core.summary()
-    skip = bool(tree) and f._core.get(0, "DATAMODL") == name and tree.get("_fits_hash") == _headers_hash(f, summary)
+    migrated = _old_moving_target_tables(f, summary) if "Level1bModel" in info["mro"] else frozenset()
+    # A migrated table changes its header, so stdatamodels' hash no longer matches.
+    skip = (
+        bool(tree)
+        and not migrated
+        and f._core.get(0, "DATAMODL") == name
+        and tree.get("_fits_hash") == _headers_hash(f, summary)
+    )
     hdrs = _Headers(f)
     known: dict[int, set] = {}
     known_data: set = set()
     has_table = any(s[2] == "bintable" and s[0] != "ASDF" for s in summary)
     if not skip or has_table:
         items = list_item_indexes([s[1] for s in summary])
-        _walk(_schema.plan(name), f, hdrs, tree, (), None, items, known, known_data, keywords=not skip)
+        _walk(_schema.plan(name), f, hdrs, tree, (), None, items, known, known_data, not skip, migrated)
         if not skip:
-            _extra_fits(f, hdrs, tree, known, known_data)
+            _extra_fits(f, hdrs, tree, known, known_data, migrated)
     # HISTORY cards replace the ASDF history.
     hist = f._core.values(0, "HISTORY")
     if hist:
