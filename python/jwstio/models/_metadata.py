@@ -125,15 +125,14 @@ def _fast_plan(name: str) -> Any:
         return _FAST_PLANS[name]
     except KeyError:
         pass
-    plan = None
-    if name in _schema_doc()["models"]:
-        plan = _core.MetadataPlan(
-            [
-                (None if where is None else list(where), [(list(rel), kw, hdu) for rel, kw, hdu in entries])
-                for where, entries in _steps(name)
-            ]
-        )
-    _FAST_PLANS[name] = plan
+    if name not in _schema_doc()["models"]:
+        return None  # not cached: DATAMODL values of arbitrary files
+    plan = _FAST_PLANS[name] = _core.MetadataPlan(
+        [
+            (None if where is None else list(where), [(list(rel), kw, hdu) for rel, kw, hdu in entries])
+            for where, entries in _steps(name)
+        ]
+    )
     return plan
 
 
