@@ -321,8 +321,9 @@ def _old_moving_target_tables(f: fits.FitsFile, summary: list) -> frozenset:
     out = set()
     for i, (name, _ver, kind, *_rest) in enumerate(summary):
         if name == "MOVING_TARGET_POSITION" and kind == "bintable":
-            names = f[i].data.dtype.names or ()
-            if "mt_v2" not in names:
+            # Column names from the header: opening reads no table data.
+            cols, _rowlen = fits._columns(f[i].header, f.path, i)
+            if "mt_v2" not in [c.name for c in cols]:
                 out.add(i)
     return frozenset(out)
 
