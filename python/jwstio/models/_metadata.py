@@ -299,49 +299,28 @@ def _flatten(tree: dict, wrapped: frozenset = _WRAPPED) -> dict:
     out: dict[str, Any] = {}
     leaf_types = _LEAF
 
+    def value(v: Any, key: str) -> None:
+        t = type(v)
+        if t in leaf_types:
+            out[key] = v
+            return
+        if t in wrapped:
+            v = _plain(v)
+        if isinstance(v, dict):
+            mapping(v, key + ".")
+        elif isinstance(v, (list, tuple)):
+            sequence(v, key)
+        else:
+            out[key] = v
+
     def mapping(d: dict, prefix: str) -> None:
         for k, v in d.items():
-            if k == "wcs":
-                continue
-            key = prefix + k  # TypeError for a key that is not a str: see below
-            t = type(v)
-            if t in leaf_types:
-                out[key] = v
-                continue
-            if t in wrapped:
-                v = _plain(v)
-                t = type(v)
-            if t is dict:
-                mapping(v, key + ".")
-            elif t is list:
-                sequence(v, key)
-            elif isinstance(v, dict):
-                mapping(v, key + ".")
-            elif isinstance(v, (list, tuple)):
-                sequence(v, key)
-            else:
-                out[key] = v
+            if k != "wcs":
+                value(v, prefix + k)  # TypeError for a key that is not a str: see below
 
     def sequence(s: list | tuple, name: str) -> None:
         for i, v in enumerate(s):
-            key = f"{name}.{i}"
-            t = type(v)
-            if t in leaf_types:
-                out[key] = v
-                continue
-            if t in wrapped:
-                v = _plain(v)
-                t = type(v)
-            if t is dict:
-                mapping(v, key + ".")
-            elif t is list:
-                sequence(v, key)
-            elif isinstance(v, dict):
-                mapping(v, key + ".")
-            elif isinstance(v, (list, tuple)):
-                sequence(v, key)
-            else:
-                out[key] = v
+            value(v, f"{name}.{i}")
 
     try:
         mapping(tree, "")
