@@ -486,7 +486,7 @@ fn get_hdu(hdus: &[Hdu], name: Option<&str>, index: Option<usize>) -> Option<usi
     let h = hdus.get(i)?;
     if let Some(x) = index {
         let want = x as f64 + 1.0;
-        let ver_ok = match h.header.position("EXTVER").map(|k| h.header.value_at(k).0) {
+        let ver_ok = match h.header.get("EXTVER") {
             None | Some(Value::Undefined | Value::Unparsable(_)) => want == 1.0,
             Some(Value::Int(v)) => v == x as i128 + 1,
             Some(Value::Float(f)) => f == want,
@@ -792,10 +792,10 @@ fn itoa(mut n: usize, buf: &mut [u8; 20]) -> &str {
 /// The primary `DATAMODL` as a string, if it is one.
 pub fn datamodl(hdus: &[Hdu]) -> R<String> {
     let h = hdus.first().ok_or(Bail("no HDUs"))?;
-    let k = h.header.position("DATAMODL").ok_or(Bail("no DATAMODL"))?;
-    match h.header.value_at(k).0 {
-        Value::Str(s) => Ok(s),
-        _ => Err(Bail("DATAMODL is not a string")),
+    match h.header.get("DATAMODL") {
+        Some(Value::Str(s)) => Ok(s),
+        Some(_) => Err(Bail("DATAMODL is not a string")),
+        None => Err(Bail("no DATAMODL")),
     }
 }
 
