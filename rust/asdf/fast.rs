@@ -15,6 +15,7 @@
 //! indentation libyaml could read differently. Errors are libyaml-safer's business, so every
 //! doubtful input bails out. The differential tests compare both producers event by event.
 
+use super::lazy;
 use super::yaml::{Ev, Mark, ScalarStyle};
 use std::borrow::Cow;
 
@@ -59,6 +60,16 @@ pub trait Sink<'a> {
     fn end(&mut self, map: bool, m: Mark) -> Option<()>;
     /// Stream and document start/end events.
     fn frame(&mut self, _ev: Ev, _m: Mark) {}
+    /// At a block mapping value that is `tag` alone on its line: should the block node below
+    /// be skipped unparsed? (It is when [`lazy::skip_body`] accepts it; [`Sink::skipped`] then
+    /// stands for all its events.)
+    fn skippable(&self, _tag: &TagRef<'a>) -> bool {
+        false
+    }
+    /// The value node starting at `m` was skipped; its body was lines `body` (0-based).
+    fn skipped(&mut self, _m: Mark, _body: (u64, u64)) -> Option<()> {
+        None
+    }
 }
 
 impl<'a, S: Sink<'a>> Sink<'a> for &mut S {
@@ -82,6 +93,12 @@ impl<'a, S: Sink<'a>> Sink<'a> for &mut S {
     }
     fn frame(&mut self, ev: Ev, m: Mark) {
         (**self).frame(ev, m)
+    }
+    fn skippable(&self, tag: &TagRef<'a>) -> bool {
+        (**self).skippable(tag)
+    }
+    fn skipped(&mut self, m: Mark, body: (u64, u64)) -> Option<()> {
+        (**self).skipped(m, body)
     }
 }
 
@@ -164,6 +181,11 @@ struct P<'a, S> {
     out: S,
     /// Explicit %TAG directives, then the defaults.
     handles: Vec<(&'a str, &'a str)>,
+    /// Anchors of the bodies skipped so far (see [`lazy::skip_body`]).
+    skip_defs: Vec<&'a [u8]>,
+    /// Bytes the skip scans may still read: a rejected body is parsed, and nested skippable
+    /// nodes in it scanned again, so bound the total.
+    skip_budget: usize,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -529,6 +551,13 @@ impl<'a, S: Sink<'a>> P<'a, S> {
                 if c == 0 && self.pos < self.t.len() {
                     return None;
                 }
+                if let Some(tg) = tag.filter(|_| c == b'\n' && ctx == Ctx::MapValue) {
+                    if self.out.skippable(&tg) {
+                        if let Some(body) = self.skip(parent)? {
+                            return self.out.skipped(m, body);
+                        }
+                    }
+                }
                 self.eol()?;
                 let c = self.cur();
                 let dash = c == b'-' && matches!(self.at(1), b' ' | b'\n');
@@ -598,6 +627,34 @@ impl<'a, S: Sink<'a>> P<'a, S> {
                 Some(())
             }
         }
+    }
+
+    /// Skip the block node under the tag line ending at `pos` (see [`lazy::skip_body`]), to the
+    /// next content line. Some(Some(lines)): skipped the body's first and last lines;
+    /// Some(None): not skipped, nothing moved.
+    fn skip(&mut self, parent: i64) -> R<Option<(u64, u64)>> {
+        let start = self.pos + 1;
+        let parent = usize::try_from(parent).ok()?;
+        // `!x` tags in the body must not be YAML core tags (see [`lazy::skip_body`]).
+        let core = "tag:yaml.org,2002:";
+        let primary = self.handles.iter().find(|(h, _)| *h == "!").map_or("!", |x| x.1);
+        if self.skip_budget == 0 || core.starts_with(primary) || primary.starts_with(core) {
+            return Some(None);
+        }
+        let (end, lines) = match lazy::skip_body(self.t, start, parent, &mut self.skip_defs) {
+            Ok(r) => r,
+            Err(read) => {
+                self.skip_budget = self.skip_budget.saturating_sub(read);
+                return Some(None);
+            }
+        };
+        self.skip_budget = self.skip_budget.saturating_sub(end - start);
+        let first = self.line + 1;
+        self.pos = end;
+        self.line += 1 + lines;
+        self.line_start = end;
+        self.next_content()?;
+        Some(Some((first, first + lines - 1)))
     }
 
     /// `- key: v` with the key already read (pos at its `:`).
@@ -876,6 +933,8 @@ pub fn parse<'a, S: Sink<'a>>(t: &'a [u8], sink: &mut S) -> Option<()> {
         ind: 0,
         out: sink,
         handles: Vec::new(),
+        skip_defs: Vec::new(),
+        skip_budget: 4 * t.len() + (1 << 20),
     };
     let r = run(&mut p);
     #[cfg(test)]

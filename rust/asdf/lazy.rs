@@ -158,6 +158,8 @@ fn is_uri_char(c: u8) -> bool {
     URI_CHARS[usize::from(c)]
 }
 
+const YAML_TAGS: &[u8] = b"tag:yaml.org,2002:";
+
 /// Tags under these prefixes are never deferred: YAML's own, and asdf ndarrays.
 pub const EAGER_PREFIXES: [&str; 2] = ["tag:yaml.org,2002:", super::yaml::NDARRAY_PREFIX];
 
@@ -281,6 +283,9 @@ struct Scan {
     plain_pending: bool,
     /// Column bound below which that plain scalar cannot continue (-1: any column).
     cont_bound: i64,
+    /// Anchor (`true`) and alias tokens of the lines scanned so far, as (anchor?, line
+    /// offset of the name, name end); the caller takes them after each line.
+    refs: Vec<(bool, usize, usize)>,
 }
 
 impl Scan {
@@ -290,7 +295,13 @@ impl Scan {
             mode: Mode::Normal,
             plain_pending: false,
             cont_bound: -1,
+            refs: Vec::new(),
         }
+    }
+
+    /// Outside quoted scalars and flow collections.
+    fn closed(&self) -> bool {
+        self.depth == 0 && self.mode == Mode::Normal
     }
 
     /// Scan one line (tabs are refused by the caller, for the whole body at once).
@@ -307,10 +318,16 @@ impl Scan {
             }
             if self.plain_pending && indent as i64 > self.cont_bound {
                 // Maybe a continuation of a plain scalar, maybe fresh tokens: safe only if
-                // neither reading can open a quote, flow collection or block scalar.
-                return !s
-                    .iter()
-                    .any(|c| matches!(c, b'"' | b'\'' | b'[' | b']' | b'{' | b'}' | b'|' | b'>'));
+                // neither reading can open a quote, flow collection or block scalar, or hold
+                // an anchor, alias, tag or merge key.
+                // A `:` indicator would make the scalar a multi-line key (an error).
+                return !s.iter().enumerate().any(|(i, c)| {
+                    matches!(
+                        c,
+                        b'"' | b'\'' | b'[' | b']' | b'{' | b'}' | b'|' | b'>' | b'&' | b'*'
+                            | b'!' | b'<'
+                    ) || (*c == b':' && s.get(i + 1).is_none_or(|&x| x == b' '))
+                });
             }
             self.plain_pending = false;
         }
@@ -325,6 +342,12 @@ impl Scan {
         let mut bound: i64 = -1;
         let n = s.len();
         let blankz = |k: usize| k >= n || s[k] == b' ';
+        // A quoted scalar carried over from an earlier line.
+        let carried = matches!(self.mode, Mode::Dq | Mode::Sq);
+        // Block context: the last token cannot be a key (a multi-line scalar, a flow
+        // collection or an alias); a `:` indicator was seen on this line.
+        let mut no_key = false;
+        let mut value_seen = false;
         loop {
             match self.mode {
                 Mode::Dq => {
@@ -336,6 +359,7 @@ impl Scan {
                     }
                     p += 1;
                     self.mode = Mode::Normal;
+                    no_key = carried && self.depth == 0;
                 }
                 Mode::Sq => {
                     loop {
@@ -353,6 +377,7 @@ impl Scan {
                         p += 1;
                     }
                     self.mode = Mode::Normal;
+                    no_key = carried && self.depth == 0;
                 }
                 Mode::FlowPlain => {
                     while p < n && s[p] == b' ' {
@@ -378,6 +403,7 @@ impl Scan {
             }
             let c = s[p];
             let flow = self.depth > 0;
+            let after_non_key = std::mem::take(&mut no_key);
             match c {
                 b'#' => return true,
                 b'"' | b'\'' => {
@@ -397,6 +423,7 @@ impl Scan {
                         return false;
                     }
                     self.depth -= 1;
+                    no_key = self.depth == 0;
                     p += 1;
                 }
                 b',' => {
@@ -406,7 +433,7 @@ impl Scan {
                     p += 1;
                 }
                 b'-' if blankz(p + 1) => {
-                    if flow {
+                    if flow || value_seen {
                         return false;
                     }
                     bound = p as i64;
@@ -416,6 +443,11 @@ impl Scan {
                 b'?' if flow || blankz(p + 1) => return false,
                 b':' if flow || blankz(p + 1) => {
                     if !flow {
+                        // libyaml: one key per line, and not one of those.
+                        if after_non_key || value_seen {
+                            return false;
+                        }
+                        value_seen = true;
                         bound = node_col.map_or(-1, |c| c as i64);
                         node_col = None;
                     }
@@ -431,18 +463,28 @@ impl Scan {
                     if p == start || !(blankz(p) || matches!(s[p], b':' | b',' | b']' | b'}')) {
                         return false;
                     }
+                    self.refs.push((c == b'&', start, p));
+                    no_key = c == b'*' && !flow;
                 }
                 b'!' => {
                     node_col.get_or_insert(p);
                     if s.get(p + 1) == Some(&b'<') {
-                        match s[p..].iter().position(|&c| c == b'>') {
-                            Some(k) => p += k + 1,
-                            None => return false,
+                        // `!<uri>`
+                        let u = p + 2;
+                        p = u;
+                        while p < n && s[p] != b'>' && is_uri_char(s[p]) {
+                            p += 1;
                         }
+                        // YAML's own tags construct (and may fail): never skipped.
+                        if p == u || s.get(p) != Some(&b'>') || s[u..].starts_with(YAML_TAGS) {
+                            return false;
+                        }
+                        p += 1;
                     } else {
+                        // `!suffix` or `!` alone; named handles (`!h!suffix`) are refused.
                         p += 1;
                         while p < n && s[p] != b' ' {
-                            if !is_uri_char(s[p]) {
+                            if !is_uri_char(s[p]) || s[p] == b'!' {
                                 return false;
                             }
                             p += 1;
@@ -453,6 +495,8 @@ impl Scan {
                     }
                 }
                 b'|' | b'>' | b'%' | b'@' | b'`' => return false,
+                // Maybe a merge key (merging constructs, and may fail).
+                b'<' if s.get(p + 1) == Some(&b'<') => return false,
                 _ => {
                     node_col.get_or_insert(p);
                     match self.plain(s, &mut p, false) {
@@ -566,6 +610,7 @@ fn body_scan(t: &[u8], lines: &[Line]) -> Option<Vec<u8>> {
         if !scan.line(s, l.indent()) {
             return None;
         }
+        scan.refs.clear();
         let closed = scan.depth == 0 && scan.mode == Mode::Normal;
         states.push(if closed && !scan.plain_pending {
             FRESH | CLOSED
@@ -576,6 +621,76 @@ fn body_scan(t: &[u8], lines: &[Line]) -> Option<Vec<u8>> {
         });
     }
     (scan.depth == 0 && scan.mode == Mode::Normal).then_some(states)
+}
+
+/// Skip, unparsed, the block node under a `KEY: !tag` line whose key is at column `parent`:
+/// `start` is where the line after the tag line starts. The body is the following lines
+/// indented deeper than `parent`, blank and comment lines aside. It is skipped only when it
+/// passes the body scan (no tab; no YAML core tag or merge key token, which construct and
+/// may fail), so a parser that goes on after it reads the rest of the text exactly as
+/// libyaml would; every alias in it must follow an anchor of the same name in this or an
+/// earlier skipped body (`defs`, which gets this body's anchors). The caller reads no
+/// aliases or anchors itself, has checked that `t` is printable ASCII and newlines, and
+/// that its primary tag handle `!` cannot make YAML core tags. Returns the end (just after
+/// the last content line's newline) and the number of lines through it; Err(bytes read):
+/// parse the node instead.
+pub(crate) fn skip_body<'a>(
+    t: &'a [u8],
+    start: usize,
+    parent: usize,
+    defs: &mut Vec<&'a [u8]>,
+) -> Result<(usize, u64), usize> {
+    let mut scan = Scan::new();
+    let mut refs: Vec<(bool, usize, usize)> = Vec::new();
+    // (end, lines, closed) after the last content line so far.
+    let mut last: Option<(usize, u64, bool)> = None;
+    let mut pos = start;
+    let mut lines = 0u64;
+    while pos < t.len() {
+        let rest = &t[pos..];
+        let indent = spaces(rest);
+        let len = match memchr::memchr2(b'\n', b'\t', &rest[indent..]) {
+            Some(k) if rest[indent + k] == b'\t' => return Err(pos + indent + k - start),
+            Some(k) => indent + k,
+            None => rest.len(),
+        };
+        let s = &rest[..len];
+        let blank = indent == len || s[indent] == b'#';
+        if !blank && indent <= parent {
+            break;
+        }
+        if !scan.line(s, indent) {
+            return Err(pos + len - start);
+        }
+        refs.extend(scan.refs.drain(..).map(|(a, x, y)| (a, pos + x, pos + y)));
+        lines += 1;
+        pos += len + 1;
+        if !blank {
+            last = Some((pos.min(t.len()), lines, scan.closed()));
+        }
+    }
+    let Some((end, lines, closed)) = last else {
+        return Err(pos - start);
+    };
+    if !closed {
+        return Err(end - start);
+    }
+    let known = defs.len();
+    for (anchor, a, b) in refs.into_iter().filter(|r| r.1 < end) {
+        let name = &t[a..b];
+        if anchor {
+            // A duplicate anchor is an error (PyYAML's composer).
+            if defs.contains(&name) {
+                defs.truncate(known);
+                return Err(end - start);
+            }
+            defs.push(name);
+        } else if !defs.contains(&name) {
+            defs.truncate(known);
+            return Err(end - start);
+        }
+    }
+    Ok((end, lines))
 }
 
 /// Text-level checks that make laziness unsafe anywhere: other line breaks than '\n',

@@ -383,6 +383,16 @@ fn parse_vc(vc: &str, want_comment: bool) -> (Value, String) {
             }
         }
     }
+    // Fast path: a float written without blanks or `D`: `[+-]d*.d*([eE][+-]?d+)?` or
+    // `[+-]d+[eE][+-]?d+`, then blanks or a comment. Its text is the canonical one
+    // `match_number` would build, so it parses the same.
+    if let Some(end) = plain_float(b, i) {
+        if let Some(c) = tail_comment(&vc[end..]) {
+            if let Ok(f) = vc[i..end].parse::<f64>() {
+                return (Value::Float(f), c);
+            }
+        }
+    }
     // string
     if i < b.len() && b[i] == b'\'' {
         if let Some((raw, end)) = match_strg(vc, i) {
@@ -428,6 +438,39 @@ fn parse_vc(vc: &str, want_comment: bool) -> (Value, String) {
         None => String::new(),
     };
     (Value::Unparsable(vc.to_string()), comment)
+}
+
+/// The end of a float at `b[i..]` in the form [`parse_vc`]'s fast path takes.
+fn plain_float(b: &[u8], i: usize) -> Option<usize> {
+    let digits = |mut k: usize| {
+        let s = k;
+        while b.get(k).is_some_and(u8::is_ascii_digit) {
+            k += 1;
+        }
+        (k, k - s)
+    };
+    let mut k = i + usize::from(matches!(b.get(i), Some(b'+' | b'-')));
+    let (e, n_int) = digits(k);
+    k = e;
+    let mut n_frac = 0;
+    let dot = b.get(k) == Some(&b'.');
+    if dot {
+        (k, n_frac) = digits(k + 1);
+    }
+    if n_int + n_frac == 0 {
+        return None;
+    }
+    if matches!(b.get(k), Some(b'e' | b'E')) {
+        let s = k + 1 + usize::from(matches!(b.get(k + 1), Some(b'+' | b'-')));
+        let (e, n_exp) = digits(s);
+        if n_exp == 0 {
+            return None;
+        }
+        k = e;
+    } else if !dot {
+        return None;
+    }
+    Some(k)
 }
 
 fn parse_complex(b: &[u8], mut i: usize) -> Option<(f64, f64, usize)> {
