@@ -342,27 +342,21 @@ fn take(doc: &mut Doc, id: NodeId) -> R<V<'static>> {
 }
 
 fn has_duplicates(pairs: &Pairs<'_>) -> bool {
-    if pairs.len() <= 16 {
-        // Compare (length, first bytes) fingerprints; whole keys only when they match.
-        let print = |k: &str| {
-            let b = k.as_bytes();
-            let head = b[..b.len().min(7)]
-                .iter()
-                .enumerate()
-                .fold(0u64, |v, (i, &c)| v | (u64::from(c) << (8 * i)));
-            head | ((b.len() as u64) << 56)
-        };
-        let mut prints = [0u64; 16];
+    use std::hash::BuildHasher;
+    const QUADRATIC: usize = 64;
+    if pairs.len() <= QUADRATIC {
+        // Compare key hashes pairwise; whole keys only when two hashes match.
+        let mut hashes = [0u64; QUADRATIC];
         for (i, (k, _)) in pairs.iter().enumerate() {
-            let p = print(k);
-            if prints[..i]
+            let h = rustc_hash::FxBuildHasher.hash_one(&**k);
+            if hashes[..i]
                 .iter()
                 .enumerate()
-                .any(|(j, &q)| q == p && pairs[j].0 == *k)
+                .any(|(j, &g)| g == h && pairs[j].0 == *k)
             {
                 return true;
             }
-            prints[i] = p;
+            hashes[i] = h;
         }
         return false;
     }

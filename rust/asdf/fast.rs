@@ -159,6 +159,30 @@ const MAX_DEPTH: usize = 200;
 /// libyaml limits simple keys to 1024 characters; stay well below.
 const MAX_KEY: usize = 1000;
 const PH: [u8; 3] = [0xEE, 0x80, 0x80];
+/// [`P::plain_value_raw`]'s start for a folded scalar (its text is in [`P::fold`]).
+const FOLDED: usize = usize::MAX - 1;
+/// See [`P::plain_raw`] (text offsets stay below it: slices are at most `isize::MAX` long).
+const KEY_BIT: usize = 1 << (usize::BITS - 1);
+
+/// Bytes a plain scalar's scan must decide on: in block context, and in flow context.
+const fn plain_stops(flow: bool) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut c = 0x80;
+    while c < 256 {
+        t[c] = true;
+        c += 1;
+    }
+    let stops: &[u8] = if flow { b"\n :#,[]{}?" } else { b"\n :#" };
+    let mut i = 0;
+    while i < stops.len() {
+        t[stops[i] as usize] = true;
+        i += 1;
+    }
+    t
+}
+const BLOCK_STOP: [bool; 256] = plain_stops(false);
+const FLOW_STOP: [bool; 256] = plain_stops(true);
+
 
 static ENABLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
 
@@ -181,6 +205,8 @@ struct P<'a, S> {
     out: S,
     /// Explicit %TAG directives, then the defaults.
     handles: Vec<(&'a str, &'a str)>,
+    /// The text of a folded plain scalar (see [`P::plain_value_raw`]).
+    fold: String,
     /// Anchors of the bodies skipped so far (see [`lazy::skip_body`]).
     skip_defs: Vec<&'a [u8]>,
     /// Bytes the skip scans may still read: a rejected body is parsed, and nested skippable
@@ -196,8 +222,19 @@ enum Ctx {
 }
 
 fn is_tag_char(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b'/' | b':')
+    TAG_CHARS[usize::from(c)]
 }
+
+const TAG_CHARS: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/' | b':');
+        c += 1;
+    }
+    t
+};
 
 /// First character of a plain scalar we accept (`-` checked separately).
 fn plain_start(c: u8) -> bool {
@@ -357,7 +394,23 @@ impl<'a, S: Sink<'a>> P<'a, S> {
     /// A plain scalar on one line at `pos`. Returns (value range, ended at `: `/`:\n`).
     /// Block: ends at `: `, `:\n` or the line end; flow: at `,[]{}` or `: ` (bails at the line
     /// end, where a flow plain scalar would continue).
+    #[inline(always)]
     fn plain(&mut self, flow: bool) -> R<(usize, usize, bool)> {
+        let (s, e) = self.plain_raw(flow);
+        (s != usize::MAX).then_some((s, e & !KEY_BIT, e & KEY_BIT != 0))
+    }
+
+    /// [`P::plain`] with its result in two registers: `(usize::MAX, _)` for None, the key
+    /// flag in [`KEY_BIT`] of the end (returning the tuple through memory costs a stall).
+    fn plain_raw(&mut self, flow: bool) -> (usize, usize) {
+        match self.plain_inner(flow) {
+            Some((s, e, key)) => (s, if key { e | KEY_BIT } else { e }),
+            None => (usize::MAX, 0),
+        }
+    }
+
+    #[inline(always)]
+    fn plain_inner(&mut self, flow: bool) -> R<(usize, usize, bool)> {
         let t = self.t;
         let s = self.pos;
         let c = self.cur();
@@ -384,8 +437,19 @@ impl<'a, S: Sink<'a>> P<'a, S> {
         let mut e = s; // end of content (exclusive, trailing spaces excluded)
         let mut p = s;
         let mut key = false;
+        let stop = if flow { &FLOW_STOP } else { &BLOCK_STOP };
         while p < t.len() {
-            let c = t[p];
+            // A run of bytes that need no decision.
+            let run = p;
+            while p < t.len() && !stop[usize::from(t[p])] {
+                p += 1;
+            }
+            if p > run {
+                e = p;
+            }
+            let Some(&c) = t.get(p) else {
+                break;
+            };
             match c {
                 b'\n' => break,
                 b' ' => {
@@ -403,12 +467,9 @@ impl<'a, S: Sink<'a>> P<'a, S> {
                     }
                 }
                 b'#' if p > s && t[p - 1] == b' ' => return None,
-                b',' | b'[' | b']' | b'{' | b'}' if flow => break,
-                b'?' if flow => return None,
-                _ => {}
-            }
-            if c >= 0x80 {
-                return None;
+                b'#' => {}
+                b',' | b'[' | b']' | b'{' | b'}' => break, // flow only (see FLOW_STOP)
+                _ => return None,                          // `?` in flow, non-ASCII
             }
             p += 1;
             e = p;
@@ -420,20 +481,39 @@ impl<'a, S: Sink<'a>> P<'a, S> {
     /// A plain scalar value, folded over continuation lines as libyaml does: a following
     /// line continues it when deeper than `block_indent` (block context) or always (flow).
     /// Returns (value, ended at `: `). Blank or comment lines inside bail out.
+    #[inline(always)]
     fn plain_value(&mut self, flow: bool, block_indent: i64) -> R<(Cow<'a, str>, bool)> {
-        let t = self.t;
-        let (s, e, key) = self.plain(flow)?;
-        let mut v = self.str_of(s, e)?;
-        if key {
-            return Some((v, true));
+        let (s, e) = self.plain_value_raw(flow, block_indent);
+        if s == usize::MAX {
+            return None;
         }
+        let key = e & KEY_BIT != 0;
+        if s == FOLDED {
+            return Some((Cow::Owned(std::mem::take(&mut self.fold)), key));
+        }
+        Some((self.str_of(s, e & !KEY_BIT)?, key))
+    }
+
+    /// [`P::plain_value`] in two registers (see [`P::plain_raw`]): the text's range, or
+    /// [`FOLDED`] when it is in [`P::fold`].
+    fn plain_value_raw(&mut self, flow: bool, block_indent: i64) -> (usize, usize) {
+        const NONE: (usize, usize) = (usize::MAX, 0);
+        let t = self.t;
+        let Some((s, e, key)) = self.plain(flow) else {
+            return NONE;
+        };
+        if key {
+            return (s, e | KEY_BIT);
+        }
+        let mut folded = false;
         loop {
             let mut q = self.pos;
             while t.get(q) == Some(&b' ') {
                 q += 1;
             }
+            let done = if folded { (FOLDED, 0) } else { (s, e) };
             if t.get(q) != Some(&b'\n') {
-                return Some((v, false));
+                return done;
             }
             let r0 = q + 1;
             let mut r = r0;
@@ -445,18 +525,24 @@ impl<'a, S: Sink<'a>> P<'a, S> {
                 || (r - r0) as i64 <= block_indent
             {
                 // Block: the scalar ends (a deeper line after blanks is caught by the caller).
-                return if flow { None } else { Some((v, false)) };
+                return if flow { NONE } else { done };
             }
             self.line += 1;
             self.line_start = r0;
             self.pos = r;
-            let (s2, e2, key2) = self.plain(flow)?;
-            if key2 {
-                return None;
+            let Some((s2, e2, false)) = self.plain(flow) else {
+                return NONE;
+            };
+            let (Some(first), Some(more)) = (self.s.get(s..e), self.s.get(s2..e2)) else {
+                return NONE;
+            };
+            if !folded {
+                folded = true;
+                self.fold.clear();
+                self.fold.push_str(first);
             }
-            let w = v.to_mut();
-            w.push(' ');
-            w.push_str(self.s.get(s2..e2)?);
+            self.fold.push(' ');
+            self.fold.push_str(more);
         }
     }
 
@@ -933,6 +1019,7 @@ pub fn parse<'a, S: Sink<'a>>(t: &'a [u8], sink: &mut S) -> Option<()> {
         ind: 0,
         out: sink,
         handles: Vec::new(),
+        fold: String::new(),
         skip_defs: Vec::new(),
         skip_budget: 4 * t.len() + (1 << 20),
     };

@@ -106,11 +106,10 @@ pub fn split(buf: &[u8]) -> Result<Layout> {
     }
     let after_header = nl + 1;
     let rest = &buf[after_header..];
-    let content_at = match (find(rest, b"%YAML"), find(rest, MAGIC)) {
-        (Some(a), Some(b)) => a.min(b),
-        (Some(a), None) => a,
-        (None, Some(b)) => b,
-        (None, None) => rest.len(),
+    // The first of "%YAML" and a block magic (the magic searched only before "%YAML").
+    let content_at = match find(rest, b"%YAML") {
+        Some(a) => find(&rest[..a], MAGIC).unwrap_or(a),
+        None => find(rest, MAGIC).unwrap_or(rest.len()),
     };
     let mut comments = Vec::new();
     for line in splitlines(&rest[..content_at]) {

@@ -151,6 +151,12 @@ const fn uri_table() -> [bool; 256] {
     t
 }
 const URI_CHARS: [bool; 256] = uri_table();
+/// Tag suffix characters after a `!` handle: URI characters but `!`.
+const SUFFIX_CHARS: [bool; 256] = {
+    let mut t = uri_table();
+    t[b'!' as usize] = false;
+    t
+};
 
 /// libyaml's tag/URI characters (`%` escapes included).
 #[inline]
@@ -483,10 +489,7 @@ impl Scan {
                     } else {
                         // `!suffix` or `!` alone; named handles (`!h!suffix`) are refused.
                         p += 1;
-                        while p < n && s[p] != b' ' {
-                            if !is_uri_char(s[p]) || s[p] == b'!' {
-                                return false;
-                            }
+                        while p < n && SUFFIX_CHARS[usize::from(s[p])] {
                             p += 1;
                         }
                     }
@@ -626,11 +629,12 @@ fn body_scan(t: &[u8], lines: &[Line]) -> Option<Vec<u8>> {
 /// Skip, unparsed, the block node under a `KEY: !tag` line whose key is at column `parent`:
 /// `start` is where the line after the tag line starts. The body is the following lines
 /// indented deeper than `parent`, blank and comment lines aside. It is skipped only when it
-/// passes the body scan (no tab; no YAML core tag or merge key token, which construct and
-/// may fail), so a parser that goes on after it reads the rest of the text exactly as
+/// passes the body scan (no YAML core tag or merge key token, which construct and may
+/// fail), so a parser that goes on after it reads the rest of the text exactly as
 /// libyaml would; every alias in it must follow an anchor of the same name in this or an
 /// earlier skipped body (`defs`, which gets this body's anchors). The caller reads no
-/// aliases or anchors itself, has checked that `t` is printable ASCII and newlines, and
+/// aliases or anchors itself, has checked that `t` is printable ASCII and newlines (no tab:
+/// the scan does not model them), and
 /// that its primary tag handle `!` cannot make YAML core tags. Returns the end (just after
 /// the last content line's newline) and the number of lines through it; Err(bytes read):
 /// parse the node instead.
@@ -649,11 +653,7 @@ pub(crate) fn skip_body<'a>(
     while pos < t.len() {
         let rest = &t[pos..];
         let indent = spaces(rest);
-        let len = match memchr::memchr2(b'\n', b'\t', &rest[indent..]) {
-            Some(k) if rest[indent + k] == b'\t' => return Err(pos + indent + k - start),
-            Some(k) => indent + k,
-            None => rest.len(),
-        };
+        let len = memchr::memchr(b'\n', &rest[indent..]).map_or(rest.len(), |k| indent + k);
         let s = &rest[..len];
         let blank = indent == len || s[indent] == b'#';
         if !blank && indent <= parent {

@@ -513,9 +513,11 @@ fn py_float(s: &str) -> Result<f64, String> {
 
 /// `SafeConstructor.construct_yaml_float`.
 pub fn construct_float(value: &str) -> Result<f64, String> {
-    // Fast path: digits, sign, '.', 'e'/'E' only (what float() accepts the same way).
+    // Fast path: digits, sign, '.', 'e'/'E' only, a digit first or after the sign (what
+    // float() accepts the same way; `-x` is `-1 * x` there, the same float).
     let b = value.as_bytes();
-    if b.first().is_some_and(u8::is_ascii_digit)
+    let lead = usize::from(matches!(b.first(), Some(b'-' | b'+')));
+    if b.get(lead).is_some_and(u8::is_ascii_digit)
         && b.iter()
             .all(|&c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'-' | b'+'))
     {
