@@ -16,6 +16,7 @@ use crate::asdf::yaml::{self, Content, Doc, Mark, NodeId, ScalarStyle, Tag};
 use crate::asdf::{file, lazy};
 use crate::fits::card::Value;
 use crate::fits::hdu::{self, Hdu, Kind};
+use crate::fits::header::{packed_key, NOT_PACKED};
 use rustc_hash::FxHashMap;
 use std::borrow::Cow;
 
@@ -387,27 +388,14 @@ struct Run {
 struct Batch {
     hdu: Option<String>,
     len: usize,
-    /// Keywords of up to 8 bytes, packed ([`packed`]), and longer ones.
+    /// Keywords of up to 8 bytes, packed ([`packed_key`]), and longer ones.
     short: FxHashMap<u64, Vec<u32>>,
     long: FxHashMap<String, Vec<u32>>,
 }
 
-/// An upper-cased keyword of at most 8 ASCII bytes as one integer (None: any other).
-#[inline]
-fn packed(key: &str) -> Option<u64> {
-    let b = key.as_bytes();
-    if b.len() > 8 || !b.is_ascii() {
-        return None;
-    }
-    // Byte by byte (a copy into a buffer read back as u64 stalls store forwarding).
-    Some(b.iter().enumerate().fold(0u64, |v, (i, &c)| {
-        v | (u64::from(c.to_ascii_uppercase()) << (8 * i))
-    }))
-}
-
 impl Batch {
     fn slots(&self, key: &str) -> Option<&Vec<u32>> {
-        match packed(key) {
+        match packed_key(key) {
             Some(k) => self.short.get(&k),
             None if key.bytes().any(|b| b.is_ascii_lowercase()) => {
                 self.long.get(&key.to_ascii_uppercase())
@@ -460,7 +448,7 @@ impl KwPlan {
                     let batch = &mut batches[b];
                     let slot = batch.len as u32;
                     batch.len += 1;
-                    match packed(&kw) {
+                    match packed_key(&kw) {
                         Some(k) => batch.short.entry(k).or_default().push(slot),
                         None => batch.long.entry(kw).or_default().push(slot),
                     }
@@ -520,8 +508,14 @@ fn get_hdu(hdus: &[Hdu], name: Option<&str>, index: Option<usize>) -> Option<usi
 /// Card positions (first card of each keyword) for every slot of `batch` in HDU `h`.
 fn lookup(h: &Hdu, batch: &Batch) -> Vec<Option<u32>> {
     let mut found = vec![None; batch.len];
-    for (i, c) in h.header.cards.iter().enumerate() {
-        if let Some(slots) = batch.slots(&c.key) {
+    let header = &h.header;
+    for (i, (c, &p)) in header.cards.iter().zip(&header.packed).enumerate() {
+        let slots = if p == NOT_PACKED {
+            batch.slots(&c.key)
+        } else {
+            batch.short.get(&p)
+        };
+        if let Some(slots) = slots {
             for &s in slots {
                 let f = &mut found[s as usize];
                 if f.is_none() {

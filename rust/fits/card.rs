@@ -28,6 +28,7 @@ pub fn is_commentary(key: &str) -> bool {
 
 /// The keyword of one 80-byte card image, as astropy's `Card.keyword` gives it.
 /// Returns (keyword, byte offset where the value/comment text starts, is_hierarch, is_invalid).
+#[inline]
 pub fn parse_keyword(img: &[u8]) -> (CompactString, usize, bool, bool) {
     // The common case: an upper-case standard keyword, blank-padded, then "= " in columns 9-10
     // (the general rules below give the same result for it).

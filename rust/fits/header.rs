@@ -23,8 +23,29 @@ pub struct Header {
     /// The card images up to (not including) END.
     pub bytes: Vec<u8>,
     pub cards: Vec<CardRef>,
+    /// Each card's keyword as [`packed_key`] gives it ([`NOT_PACKED`] for other keywords):
+    /// lookups compare one integer per card.
+    pub packed: Vec<u64>,
     /// Upper-cased keyword -> first card, built on the first lookup in a long header.
     index: OnceLock<HashMap<CompactString, usize>>,
+}
+
+/// [`Header::packed`] for keywords longer than 8 bytes or not ASCII (no packed key has a
+/// 0xFF byte).
+pub const NOT_PACKED: u64 = u64::MAX;
+
+/// An ASCII keyword of at most 8 bytes, upper-cased, as one integer (equal integers: equal
+/// keywords, ignoring ASCII case); None for any other keyword.
+#[inline]
+pub fn packed_key(key: &str) -> Option<u64> {
+    let b = key.as_bytes();
+    if b.len() > 8 || !b.is_ascii() {
+        return None;
+    }
+    // Byte by byte (a copy into a buffer read back as u64 stalls store forwarding).
+    Some(b.iter().enumerate().fold(0u64, |v, (i, &c)| {
+        v | (u64::from(c.to_ascii_uppercase()) << (8 * i))
+    }))
 }
 
 /// Headers shorter than this are searched linearly.
@@ -66,6 +87,7 @@ impl Header {
             return Err(Error::format("header length is not a multiple of 80 bytes"));
         }
         let mut cards: Vec<CardRef> = Vec::with_capacity(bytes.len() / CARD);
+        let mut packed: Vec<u64> = Vec::with_capacity(bytes.len() / CARD);
         let mut off = 0;
         while off < bytes.len() {
             let img = &bytes[off..off + CARD];
@@ -77,6 +99,7 @@ impl Header {
                 }
             }
             let (key, _, _, _) = card::parse_keyword(img);
+            packed.push(packed_key(&key).unwrap_or(NOT_PACKED));
             cards.push(CardRef {
                 key,
                 start: off,
@@ -87,6 +110,7 @@ impl Header {
         Ok(Header {
             bytes,
             cards,
+            packed,
             index: OnceLock::new(),
         })
     }
@@ -106,9 +130,13 @@ impl Header {
     /// Position of the first card with this keyword (case-insensitive; HIERARCH prefix optional).
     pub fn position(&self, key: &str) -> Option<usize> {
         let k = lookup_key(key);
-        self.cards
-            .iter()
-            .position(|c| c.key.eq_ignore_ascii_case(k))
+        match packed_key(k) {
+            Some(p) => self.packed.iter().position(|&x| x == p),
+            None => self
+                .cards
+                .iter()
+                .position(|c| c.key.eq_ignore_ascii_case(k)),
+        }
     }
 
     /// Like `position`, through a keyword index built on first use: for callers that look up
