@@ -662,7 +662,9 @@ pub(crate) fn skip_body<'a>(
         if !scan.line(s, indent) {
             return Err(pos + len - start);
         }
-        refs.extend(scan.refs.drain(..).map(|(a, x, y)| (a, pos + x, pos + y)));
+        if !scan.refs.is_empty() {
+            refs.extend(scan.refs.drain(..).map(|(a, x, y)| (a, pos + x, pos + y)));
+        }
         lines += 1;
         pos += len + 1;
         if !blank {

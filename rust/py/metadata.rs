@@ -87,10 +87,7 @@ fn read_metadata_fits<'py>(
     };
     let plan = &plan.get().plan;
     let bytes = map.bytes();
-    let Ok((yaml, cards)) = py.detach(|| metadata::read_fits(bytes, &hdus, plan)) else {
-        return Ok(None);
-    };
-    let Ok(tree) = py.detach(|| metadata::fits_tree(&yaml, plan, cards)) else {
+    let Ok(tree) = py.detach(|| metadata::fits_tree(bytes, &hdus, plan)) else {
         return Ok(None);
     };
     let out = PyDict::new(py);
