@@ -3,19 +3,11 @@ values (``ImageModel``, ``MultiSlitModel``, ``MultiSpecModel``, ...)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from ._base import DataModel, FitsTable, ListNode, ObjectNode
+from ._metadata import read_metadata
 from ._open import NoTypeWarning, model_class, open
 
 __all__ = ["open", "read_metadata", "DataModel", "ObjectNode", "ListNode", "FitsTable", "NoTypeWarning", "model_class"]
-
-
-def read_metadata(path: Any, model_type: str | None = None, flatten: bool = True) -> dict:
-    """The product's metadata as stdatamodels' ``read_metadata`` gives it (no arrays read)."""
-    from ._metadata import read_metadata as _rm
-
-    return _rm(path, model_type=model_type, flatten=flatten)
 
 
 def __getattr__(name: str) -> type:
