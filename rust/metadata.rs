@@ -968,7 +968,10 @@ mod tests {
         assert!(fast_tree(&two("t3: &a {offset: 3.0}", "t5: &a 1")).is_none());
         // Not a body: the value's lines are not deeper than its key.
         let t = fast_tree("%YAML 1.1\n---\nwcs: !<tag:x/y-1.0>\n- a\n").unwrap();
-        assert_eq!(t, V::Map(vec![(Cow::Borrowed("wcs"), V::Seq(vec![s("a")]))]));
+        assert_eq!(
+            t,
+            V::Map(vec![(Cow::Borrowed("wcs"), V::Seq(vec![s("a")]))])
+        );
     }
 
     /// The fast path (fast events into [`TreeSink`], wcs bodies skipped) gives, when it gives
@@ -1049,7 +1052,10 @@ mod tests {
                     // Only errors inside a skipped body (or at the line after it, where
                     // libyaml may notice a broken structure) may be hidden.
                     let line = e.msg.split(" at line ").nth(1).and_then(|r| {
-                        r.split(|c: char| !c.is_ascii_digit()).next()?.parse::<u64>().ok()
+                        r.split(|c: char| !c.is_ascii_digit())
+                            .next()?
+                            .parse::<u64>()
+                            .ok()
                     });
                     let Some(line) = line.map(|l| l - 1) else {
                         // libyaml-safer gave up (a panic of its own): nowhere to check.

@@ -9,6 +9,9 @@
 //! lines without blank lines); `!suffix`, `!!suffix`, `!<verbatim>` tags. The lazy plan's
 //! placeholder scalars (U+E000 + digits, ending their line) are the only non-ASCII accepted.
 //!
+//! A sink may have `KEY: !tag` block values skipped unparsed ([`Sink::skippable`]; the
+//! exactness checks are [`lazy::skip_body`]'s).
+//!
 //! Anything else returns `None` (whole text): anchors, aliases, double quotes, block scalars,
 //! comments, tabs, CR, non-ASCII, complex or multi-line keys, multi-line plain scalars,
 //! empty values, `!` alone, named tag handles, `%` escapes, more documents, deep nesting,
@@ -182,7 +185,6 @@ const fn plain_stops(flow: bool) -> [bool; 256] {
 }
 const BLOCK_STOP: [bool; 256] = plain_stops(false);
 const FLOW_STOP: [bool; 256] = plain_stops(true);
-
 
 static ENABLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
 
@@ -720,10 +722,16 @@ impl<'a, S: Sink<'a>> P<'a, S> {
     /// Some(None): not skipped, nothing moved.
     fn skip(&mut self, parent: i64) -> R<Option<(u64, u64)>> {
         let start = self.pos + 1;
-        let parent = usize::try_from(parent).ok()?;
+        let Ok(parent) = usize::try_from(parent) else {
+            return Some(None);
+        };
         // `!x` tags in the body must not be YAML core tags (see [`lazy::skip_body`]).
         let core = "tag:yaml.org,2002:";
-        let primary = self.handles.iter().find(|(h, _)| *h == "!").map_or("!", |x| x.1);
+        let primary = self
+            .handles
+            .iter()
+            .find(|(h, _)| *h == "!")
+            .map_or("!", |x| x.1);
         if self.skip_budget == 0 || core.starts_with(primary) || primary.starts_with(core) {
             return Some(None);
         }

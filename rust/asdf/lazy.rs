@@ -115,7 +115,10 @@ fn line_len(s: &[u8]) -> usize {
         }
         i += 8;
     }
-    i + s[i..].iter().position(|&c| c == b'\n').unwrap_or(s.len() - i)
+    i + s[i..]
+        .iter()
+        .position(|&c| c == b'\n')
+        .unwrap_or(s.len() - i)
 }
 
 /// The lines of `t`; None if `t` is too long for [`Line`].
@@ -329,7 +332,7 @@ impl Scan {
         self.depth == 0 && self.mode == Mode::Normal
     }
 
-    /// Scan one line (tabs are refused by the caller, for the whole body at once).
+    /// Scan one line (tabs are refused by the callers).
     fn line(&mut self, s: &[u8], indent: usize) -> bool {
         if self.mode == Mode::Normal && self.depth == 0 {
             let first = s.get(indent).copied();
@@ -349,8 +352,17 @@ impl Scan {
                 return !s.iter().enumerate().any(|(i, c)| {
                     matches!(
                         c,
-                        b'"' | b'\'' | b'[' | b']' | b'{' | b'}' | b'|' | b'>' | b'&' | b'*'
-                            | b'!' | b'<'
+                        b'"' | b'\''
+                            | b'['
+                            | b']'
+                            | b'{'
+                            | b'}'
+                            | b'|'
+                            | b'>'
+                            | b'&'
+                            | b'*'
+                            | b'!'
+                            | b'<'
                     ) || (*c == b':' && s.get(i + 1).is_none_or(|&x| x == b' '))
                 });
             }
@@ -497,7 +509,7 @@ impl Scan {
                         // `!<uri>`
                         let u = p + 2;
                         p = u;
-                        while p < n && s[p] != b'>' && is_uri_char(s[p]) {
+                        while p < n && is_uri_char(s[p]) {
                             p += 1;
                         }
                         // YAML's own tags construct (and may fail): never skipped.
@@ -538,9 +550,6 @@ impl Scan {
         }
     }
 
-    /// libyaml's plain scalar from `p`. Some(true): ran to the end of the line (in flow
-    /// context the mode becomes FlowPlain); Some(false): ended before an indicator;
-    /// None: something libyaml rejects.
     /// [`Scan::plain`], its position passed in registers (through memory it stalls).
     #[inline(always)]
     fn plain_at(&mut self, s: &[u8], p: &mut usize, continuing: bool) -> Option<bool> {
@@ -559,6 +568,9 @@ impl Scan {
         (p, r.map_or(0, |x| if x { 1 } else { 2 }))
     }
 
+    /// libyaml's plain scalar from `p`. Some(true): ran to the end of the line (in flow
+    /// context the mode becomes FlowPlain); Some(false): ended before an indicator;
+    /// None: something libyaml rejects.
     #[inline(always)]
     fn plain(&mut self, s: &[u8], p: &mut usize, continuing: bool) -> Option<bool> {
         let n = s.len();
@@ -670,12 +682,12 @@ fn body_scan(t: &[u8], lines: &[Line]) -> Option<Vec<u8>> {
 /// passes the body scan (no YAML core tag or merge key token, which construct and may
 /// fail), so a parser that goes on after it reads the rest of the text exactly as
 /// libyaml would; every alias in it must follow an anchor of the same name in this or an
-/// earlier skipped body (`defs`, which gets this body's anchors). The caller reads no
-/// aliases or anchors itself, has checked that `t` is printable ASCII and newlines (no tab:
-/// the scan does not model them), and
-/// that its primary tag handle `!` cannot make YAML core tags. Returns the end (just after
-/// the last content line's newline) and the number of lines through it; Err(bytes read):
-/// parse the node instead.
+/// earlier skipped body (`defs`, which gets this body's anchors).
+///
+/// The caller reads no aliases or anchors itself, has checked that `t` is printable ASCII
+/// and newlines (no tab: the scan does not model them), and that its primary tag handle `!`
+/// cannot make YAML core tags. Returns the end (just after the last content line's newline)
+/// and the number of lines through it; Err(bytes read): parse the node instead.
 pub(crate) fn skip_body<'a>(
     t: &'a [u8],
     start: usize,

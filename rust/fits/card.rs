@@ -28,7 +28,7 @@ pub fn is_commentary(key: &str) -> bool {
 
 /// The keyword of one 80-byte card image, as astropy's `Card.keyword` gives it.
 /// Returns (keyword, byte offset where the value/comment text starts, is_hierarch, is_invalid).
-#[inline]
+#[inline(always)]
 pub fn parse_keyword(img: &[u8]) -> (CompactString, usize, bool, bool) {
     // The common case: an upper-case standard keyword, blank-padded, then "= " in columns 9-10
     // (the general rules below give the same result for it).
@@ -52,6 +52,13 @@ pub fn parse_keyword(img: &[u8]) -> (CompactString, usize, bool, bool) {
         }
     }
     let head = &img[..img.len().min(8)];
+    // Commentary cards as written (the general rules below give the same result).
+    match head {
+        b"COMMENT " => return (CompactString::const_new("COMMENT"), 8, false, false),
+        b"HISTORY " => return (CompactString::const_new("HISTORY"), 8, false, false),
+        b"        " => return (CompactString::const_new(""), 8, false, false),
+        _ => {}
+    }
     let kw = trim_bytes(head);
     let is = |name: &[u8]| kw.eq_ignore_ascii_case(name);
     if kw.is_empty() || is(b"COMMENT") || is(b"HISTORY") || is(b"END") || is(b"CONTINUE") {
@@ -584,6 +591,16 @@ mod tests {
         assert_eq!(parse_keyword(&card("naxis   = 2")).0, "NAXIS");
         assert_eq!(parse_keyword(&card("AB= 2")).0, "AB");
         assert_eq!(parse_keyword(&card("HISTORY x")).0, "HISTORY");
+        // Commentary forms: the written fast path and the general rules agree.
+        for (img, key) in [
+            ("COMMENT x", "COMMENT"),
+            ("comment x", "COMMENT"),
+            ("        / a section", ""),
+            ("HISTORY = 1", "HISTORY"),
+        ] {
+            let (k, at, hier, bad) = parse_keyword(&card(img));
+            assert_eq!((k.as_str(), at, hier, bad), (key, 8, false, false), "{img}");
+        }
     }
 
     #[test]
