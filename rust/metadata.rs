@@ -393,18 +393,6 @@ struct Batch {
     long: FxHashMap<String, Vec<u32>>,
 }
 
-impl Batch {
-    fn slots(&self, key: &str) -> Option<&Vec<u32>> {
-        match packed_key(key) {
-            Some(k) => self.short.get(&k),
-            None if key.bytes().any(|b| b.is_ascii_lowercase()) => {
-                self.long.get(&key.to_ascii_uppercase())
-            }
-            None => self.long.get(key),
-        }
-    }
-}
-
 #[derive(Debug)]
 struct Step {
     /// None: keywords outside lists; else the list path, the runs being relative to an item.
@@ -510,10 +498,12 @@ fn lookup(h: &Hdu, batch: &Batch) -> Vec<Option<u32>> {
     let mut found = vec![None; batch.len];
     let header = &h.header;
     for (i, (c, &p)) in header.cards.iter().zip(&header.packed).enumerate() {
-        let slots = if p == NOT_PACKED {
-            batch.slots(&c.key)
-        } else {
+        let slots = if p != NOT_PACKED {
             batch.short.get(&p)
+        } else if c.key.bytes().any(|b| b.is_ascii_lowercase()) {
+            batch.long.get(c.key.to_ascii_uppercase().as_str())
+        } else {
+            batch.long.get(c.key.as_str())
         };
         if let Some(slots) = slots {
             for &s in slots {
