@@ -19,6 +19,7 @@
 //! doubtful input bails out. The differential tests compare both producers event by event.
 
 use super::lazy;
+use super::resolve::YAML_PREFIX;
 use super::yaml::{Ev, Mark, ScalarStyle};
 use std::borrow::Cow;
 
@@ -726,13 +727,15 @@ impl<'a, S: Sink<'a>> P<'a, S> {
             return Some(None);
         };
         // `!x` tags in the body must not be YAML core tags (see [`lazy::skip_body`]).
-        let core = "tag:yaml.org,2002:";
         let primary = self
             .handles
             .iter()
             .find(|(h, _)| *h == "!")
             .map_or("!", |x| x.1);
-        if self.skip_budget == 0 || core.starts_with(primary) || primary.starts_with(core) {
+        if self.skip_budget == 0
+            || YAML_PREFIX.starts_with(primary)
+            || primary.starts_with(YAML_PREFIX)
+        {
             return Some(None);
         }
         let (end, lines) = match lazy::skip_body(self.t, start, parent, &mut self.skip_defs) {

@@ -21,6 +21,7 @@
 //! caller composes the whole text instead. Errors inside a deferred body surface when it is
 //! loaded, reported at their original line numbers.
 
+use super::resolve::YAML_PREFIX;
 use super::yaml::{Expect, PLACEHOLDER};
 use rustc_hash::FxHashMap;
 use std::ops::Range;
@@ -186,10 +187,8 @@ fn is_uri_char(c: u8) -> bool {
     URI_CHARS[usize::from(c)]
 }
 
-const YAML_TAGS: &[u8] = b"tag:yaml.org,2002:";
-
 /// Tags under these prefixes are never deferred: YAML's own, and asdf ndarrays.
-pub const EAGER_PREFIXES: [&str; 2] = ["tag:yaml.org,2002:", super::yaml::NDARRAY_PREFIX];
+pub const EAGER_PREFIXES: [&str; 2] = [YAML_PREFIX, super::yaml::NDARRAY_PREFIX];
 
 /// The full tag a tag token resolves to under `%TAG` directives (libyaml's defaults for `!`
 /// and `!!`); None for forms left alone here (`%` escapes, undeclared named handles).
@@ -513,7 +512,10 @@ impl Scan {
                             p += 1;
                         }
                         // YAML's own tags construct (and may fail): never skipped.
-                        if p == u || s.get(p) != Some(&b'>') || s[u..].starts_with(YAML_TAGS) {
+                        if p == u
+                            || s.get(p) != Some(&b'>')
+                            || s[u..].starts_with(YAML_PREFIX.as_bytes())
+                        {
                             return false;
                         }
                         p += 1;
