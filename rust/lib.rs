@@ -13,3 +13,8 @@ pub mod scan;
 mod py;
 
 pub use error::{Error, ErrorKind, Result};
+
+// The extension's own allocations (trees, header indexes) are many and short-lived.
+#[cfg(feature = "python")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
