@@ -227,8 +227,14 @@ impl<'a> Sink<'a> for TreeSink<'a> {
                 Implicit::Str => V::Str(value),
                 Implicit::Null => V::Null,
                 Implicit::Bool => V::Bool(resolve::construct_bool(&value).ok()?),
-                Implicit::Int => V::scalar(resolve::construct_int(&value).ok()?).ok()?,
-                Implicit::Float => V::Float(resolve::construct_float(&value).ok()?),
+                Implicit::Int => match resolve::int_fast(&value) {
+                    Some(i) => V::Int(i),
+                    None => V::scalar(resolve::construct_int(&value).ok()?).ok()?,
+                },
+                Implicit::Float => match resolve::float_fast(&value) {
+                    Some(f) => V::Float(f),
+                    None => V::Float(resolve::construct_float(&value).ok()?),
+                },
                 Implicit::Timestamp | Implicit::Merge | Implicit::Value => return None,
             },
             (None, _) => V::Str(value),
@@ -344,6 +350,10 @@ fn take(doc: &mut Doc, id: NodeId) -> R<V<'static>> {
 
 fn has_duplicates(pairs: &Pairs<'_>) -> bool {
     use std::hash::BuildHasher;
+    // asdf writes keys sorted: strictly increasing keys are all different.
+    if pairs.windows(2).all(|w| key_less(&w[0].0, &w[1].0)) {
+        return false;
+    }
     const QUADRATIC: usize = 64;
     if pairs.len() <= QUADRATIC {
         // Compare key hashes pairwise; whole keys only when two hashes match.
@@ -363,6 +373,28 @@ fn has_duplicates(pairs: &Pairs<'_>) -> bool {
     }
     let mut seen = rustc_hash::FxHashSet::with_capacity_and_hasher(pairs.len(), Default::default());
     !pairs.iter().all(|(k, _)| seen.insert(&**k))
+}
+
+/// `a < b` (byte order), deciding most pairs on their first eight bytes.
+#[inline]
+fn key_less(a: &str, b: &str) -> bool {
+    let (pa, pb) = (prefix8(a.as_bytes()), prefix8(b.as_bytes()));
+    if pa != pb {
+        return pa < pb;
+    }
+    a < b
+}
+
+/// The first eight bytes, big-endian (zero-padded: shorter keys sort first, as in `<`).
+#[inline(always)]
+fn prefix8(b: &[u8]) -> u64 {
+    match b.first_chunk::<8>() {
+        Some(c) => u64::from_be_bytes(*c),
+        None => b
+            .iter()
+            .enumerate()
+            .fold(0u64, |v, (i, &c)| v | (u64::from(c) << (56 - 8 * i))),
+    }
 }
 
 // --- the keyword walk ----------------------------------------------------------------------------
@@ -717,18 +749,21 @@ pub fn join_cal_logs(tree: &mut V<'_>) -> R<()> {
     Ok(())
 }
 
-/// `util._to_flat_dict`: `f(dotted key, leaf)` for every leaf in order; `wcs` keys skipped,
-/// None leaves kept, empty containers give nothing.
+/// `util._to_flat_dict`: `f(dotted key, fresh, leaf)` for every leaf in order; `wcs` keys
+/// skipped, None leaves kept, empty containers give nothing. `key[..fresh]` is the start of
+/// the previous call's key, unchanged (0 on the first call).
 pub fn flatten<'a, E>(
     tree: &V<'a>,
-    f: &mut impl FnMut(&str, &V<'a>) -> Result<(), E>,
+    f: &mut impl FnMut(&str, usize, &V<'a>) -> Result<(), E>,
 ) -> Result<(), E> {
-    /// `key`: the path so far; `top`: at the root (its keys get no leading dot).
+    /// `key`: the path so far; `top`: at the root (its keys get no leading dot); `low`: the
+    /// shortest `key` since the last call of `f`.
     fn walk<'a, E>(
         v: &V<'a>,
         key: &mut String,
+        low: &mut usize,
         top: bool,
-        f: &mut impl FnMut(&str, &V<'a>) -> Result<(), E>,
+        f: &mut impl FnMut(&str, usize, &V<'a>) -> Result<(), E>,
     ) -> Result<(), E> {
         let base = key.len();
         match v {
@@ -738,32 +773,38 @@ pub fn flatten<'a, E>(
                         continue;
                     }
                     key.truncate(base);
+                    *low = (*low).min(base);
                     if !top {
                         key.push('.');
                     }
                     key.push_str(k);
-                    walk(x, key, false, f)?;
+                    walk(x, key, low, false, f)?;
                 }
             }
             V::Seq(items) => {
                 for (i, x) in items.iter().enumerate() {
                     key.truncate(base);
+                    *low = (*low).min(base);
                     if !top {
                         key.push('.');
                     }
                     key.push_str(itoa(i, &mut [0u8; 20]));
-                    walk(x, key, false, f)?;
+                    walk(x, key, low, false, f)?;
                 }
             }
             // Only reachable under a `wcs` key, which is skipped above.
             V::Skipped => {}
-            leaf => f(key, leaf)?,
+            leaf => {
+                f(key, *low, leaf)?;
+                *low = key.len();
+            }
         }
         key.truncate(base);
+        *low = (*low).min(base);
         Ok(())
     }
     let mut key = String::with_capacity(128);
-    walk(tree, &mut key, true, f)
+    walk(tree, &mut key, &mut 0, true, f)
 }
 
 fn itoa(mut n: usize, buf: &mut [u8; 20]) -> &str {
@@ -825,8 +866,10 @@ mod tests {
     }
 
     fn flat<'a>(v: &V<'a>) -> Vec<(String, V<'a>)> {
-        let mut out = Vec::new();
-        flatten::<()>(v, &mut |k, x| {
+        let mut out: Vec<(String, V<'a>)> = Vec::new();
+        flatten::<()>(v, &mut |k, fresh, x| {
+            let prev = out.last().map_or("", |p| p.0.as_str());
+            assert!(fresh <= k.len() && fresh <= prev.len() && k[..fresh] == prev[..fresh]);
             out.push((k.to_string(), x.clone()));
             Ok(())
         })

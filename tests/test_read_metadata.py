@@ -696,3 +696,31 @@ def test_fast_path_on_real_fixtures():
         fast = _fast(path)
         assert fast is not None, path.name
         assert not differences(fast, _general(path)), path.name
+
+
+def test_fast_path_repeated_and_interleaved(folder):
+    """The fast path reuses the last dict's key layout per model: files of one model read over
+    and over, interleaved, with equal keys and other values or other keys, must each still give
+    their own dict (and a fresh one: editing a result changes no later one)."""
+    paths = [_write(folder, name, seed) for name in ("rate", "cal", "bsub") for seed in (0, 1)]
+    paths.append(_write(folder, "cal", 2, **products.STRESS))
+    src = paths[0]
+    for tag, key, value in [
+        ("samelen", "FILTER", "F999W"),        # same keys, a str value of the same length
+        ("otherval", "EXP_TYPE", "NRC_TACQ"),  # same keys, another value
+        ("newkey", "NOTAKEY", 1),              # one key more (extra_fits)
+    ]:
+        path = _edited_copy(folder, src, tag)
+        products.edit_header(path, key, value, ext=0)
+        paths.append(path)
+    paths += [_write(folder, "cal_mos", seed, n_slits=n) for seed, n in ((0, 2), (1, 3))]
+    expected = {p: _general(p) for p in paths}
+    rng = np.random.default_rng(11)
+    order = [p for p in paths for _ in range(3)]
+    order += list(rng.choice(paths, size=60))
+    for path in order:
+        got = _fast(path)
+        assert got is not None, path.name
+        assert not differences(got, expected[path]), path.name
+        got.clear()
+        got["x"] = 1

@@ -434,8 +434,10 @@ fn sexagesimal_decimal(parts: &[&str]) -> Option<String> {
 }
 
 /// `SafeConstructor.construct_yaml_int`.
-pub fn construct_int(value: &str) -> Result<Scalar, String> {
-    // Fast path: plain decimal without underscores or leading zero (the common case).
+/// [`construct_int`] of a plain decimal without underscores or leading zero (the common
+/// case); None for any other text. Inlined, so the value stays in registers.
+#[inline(always)]
+pub fn int_fast(value: &str) -> Option<i64> {
     let b = value.as_bytes();
     let digits = b
         .strip_prefix(b"-")
@@ -446,9 +448,14 @@ pub fn construct_int(value: &str) -> Result<Scalar, String> {
         && digits[0] != b'0'
         && digits.iter().all(u8::is_ascii_digit)
     {
-        if let Ok(i) = value.parse::<i64>() {
-            return Ok(Scalar::Int(i));
-        }
+        return value.parse::<i64>().ok();
+    }
+    None
+}
+
+pub fn construct_int(value: &str) -> Result<Scalar, String> {
+    if let Some(i) = int_fast(value) {
+        return Ok(Scalar::Int(i));
     }
     let v: String = value.chars().filter(|&c| c != '_').collect();
     let first = v
@@ -512,18 +519,25 @@ fn py_float(s: &str) -> Result<f64, String> {
 }
 
 /// `SafeConstructor.construct_yaml_float`.
-pub fn construct_float(value: &str) -> Result<f64, String> {
-    // Fast path: digits, sign, '.', 'e'/'E' only, a digit first or after the sign (what
-    // float() accepts the same way; `-x` is `-1 * x` there, the same float).
+/// [`construct_float`] of digits, sign, '.', 'e'/'E' only, a digit first or after the sign
+/// (what float() accepts the same way; `-x` is `-1 * x` there, the same float); None for any
+/// other text. Inlined, so the value stays in registers.
+#[inline(always)]
+pub fn float_fast(value: &str) -> Option<f64> {
     let b = value.as_bytes();
     let lead = usize::from(matches!(b.first(), Some(b'-' | b'+')));
     if b.get(lead).is_some_and(u8::is_ascii_digit)
         && b.iter()
             .all(|&c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'-' | b'+'))
     {
-        if let Ok(f) = value.parse::<f64>() {
-            return Ok(f);
-        }
+        return value.parse::<f64>().ok();
+    }
+    None
+}
+
+pub fn construct_float(value: &str) -> Result<f64, String> {
+    if let Some(f) = float_fast(value) {
+        return Ok(f);
     }
     let v: String = value
         .chars()
@@ -560,6 +574,16 @@ pub fn construct_float(value: &str) -> Result<f64, String> {
 
 /// `SafeConstructor.construct_yaml_bool`.
 pub fn construct_bool(value: &str) -> Result<bool, String> {
+    for (word, b) in [
+        ("true", true),
+        ("false", false),
+        ("yes", true),
+        ("no", false),
+    ] {
+        if value.eq_ignore_ascii_case(word) {
+            return Ok(b);
+        }
+    }
     match value.to_lowercase().as_str() {
         "yes" | "true" | "on" => Ok(true),
         "no" | "false" | "off" => Ok(false),

@@ -43,6 +43,38 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 #[pyclass(frozen, module = "jwstio._core")]
 pub struct MetadataPlan {
     plan: KwPlan,
+    layout: Mutex<Layout>,
+}
+
+/// The keys of this model's last dict, in order. Files of one model mostly give the same
+/// keys: when a call's keys are these, their str objects are reused without hashing, and from
+/// the second such call on the dict is a copy of `template` (its values then replaced), which
+/// skips the dict's growth.
+#[derive(Default)]
+struct Layout {
+    /// The keys, concatenated; key `i` ends at `ends[i]`.
+    text: String,
+    ends: Vec<usize>,
+    /// The length of the common start of key `i` and key `i - 1` (0 for the first).
+    common: Vec<usize>,
+    keys: Vec<Py<PyString>>,
+    /// The short str value last seen at each key, if any.
+    values: Vec<Option<Py<PyString>>>,
+    /// `keys` in order, all with None values.
+    template: Option<Py<PyDict>>,
+}
+
+/// `a == b` without a `memcmp` call: these are short and mostly equal.
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
+impl Layout {
+    fn key(&self, i: usize) -> Option<&str> {
+        let start = if i == 0 { 0 } else { *self.ends.get(i - 1)? };
+        self.text.get(start..*self.ends.get(i)?)
+    }
 }
 
 #[pymethods]
@@ -52,6 +84,7 @@ impl MetadataPlan {
     fn new(steps: Vec<(Option<Vec<String>>, Vec<PlanEntry>)>) -> Self {
         MetadataPlan {
             plan: KwPlan::new(steps),
+            layout: Mutex::default(),
         }
     }
 }
@@ -85,40 +118,123 @@ fn read_metadata_fits<'py>(
     let Ok(plan) = plan.cast::<MetadataPlan>() else {
         return Ok(None);
     };
-    let plan = &plan.get().plan;
+    let plan = plan.get();
     let bytes = map.bytes();
-    let Ok(tree) = py.detach(|| metadata::fits_tree(bytes, &hdus, plan)) else {
+    let Ok(tree) = py.detach(|| metadata::fits_tree(bytes, &hdus, &plan.plan)) else {
         return Ok(None);
     };
-    let out = PyDict::new(py);
     // Dotted keys and short values repeat from file to file: reuse their str objects (for
     // keys, with their hash already computed). Strings are immutable, so sharing is invisible.
-    let mut keys = KEYS.try_lock().ok();
-    if let Some(k) = keys.as_deref_mut() {
+    let mut cache = KEYS.try_lock().ok();
+    if let Some(k) = cache.as_deref_mut() {
         if k.len() > MAX_KEYS {
             k.clear();
         }
     }
-    metadata::flatten(&tree, &mut |key: &str, leaf: &V<'_>| -> PyResult<()> {
+    let mut layout = plan.layout.try_lock().ok();
+    let mut empty = Layout::default();
+    let lay = layout.as_deref_mut().unwrap_or(&mut empty);
+    let mut str_of = |s: &str| -> Bound<'py, PyString> {
+        match cache.as_deref_mut() {
+            Some(cache) => cached(py, cache, s),
+            None => PyString::new(py, s),
+        }
+    };
+    let mut pairs: Vec<(Bound<'py, PyString>, Bound<'py, PyAny>)> =
+        Vec::with_capacity(lay.keys.len().max(64));
+    let mut same = true;
+    // The last key was the layout's: only the part of this key after `fresh` needs comparing.
+    let mut last_at = true;
+    metadata::flatten(&tree, &mut |key: &str,
+                                   fresh,
+                                   leaf: &V<'_>|
+     -> PyResult<()> {
+        let i = pairs.len();
+        let at = last_at
+            && lay.common.get(i).is_some_and(|&c| c >= fresh)
+            && lay.key(i).is_some_and(|k| {
+                k.len() == key.len()
+                    && match (k.as_bytes().get(fresh..), key.as_bytes().get(fresh..)) {
+                        (Some(a), Some(b)) => same_bytes(a, b),
+                        _ => false,
+                    }
+            });
+        same &= at;
+        last_at = at;
         let value = match leaf {
             V::Null => py.None().into_bound(py),
             V::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
             V::Int(i) => i.into_pyobject(py)?.into_any(),
             V::Float(f) => PyFloat::new(py, *f).into_any(),
-            V::Str(s) if s.len() <= MAX_CACHED_VALUE => match keys.as_deref_mut() {
-                Some(cache) => cached(py, cache, s).into_any(),
-                None => PyString::new(py, s).into_any(),
-            },
+            V::Str(s) if s.len() <= MAX_CACHED_VALUE => {
+                let last = if at { lay.values[i].as_ref() } else { None };
+                match last.map(|v| v.bind(py)) {
+                    Some(v)
+                        if v.to_str()
+                            .is_ok_and(|v| same_bytes(v.as_bytes(), s.as_bytes())) =>
+                    {
+                        v.clone()
+                    }
+                    _ => {
+                        let v = str_of(s);
+                        if at {
+                            lay.values[i] = Some(v.clone().unbind());
+                        }
+                        v
+                    }
+                }
+                .into_any()
+            }
             V::Str(s) => PyString::new(py, s).into_any(),
             V::Yaml(s) => scalar(py, s)?,
             V::Card(v) => value_to_py(py, v)?.0,
-            V::Map(_) | V::Seq(_) | V::Skipped => return Ok(()),
+            V::Map(_) | V::Seq(_) | V::Skipped => {
+                last_at = false;
+                return Ok(());
+            }
         };
-        let k = match keys.as_deref_mut() {
-            Some(cache) => cached(py, cache, key),
-            None => PyString::new(py, key),
+        let k = if at {
+            lay.keys[i].bind(py).clone()
+        } else {
+            str_of(key)
         };
-        out.set_item(k, value)
+        pairs.push((k, value));
+        Ok(())
     })?;
+    same &= pairs.len() == lay.keys.len();
+    let out = match (&lay.template, same) {
+        (Some(t), true) => t.bind(py).copy()?,
+        _ => PyDict::new(py),
+    };
+    for (k, v) in &pairs {
+        out.set_item(k, v)?;
+    }
+    if !same {
+        *lay = Layout::default();
+        for (k, v) in pairs {
+            let k_str = k.to_str()?;
+            let prev = lay.key(lay.keys.len().wrapping_sub(1)).unwrap_or("");
+            let common = prev
+                .bytes()
+                .zip(k_str.bytes())
+                .take_while(|(a, b)| a == b)
+                .count();
+            lay.common.push(common);
+            lay.text.push_str(k_str);
+            lay.ends.push(lay.text.len());
+            lay.keys.push(k.unbind());
+            let short = v
+                .cast_exact::<PyString>()
+                .ok()
+                .filter(|s| s.to_str().is_ok_and(|s| s.len() <= MAX_CACHED_VALUE));
+            lay.values.push(short.map(|s| s.clone().unbind()));
+        }
+    } else if lay.template.is_none() {
+        let t = PyDict::new(py);
+        for k in &lay.keys {
+            t.set_item(k, py.None())?;
+        }
+        lay.template = Some(t.unbind());
+    }
     Ok(Some(out))
 }
