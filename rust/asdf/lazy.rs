@@ -292,7 +292,7 @@ fn candidate(s: &[u8], indent: usize) -> Option<(usize, Range<usize>, Option<usi
     tag_at(s, i).map(|t| (reference, t, key_col))
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Mode {
     Normal,
     Dq,
@@ -303,6 +303,7 @@ enum Mode {
 
 /// Conservative libyaml-rule scan of a body: true only if the tokenizer is certain to end the
 /// body outside quoted scalars and flow collections, with nothing it does not model.
+#[cfg_attr(test, derive(Clone, Debug, PartialEq))]
 struct Scan {
     depth: usize,
     mode: Mode,
@@ -332,7 +333,26 @@ impl Scan {
     }
 
     /// Scan one line (tabs are refused by the callers).
+    #[inline(always)]
     fn line(&mut self, s: &[u8], indent: usize) -> bool {
+        if self.mode == Mode::Normal
+            && self.depth == 0
+            && !(self.plain_pending && indent as i64 > self.cont_bound)
+        {
+            if let Some(pending) = simple_line(s, indent) {
+                // What `line_general` concludes for these lines, without the token loop.
+                self.plain_pending = pending.is_some();
+                if let Some(bound) = pending {
+                    self.cont_bound = bound;
+                }
+                return true;
+            }
+        }
+        self.line_general(s, indent)
+    }
+
+    /// [`Scan::line`] by the general rules.
+    fn line_general(&mut self, s: &[u8], indent: usize) -> bool {
         if self.mode == Mode::Normal && self.depth == 0 {
             let first = s.get(indent).copied();
             match first {
@@ -625,6 +645,57 @@ impl Scan {
             }
         }
     }
+}
+
+/// Bytes of the words [`simple_line`] takes: `A-Z a-z 0-9 _ . / + -`.
+const WORD: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'/' | b'+' | b'-');
+        c += 1;
+    }
+    t
+};
+
+/// The most common block lines, in block context outside any scalar: `[- ]KEY:`,
+/// `[- ]KEY: VALUE` and `- VALUE`, one space after each indicator, KEY and VALUE [`WORD`]
+/// bytes only, KEY starting with a letter, digit or `_`, VALUE not a lone `-`. None for any
+/// other line; else what the line leaves pending: None after `KEY:`, or a plain scalar
+/// running to the line end whose continuation lines must be indented past the returned
+/// column (its key's, or its dash's).
+#[inline(always)]
+fn simple_line(s: &[u8], indent: usize) -> Option<Option<i64>> {
+    let c = s.get(indent..)?;
+    let dash = c.starts_with(b"- ");
+    let start = if dash { 2 } else { 0 };
+    let word = |from: usize| {
+        from + c[from..]
+            .iter()
+            .take_while(|&&b| WORD[usize::from(b)])
+            .count()
+    };
+    // A plain scalar: not empty, and not a lone `-` (a sequence indicator).
+    let value_ok = |from: usize, to: usize| to > from && c[from..to] != *b"-";
+    let end = word(start);
+    if end == c.len() {
+        // `- VALUE`
+        return (dash && value_ok(start, end)).then_some(Some(indent as i64));
+    }
+    let key_col = (indent + start) as i64;
+    if c[end] != b':' || end == start || !(c[start].is_ascii_alphanumeric() || c[start] == b'_') {
+        return None;
+    }
+    if end + 1 == c.len() {
+        return Some(None);
+    }
+    if c[end + 1] != b' ' {
+        return None;
+    }
+    let v = end + 2;
+    let v_end = word(v);
+    (v_end == c.len() && value_ok(v, v_end)).then_some(Some(key_col))
 }
 
 const fn stop_table(flow: bool) -> [bool; 256] {
@@ -1128,6 +1199,52 @@ pub(crate) mod tests {
         if let Ok(t) = std::fs::read("/tmp/yprof/test1.yaml") {
             assert!(scan_hint_agrees(&t, Outer::default()) >= 2);
         }
+    }
+
+    #[test]
+    fn simple_lines_scan_like_the_general_rules() {
+        // Random short lines from a small alphabet, after random scan states: wherever the
+        // simple-line path takes a line, it must leave the state the general rules leave.
+        let mut rng = crate::asdf::tests::Rng(11);
+        let alphabet: &[&[u8]] = &[
+            b"a", b"Z", b"7", b"_", b".", b"/", b"+", b"-", b"- ", b":", b": ", b" ", b"#", b"key",
+            b"x: 1", b"'", b"!", b"&a", b"*a", b"[", b"{", b"?", b"|",
+        ];
+        let mut taken = 0;
+        for _ in 0..500_000 {
+            let indent = rng.below(4);
+            let mut s = vec![b' '; indent];
+            for _ in 0..rng.below(6) {
+                s.extend_from_slice(alphabet[rng.below(alphabet.len())]);
+            }
+            let mut before = Scan::new();
+            before.plain_pending = rng.below(2) == 0;
+            before.cont_bound = rng.below(5) as i64 - 1;
+            let Some(pending) = simple_line(&s, indent) else {
+                continue;
+            };
+            if before.plain_pending && indent as i64 > before.cont_bound {
+                continue; // `line` does not ask simple_line then
+            }
+            taken += 1;
+            let mut fast = before.clone();
+            assert!(fast.line(&s, indent));
+            let mut general = before.clone();
+            assert!(
+                general.line_general(&s, indent),
+                "{:?}",
+                String::from_utf8_lossy(&s)
+            );
+            assert_eq!(fast.plain_pending, pending.is_some());
+            if fast.plain_pending {
+                assert_eq!(fast, general, "{:?}", String::from_utf8_lossy(&s));
+            } else {
+                // No pending scalar: the continuation bound is never read again.
+                general.cont_bound = fast.cont_bound;
+                assert_eq!(fast, general, "{:?}", String::from_utf8_lossy(&s));
+            }
+        }
+        assert!(taken > 5_000, "{taken}");
     }
 
     #[test]
