@@ -602,7 +602,7 @@ type BatchValues<'a> = Option<Vec<Option<V<'a>>>>;
 
 /// The header values a [`KwPlan`] stores, read before (and independently of) the tree: for
 /// each step application (a step, or a list step for one item) and batch, the HDU's values
-/// per slot (None: no such card; [`Value::Undefined`] stays, to be skipped).
+/// per slot as the tree stores them (None: no such card, or one without a value).
 pub struct Cards<'a> {
     /// (step index, item) in walk order, and per batch the slot values (None: no HDU, or no
     /// value to store).

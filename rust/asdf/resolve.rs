@@ -433,7 +433,6 @@ fn sexagesimal_decimal(parts: &[&str]) -> Option<String> {
     Some(s)
 }
 
-/// `SafeConstructor.construct_yaml_int`.
 /// [`construct_int`] of a plain decimal without underscores or leading zero (the common
 /// case); None for any other text. Inlined, so the value stays in registers.
 #[inline(always)]
@@ -453,6 +452,7 @@ pub fn int_fast(value: &str) -> Option<i64> {
     None
 }
 
+/// `SafeConstructor.construct_yaml_int`.
 pub fn construct_int(value: &str) -> Result<Scalar, String> {
     if let Some(i) = int_fast(value) {
         return Ok(Scalar::Int(i));
@@ -518,7 +518,6 @@ fn py_float(s: &str) -> Result<f64, String> {
         .map_err(|_| format!("could not convert string to float: {s:?}"))
 }
 
-/// `SafeConstructor.construct_yaml_float`.
 /// [`construct_float`] of digits, sign, '.', 'e'/'E' only, a digit first or after the sign
 /// (what float() accepts the same way; `-x` is `-1 * x` there, the same float); None for any
 /// other text. Inlined, so the value stays in registers.
@@ -535,6 +534,7 @@ pub fn float_fast(value: &str) -> Option<f64> {
     None
 }
 
+/// `SafeConstructor.construct_yaml_float`.
 pub fn construct_float(value: &str) -> Result<f64, String> {
     if let Some(f) = float_fast(value) {
         return Ok(f);
