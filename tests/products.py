@@ -494,11 +494,14 @@ def _fill_slit(s, rng, i, kind, ny, nx, nan, extremes, resampled):
 
 
 def write_multislit(folder, rng, *, n_slits=3, kind="mos", suffix="cal", shape=None,
-                    nan=False, extremes=False, long_strings=False, **names):
+                    nan=False, extremes=False, long_strings=False, slit_wcs=False,
+                    slit_int_times=False, **names):
     """MultiSlitModel with ``n_slits`` slits (SCI/DQ/ERR/... with EXTVER 1..n).
 
     kind: "mos" (NIRSpec MSA, with BARSHADOW), "fs" (NIRSpec fixed slit) or "wfss"
     (NIRCam grism); suffix "s2d" writes resampled slits (WHT, CON, no WAVELENGTH).
+    ``slit_wcs``: a gwcs on every other slit; ``slit_int_times``: an int_times table (an ASDF
+    block) on every slit.
     """
     from stdatamodels.jwst import datamodels as dm
 
@@ -509,6 +512,10 @@ def write_multislit(folder, rng, *, n_slits=3, kind="mos", suffix="cal", shape=N
         ny, nx = _dims(rng, shape, 2, 6, 2)
         s = _new(dm.SlitModel)
         _fill_slit(s, rng, i, kind, ny, nx, nan, extremes, suffix == "s2d")
+        if slit_wcs and i % 2 == 0:
+            s.meta.wcs = imaging_gwcs(crval=(10.0 + i, 20.0), shift=(-1.5 - i, -2.0))
+        if slit_int_times:
+            s.int_times = _int_times(rng, s, 2 + i, nan=nan)
         m.slits.append(s)
     return _save(m, folder, exposure_filename(mode, suffix, **names))
 

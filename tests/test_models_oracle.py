@@ -592,6 +592,58 @@ def test_dotted_item_access(tmp_path):
     ref.close()
 
 
+@pytest.mark.parametrize("name,options", [
+    ("cal_mos", {}), ("cal_fs", {}), ("cal_wfss", {}), ("s2d", {}),
+    ("cal_mos", {"n_slits": 5, "slit_wcs": True, "slit_int_times": True, **products.STRESS}),
+])
+def test_multislit_item_is_a_slit_model(tmp_path, name, options):
+    """m[i] builds a standalone SlitModel as stdatamodels does: the slit's attributes, the
+    parent's keywords of the SlitModel's HDUs (update), the slit's WCS, a new date."""
+    path = _write(tmp_path, name, 21, **options)
+    if options:
+        products.edit_header(path, "UNKNOWN1", "x")  # the keyword path, extra_fits present
+    compare_slit_items(path)
+
+
+def compare_slit_items(path):
+    ref, _ = open_reference(path)
+    m, _ = open_ours(path)
+    n = len(ref.slits)
+    assert n and len(m.slits) == n
+    for i in list(range(n)) + [-1, -n]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            theirs = ref[i]
+        ours = m[i]
+        assert type(ours).__name__ == type(theirs).__name__ == "SlitModel"
+        problems = compare_flat(ours.to_flat_dict(), theirs.to_flat_dict(), now_date="meta.date")
+        assert not problems, f"{path.name} [{i}]:\n  " + "\n  ".join(problems[:40])
+        assert ours.shape == theirs.shape
+        assert ours.meta.hasattr("wcs") == theirs.meta.hasattr("wcs")
+    assert m["meta.instrument.name"] == ref["meta.instrument.name"]
+    for bad in ("slits", 1.5, np.int64(0)):
+        with pytest.raises(ValueError):
+            ref[bad]
+        with pytest.raises(ValueError):
+            m[bad]
+    # stdatamodels' own message for a missing slit is broken (a TypeError); ours is an IndexError.
+    with pytest.raises(TypeError):
+        ref[n]
+    with pytest.raises(IndexError, match=f"Slit {n} doesn't exist"):
+        m[n]
+    m.close()
+    ref.close()
+
+
+def test_multislit_items_of_real_fixtures():
+    if not REAL.is_dir():
+        pytest.skip("no /work/shared fixtures")
+    paths = [p for p in sorted(REAL.glob("*.fits")) if jwstio.open(p).__class__.__name__ == "MultiSlitModel"]
+    assert paths
+    for path in paths:
+        compare_slit_items(path)
+
+
 # --- Level1bModel: old MOVING_TARGET_POSITION tables ----------------------------------------------
 
 

@@ -123,6 +123,24 @@ class TaggedObject(_Lazy):
         return model._asdf_object(path)
 
 
+class ParentValue(_Lazy):
+    """A value of another model's tree at ``path``, loaded through that model (how
+    ``MultiSlitModel[i]`` hands the slit's arrays and WCS to the SlitModel it builds)."""
+
+    __slots__ = ("parent", "path", "is_array")
+
+    def __init__(self, parent: DataModel, path: tuple, is_array: bool):
+        self.parent = parent
+        self.path = path
+        self.is_array = is_array
+
+    def load(self, model: DataModel, path: tuple) -> Any:
+        container: Any = self.parent._instance
+        for p in self.path[:-1]:
+            container = container[p]
+        return self.parent._resolve(container, self.path[-1], self.path)
+
+
 class DefaultArray(_Lazy):
     """An array stdatamodels creates at open from the schema default (err/dq/pixeldq/...)."""
 
@@ -427,11 +445,9 @@ class DataModel(ObjectNode):
         return _schema.model(type(self).__name__)["primary_array"]
 
     def __getitem__(self, key: str) -> Any:
+        """A value by dotted name (``m["meta.exposure.type"]``)."""
         if not isinstance(key, str):
-            raise TypeError(
-                f"{type(self).__name__}[{key!r}]: only dotted names are supported "
-                "(building a SlitModel from MultiSlitModel[i] is not; use m.slits[i])"
-            )
+            raise TypeError(f"{type(self).__name__}[{key!r}]: only dotted names are supported")
         node: Any = self
         for part in key.split("."):
             try:
@@ -439,6 +455,27 @@ class DataModel(ObjectNode):
             except AttributeError:
                 raise KeyError(key) from None
         return node
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        """Set a value by dotted name, creating the objects the schema has on the way (a
+        KeyError where it has none), as stdatamodels does."""
+        if not isinstance(key, str):
+            raise TypeError(f"{type(self).__name__}[{key!r}]: only dotted names are supported")
+        node: Any = self
+        parts = key.split(".")
+        for part in parts[:-1]:
+            if part.lstrip("-").isdigit():
+                node = node[int(part)]
+                continue
+            try:
+                node = getattr(node, part)
+            except AttributeError:
+                raise KeyError(repr(key)) from None
+        last = parts[-1]
+        if last.lstrip("-").isdigit():
+            node.instance[int(last)] = value
+        else:
+            setattr(node, last, value)
 
     def _items(self, include_arrays: bool = True) -> Iterator[tuple[str, Any]]:
         def rec(tree: Any, path: tuple) -> Iterator[tuple[str, Any]]:

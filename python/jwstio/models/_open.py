@@ -3,17 +3,30 @@ ASDF tree, ``_fits_hash`` shortcut, keyword overrides, extra_fits, history, open
 
 from __future__ import annotations
 
+import copy
 import datetime
 import hashlib
+from functools import lru_cache
 import os
 import re
 import warnings
 from typing import Any
 
+import numpy as np
+
 from .. import _core, fits
 from ..errors import AsdfError, FormatError, HDUNotFoundError
 from . import _schema
-from ._base import BlockArray, DataModel, DefaultArray, HduArray, MigratedMovingTarget, TaggedObject
+from ._base import (
+    BlockArray,
+    DataModel,
+    DefaultArray,
+    HduArray,
+    MigratedMovingTarget,
+    ParentValue,
+    TaggedObject,
+    _Lazy,
+)
 
 __all__ = ["open", "NoTypeWarning", "model_class"]
 
@@ -33,9 +46,134 @@ def model_class(name: str) -> type:
     info = _schema.model(name)  # KeyError for unknown names
     parent_name = next((p for p in info["mro"][1:] if p in _schema.doc()["models"]), None)
     parent = model_class(parent_name) if parent_name else DataModel
-    cls = type(name, (parent,), {"__slots__": (), "__module__": "jwstio.models", "__doc__": f"jwstio reader of stdatamodels' {name}."})
+    body: dict[str, Any] = {"__slots__": (), "__module__": "jwstio.models", "__doc__": f"jwstio reader of stdatamodels' {name}."}
+    if name == "MultiSlitModel":
+        body["__getitem__"] = _multislit_getitem
+    cls = type(name, (parent,), body)
     _CLASSES[name] = cls
     return cls
+
+
+# --- MultiSlitModel[i] (stdatamodels MultiSlitModel.__getitem__) ----------------------------------
+
+# DataModel.update never copies these (stdatamodels model_base._PROTECTED_PATHS).
+_PROTECTED_PATHS = frozenset({("meta", "model_type"), ("meta", "date")})
+
+
+def _multislit_getitem(self: DataModel, key: Any) -> Any:
+    """``m["meta..."]``: the value; ``m[i]``: slit ``i`` as a standalone SlitModel."""
+    if isinstance(key, str) and key.split(".")[0] == "meta":
+        return DataModel.__getitem__(self, key)
+    if isinstance(key, int):
+        return _slit_model(self, key)
+    raise ValueError(f"Invalid key {key}")
+
+
+@lru_cache(maxsize=None)
+def _hdu_names(model_name: str) -> frozenset:
+    """PRIMARY and every ``fits_hdu`` of the model's schema."""
+    names = {"PRIMARY"}
+    seen: set[int] = set()
+    todo = [_schema.model(model_name)["root"]]
+    while todo:
+        nid = todo.pop()
+        if nid in seen:
+            continue
+        seen.add(nid)
+        n = _schema.node(nid)
+        if "hdu" in n:
+            names.add(n["hdu"])
+        todo.extend(c for _, c in n.get("p", ()))
+        if isinstance(n.get("i"), int):
+            todo.append(n["i"])
+    return frozenset(names)
+
+
+@lru_cache(maxsize=None)
+def _update_paths(source_model: str, hdu_names: frozenset) -> frozenset:
+    """Paths of the source model's keywords that ``update`` copies: keywords of those HDUs
+    outside lists (schema paths through a list never equal a tree path)."""
+    out = set()
+
+    def visit(nid: int, path: tuple) -> None:
+        n = _schema.node(nid)
+        if "kw" in n and n.get("hdu", "PRIMARY") in hdu_names:
+            out.add(path)
+        for name, c in n.get("p", ()):
+            visit(c, path + (name,))
+
+    visit(_schema.model(source_model)["root"], ())
+    return frozenset(out)
+
+
+def _update(model: DataModel, source: DataModel) -> None:
+    """``model.update(source)`` of stdatamodels: every non-array leaf of the source tree at a
+    keyword path of the source schema whose HDU the model's schema knows is copied (its
+    ``extra_fits`` aside, model type and date kept); paths the model cannot hold are skipped."""
+    paths = _update_paths(type(source).__name__, _hdu_names(type(model).__name__))
+
+    def rec(container: Any, key: Any, path: tuple) -> None:
+        node = container[key] if path else container
+        if isinstance(node, dict):
+            for k in list(node):
+                if not path and k == "extra_fits":
+                    continue
+                rec(node, k, path + (k,))
+        elif isinstance(node, list):
+            for i in range(len(node)):
+                rec(node, i, path + (i,))
+        elif path in paths and path not in _PROTECTED_PATHS:
+            if isinstance(node, _Lazy):
+                if node.is_array:
+                    return
+                node = source._resolve(container, key, path)
+            if isinstance(node, np.ndarray):
+                return
+            try:
+                model[".".join(str(p) for p in path)] = copy.deepcopy(node)
+            except (KeyError, AttributeError):
+                pass
+
+    rec(source.instance, None, ())
+
+
+def _slit_model(ms: DataModel, key: int) -> DataModel:
+    """stdatamodels' ``MultiSlitModel[key]``: ``SlitModel(**slit items but meta*/extra_fits*)``,
+    then ``update(ms)``, then the slit's WCS. Arrays and the WCS stay lazy (read through ``ms``)."""
+    slits = ms.slits
+    n = len(slits)
+    j = key + n if key < 0 else key
+    if not 0 <= j < n:
+        raise IndexError(f"Slit {key} doesn't exist")
+    slit = slits[j]
+    kwargs: dict[str, Any] = {}
+
+    def leaves(d: dict, prefix: str, path: tuple) -> None:
+        for k, v in d.items():
+            if isinstance(v, dict):
+                leaves(v, f"{prefix}{k}.", path + (k,))
+            elif not f"{prefix}{k}".startswith(("meta", "extra_fits")):
+                if isinstance(v, _Lazy):
+                    v = ParentValue(ms, ("slits", j) + path + (k,), v.is_array)
+                kwargs[f"{prefix}{k}"] = v
+
+    leaves(slit.instance, "", ())
+    cls = model_class("SlitModel")
+    root = _schema.model("SlitModel")["root"]
+    tree: dict[str, Any] = {}
+    # DataModel.__init__ sets the array attributes first, then on_init the type and date ...
+    for k, v in kwargs.items():
+        c = _schema.child(root, k)
+        if v is not None and c is not None and _schema.node(c)["k"] == "a":
+            tree[k] = v
+    tree["meta"] = {"model_type": "SlitModel", "date": _now_isot()}
+    # ... and SlitModel.__init__ every attribute.
+    tree.update(kwargs)
+    model = cls(ms._fits, tree, ms._asdf_buf, ms._doc)
+    _update(model, ms)
+    if slit.meta.hasattr("wcs"):
+        model.meta.wcs = ParentValue(ms, ("slits", j, "meta", "wcs"), False)
+    return model
 
 
 # --- class choice (stdatamodels.jwst.datamodels.util.open) -------------------------------------------
