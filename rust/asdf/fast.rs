@@ -228,16 +228,7 @@ fn is_tag_char(c: u8) -> bool {
     TAG_CHARS[usize::from(c)]
 }
 
-const TAG_CHARS: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut c = 0;
-    while c < 256 {
-        let b = c as u8;
-        t[c] = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/' | b':');
-        c += 1;
-    }
-    t
-};
+const TAG_CHARS: [bool; 256] = lazy::alnum_and(b"-_./:");
 
 /// First character of a plain scalar we accept (`-` checked separately).
 fn plain_start(c: u8) -> bool {

@@ -157,21 +157,24 @@ fn is_key_char(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_' || c == b'-' || c == b'.'
 }
 
-const fn uri_table() -> [bool; 256] {
+/// A byte-class table: ASCII letters and digits, and the bytes of `extra`.
+pub(crate) const fn alnum_and(extra: &[u8]) -> [bool; 256] {
     let mut t = [false; 256];
     let mut c = 0;
     while c < 256 {
-        let b = c as u8;
-        t[c] = b.is_ascii_alphanumeric();
+        t[c] = (c as u8).is_ascii_alphanumeric();
         c += 1;
     }
-    let extra = b"-_;/?:@&=+$,.!~*'()[]%";
     let mut i = 0;
     while i < extra.len() {
         t[extra[i] as usize] = true;
         i += 1;
     }
     t
+}
+
+const fn uri_table() -> [bool; 256] {
+    alnum_and(b"-_;/?:@&=+$,.!~*'()[]%")
 }
 const URI_CHARS: [bool; 256] = uri_table();
 /// Tag suffix characters after a `!` handle: URI characters but `!`.
@@ -648,16 +651,7 @@ impl Scan {
 }
 
 /// Bytes of the words [`simple_line`] takes: `A-Z a-z 0-9 _ . / + -`.
-const WORD: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut c = 0;
-    while c < 256 {
-        let b = c as u8;
-        t[c] = b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'/' | b'+' | b'-');
-        c += 1;
-    }
-    t
-};
+const WORD: [bool; 256] = alnum_and(b"_./+-");
 
 /// The most common block lines, in block context outside any scalar: `[- ]KEY:`,
 /// `[- ]KEY: VALUE` and `- VALUE`, one space after each indicator, KEY and VALUE [`WORD`]
