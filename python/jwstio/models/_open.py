@@ -6,10 +6,10 @@ from __future__ import annotations
 import copy
 import datetime
 import hashlib
-from functools import lru_cache
 import os
 import re
 import warnings
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
