@@ -724,3 +724,24 @@ def test_fast_path_repeated_and_interleaved(folder):
         assert not differences(got, expected[path]), path.name
         got.clear()
         got["x"] = 1
+
+
+def test_fast_path_from_threads(folder):
+    """Threads reading files of one model at once (the layout cache is shared) each get their
+    own file's dict."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    paths = [_write(folder, name, seed) for name in ("rate", "cal") for seed in (4, 5)]
+    expected = {p: _general(p) for p in paths}
+
+    def work(k):
+        bad = []
+        for j in range(40):
+            p = paths[(k + j) % len(paths)]
+            got = read_metadata(p)
+            if differences(got, expected[p]):
+                bad.append(p.name)
+        return bad
+
+    with ThreadPoolExecutor(4) as ex:
+        assert not [b for bad in ex.map(work, range(8)) for b in bad]
