@@ -338,20 +338,31 @@ impl Scan {
     /// Scan one line (tabs are refused by the callers).
     #[inline(always)]
     fn line(&mut self, s: &[u8], indent: usize) -> bool {
-        if self.mode == Mode::Normal
-            && self.depth == 0
-            && !(self.plain_pending && indent as i64 > self.cont_bound)
-        {
-            if let Some(pending) = simple_line(s, indent) {
-                // What `line_general` concludes for these lines, without the token loop.
-                self.plain_pending = pending.is_some();
-                if let Some(bound) = pending {
-                    self.cont_bound = bound;
-                }
+        if self.simple_ok(indent) {
+            if let Some((_, pending)) = simple_line(s, indent) {
+                self.take_simple(pending);
                 return true;
             }
         }
         self.line_general(s, indent)
+    }
+
+    /// May [`simple_line`] decide a line at this indentation? (Block context, outside any
+    /// scalar, and not a possible continuation of a plain scalar.)
+    #[inline(always)]
+    fn simple_ok(&self, indent: usize) -> bool {
+        self.mode == Mode::Normal
+            && self.depth == 0
+            && !(self.plain_pending && indent as i64 > self.cont_bound)
+    }
+
+    /// What [`Scan::line_general`] concludes for a line [`simple_line`] took.
+    #[inline(always)]
+    fn take_simple(&mut self, pending: Option<i64>) {
+        self.plain_pending = pending.is_some();
+        if let Some(bound) = pending {
+            self.cont_bound = bound;
+        }
     }
 
     /// [`Scan::line`] by the general rules.
@@ -655,13 +666,14 @@ const WORD: [bool; 256] = alnum_and(b"_./+-");
 
 /// The most common block lines, in block context outside any scalar: `[- ]KEY:`,
 /// `[- ]KEY: VALUE` and `- VALUE`, one space after each indicator, KEY and VALUE [`WORD`]
-/// bytes only, KEY starting with a letter, digit or `_`, VALUE not a lone `-`. None for any
-/// other line; else what the line leaves pending: None after `KEY:`, or a plain scalar
-/// running to the line end whose continuation lines must be indented past the returned
-/// column (its key's, or its dash's).
+/// bytes only, KEY starting with a letter, digit or `_`, VALUE not a lone `-`. The line ends
+/// at the first `\n` of `s`, or with `s`. None for any other line; else the line's length and
+/// what it leaves pending: None after `KEY:`, or a plain scalar running to the line end whose
+/// continuation lines must be indented past the returned column (its key's, or its dash's).
 #[inline(always)]
-fn simple_line(s: &[u8], indent: usize) -> Option<Option<i64>> {
+fn simple_line(s: &[u8], indent: usize) -> Option<(usize, Option<i64>)> {
     let c = s.get(indent..)?;
+    let eol = |i: usize| i == c.len() || c[i] == b'\n';
     let dash = c.starts_with(b"- ");
     let start = if dash { 2 } else { 0 };
     let word = |from: usize| {
@@ -673,23 +685,23 @@ fn simple_line(s: &[u8], indent: usize) -> Option<Option<i64>> {
     // A plain scalar: not empty, and not a lone `-` (a sequence indicator).
     let value_ok = |from: usize, to: usize| to > from && c[from..to] != *b"-";
     let end = word(start);
-    if end == c.len() {
+    if eol(end) {
         // `- VALUE`
-        return (dash && value_ok(start, end)).then_some(Some(indent as i64));
+        return (dash && value_ok(start, end)).then_some((indent + end, Some(indent as i64)));
     }
     let key_col = (indent + start) as i64;
     if c[end] != b':' || end == start || !(c[start].is_ascii_alphanumeric() || c[start] == b'_') {
         return None;
     }
-    if end + 1 == c.len() {
-        return Some(None);
+    if eol(end + 1) {
+        return Some((indent + end + 1, None));
     }
     if c[end + 1] != b' ' {
         return None;
     }
     let v = end + 2;
     let v_end = word(v);
-    (v_end == c.len() && value_ok(v, v_end)).then_some(Some(key_col))
+    (eol(v_end) && value_ok(v, v_end)).then_some((indent + v_end, Some(key_col)))
 }
 
 const fn stop_table(flow: bool) -> [bool; 256] {
@@ -770,15 +782,30 @@ pub(crate) fn skip_body<'a>(
     while pos < t.len() {
         let rest = &t[pos..];
         let indent = spaces(rest);
-        let len = indent + line_len(&rest[indent..]);
-        let s = &rest[..len];
-        let blank = indent == len || s[indent] == b'#';
+        let blank = matches!(rest.get(indent), None | Some(b'\n' | b'#'));
         if !blank && indent <= parent {
             break;
         }
-        if !scan.line(s, indent) {
-            return Err(pos + len - start);
-        }
+        // The common lines are read, and their end found, in one pass.
+        let simple = if !blank && scan.simple_ok(indent) {
+            simple_line(rest, indent)
+        } else {
+            None
+        };
+        let len = match simple {
+            Some((len, pending)) => {
+                scan.take_simple(pending);
+                len
+            }
+            None => {
+                let len = indent + line_len(&rest[indent..]);
+                // `line` would only try simple_line again.
+                if !scan.line_general(&rest[..len], indent) {
+                    return Err(pos + len - start);
+                }
+                len
+            }
+        };
         if !scan.refs.is_empty() {
             refs.extend(scan.refs.drain(..).map(|(a, x, y)| (a, pos + x, pos + y)));
         }
@@ -1214,9 +1241,16 @@ pub(crate) mod tests {
             let mut before = Scan::new();
             before.plain_pending = rng.below(2) == 0;
             before.cont_bound = rng.below(5) as i64 - 1;
-            let Some(pending) = simple_line(&s, indent) else {
+            let Some((len, pending)) = simple_line(&s, indent) else {
+                assert!(simple_line(&[&s[..], b"\nx: y"].concat(), indent).is_none());
                 continue;
             };
+            assert_eq!(len, s.len());
+            // The same line with more text after it.
+            assert_eq!(
+                simple_line(&[&s[..], b"\n- : x"].concat(), indent),
+                Some((len, pending))
+            );
             if before.plain_pending && indent as i64 > before.cont_bound {
                 continue; // `line` does not ask simple_line then
             }
