@@ -674,7 +674,7 @@ fn quick_value(img: &[u8]) -> Option<V<'_>> {
     if key_len == 0
         || !img[..key_len]
             .iter()
-            .all(|c| matches!(c, b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'-'))
+            .all(|&c| card::KEY_CHARS[usize::from(c)])
         || !img[key_len..8].iter().all(|&c| c == b' ')
     {
         return None;

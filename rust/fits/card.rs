@@ -26,6 +26,18 @@ pub fn is_commentary(key: &str) -> bool {
     matches!(key, "" | "COMMENT" | "HISTORY")
 }
 
+/// Bytes of a standard keyword: `A-Z 0-9 - _`.
+pub const KEY_CHARS: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_';
+        c += 1;
+    }
+    t
+};
+
 /// The keyword of one 80-byte card image, as astropy's `Card.keyword` gives it.
 /// Returns (keyword, byte offset where the value/comment text starts, is_hierarch, is_invalid).
 #[inline(always)]
@@ -37,9 +49,7 @@ pub fn parse_keyword(img: &[u8]) -> (CompactString, usize, bool, bool) {
         let n = head.iter().position(|&c| c == b' ').unwrap_or(8);
         let kw = &head[..n];
         if n > 0
-            && kw
-                .iter()
-                .all(|c| matches!(c, b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_'))
+            && kw.iter().all(|&c| KEY_CHARS[usize::from(c)])
             && head[n..].iter().all(|&c| c == b' ')
             && !matches!(
                 kw,

@@ -59,18 +59,6 @@ const fn pack(k: &[u8]) -> u64 {
     v
 }
 
-/// Bytes of a standard keyword: `A-Z 0-9 - _`.
-const KEY_CHARS: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut c = 0;
-    while c < 256 {
-        let b = c as u8;
-        t[c] = b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_';
-        c += 1;
-    }
-    t
-};
-
 /// The keyword and packed key of the common card, an upper-case standard keyword padded with
 /// blanks and then `= ` (what [`card::parse_keyword`] and [`packed_key`] give it), found
 /// eight bytes at a time; None for any other card.
@@ -97,7 +85,7 @@ fn standard_key(img: &[u8]) -> Option<(CompactString, u64)> {
         (1u64 << (8 * n)) - 1
     };
     // A keyword, then only blanks.
-    if n == 0 || x & !mask != 0 || !head[..n].iter().all(|&c| KEY_CHARS[usize::from(c)]) {
+    if n == 0 || x & !mask != 0 || !head[..n].iter().all(|&c| card::KEY_CHARS[usize::from(c)]) {
         return None;
     }
     let packed = w & mask;
