@@ -93,17 +93,9 @@ def _hdu_names(model_name: str) -> frozenset:
 def _update_paths(source_model: str, hdu_names: frozenset) -> frozenset:
     """Paths of the source model's keywords that ``update`` copies: keywords of those HDUs
     outside lists (schema paths through a list never equal a tree path)."""
-    out = set()
-
-    def visit(nid: int, path: tuple) -> None:
-        n = _schema.node(nid)
-        if "kw" in n and n.get("hdu", "PRIMARY") in hdu_names:
-            out.add(path)
-        for name, c in n.get("p", ()):
-            visit(c, path + (name,))
-
-    visit(_schema.model(source_model)["root"], ())
-    return frozenset(out)
+    return frozenset(
+        e[1] for e in _schema.plan(source_model) if e[0] == "k" and (e[3] or "PRIMARY") in hdu_names
+    )
 
 
 def _update(model: DataModel, source: DataModel) -> None:
