@@ -34,8 +34,61 @@ HEADER = b"#ASDF 1.0.0\n#ASDF_STANDARD 1.5.0\n"
 # ----------------------------------------------------------------------------- helpers
 
 
+def _flatten_mapping_604(self, node):
+    """PyYAML 6.0.4's ``SafeConstructor.flatten_mapping``, the merge-key rule jwstio promises.
+
+    PyYAML 6.0.3 and older put a ``<<: [a, b]`` list's later sources first and kept every
+    merged pair; 6.0.4 takes the sources in order and drops a merged pair whose key object was
+    seen before (``id()``: the same node again, or a CPython-shared one-character string). jwstio
+    decodes without PyYAML and gives 6.0.4's answer whatever is installed, so the oracle applies
+    this rule on any PyYAML (copied from PyYAML 6.0.4, MIT licence).
+    """
+    from yaml.constructor import ConstructorError
+    from yaml.nodes import MappingNode, SequenceNode
+
+    merge = []
+    merge_key_ids = set()
+    index = 0
+    while index < len(node.value):
+        key_node, value_node = node.value[index]
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            del node.value[index]
+            if isinstance(value_node, MappingNode):
+                sources = [value_node]
+            elif isinstance(value_node, SequenceNode):
+                sources = value_node.value
+            else:
+                raise ConstructorError(
+                    "while constructing a mapping", node.start_mark,
+                    f"expected a mapping or list of mappings for merging, but found {value_node.id}",
+                    value_node.start_mark)
+            for subnode in sources:
+                if not isinstance(subnode, MappingNode):
+                    raise ConstructorError(
+                        "while constructing a mapping", node.start_mark,
+                        f"expected a mapping for merging, but found {subnode.id}", subnode.start_mark)
+                self.flatten_mapping(subnode)
+                for pair in subnode.value:
+                    if (key_id := id(pair[0].value)) not in merge_key_ids:
+                        merge_key_ids.add(key_id)
+                        merge.append(pair)
+        elif key_node.tag == "tag:yaml.org,2002:value":
+            key_node.tag = "tag:yaml.org,2002:str"
+            index += 1
+        else:
+            index += 1
+    if merge:
+        node.value = merge + node.value
+
+
+class PromisedLoader(AsdfLoader):
+    """asdf's loader with the merge-key rule of PyYAML 6.0.4 (see ``_flatten_mapping_604``)."""
+
+    flatten_mapping = _flatten_mapping_604
+
+
 def oracle(yaml_bytes: bytes):
-    return yaml.load(yaml_bytes, Loader=AsdfLoader)  # noqa: S506 (asdf's safe loader)
+    return yaml.load(yaml_bytes, Loader=PromisedLoader)  # noqa: S506 (asdf's safe loader)
 
 
 def yaml_of(asdf_bytes: bytes) -> bytes:
@@ -194,6 +247,21 @@ derived:
   v: 10
 multi: {<<: [*base, {v: 3, u: 4}], z: 0}
 """,
+    # Merge keys where PyYAML 6.0.3 and 6.0.4 disagree (order, precedence, nesting, lists).
+    "merges": """\
+m1: &m1 {name: base, v: 1, vv: 1, w: 2}
+m2: &m2 {v: 3, vv: 3, u: 4, "é": 1, "ā": 1, "": 1, 1: 1}
+m3: &m3 {"é": 2, "ā": 2, "": 2, "1": 2, k: 5}
+list: {<<: [*m1, *m2, *m3], z: 0}
+reversed: {<<: [*m3, *m2, *m1]}
+nested: &nested {<<: *m1, v: 10, vv: 10, extra: x}
+nested_again: {<<: *nested}
+diamond: {<<: [*nested, *m1], w: 20}
+block:
+  <<: [*m2, *nested]
+  own: 1
+  vv: 99
+""",
     "flow_and_block": """\
 flow_map: {a: 1, b: [x, y, {c: d}], 'q k': "v", e: , f}
 flow_seq: [a, [b, c], {d: e}, f: g, ]
@@ -286,6 +354,29 @@ pairs_item_tag: !!pairs [!!str {k: 1}]
 @pytest.mark.parametrize("lazy", [True, False])
 def test_handwritten_yaml_matches_pyyaml(name, lazy):
     check_doc(wrap(CASES[name]), lazy=lazy)
+
+
+def _pyyaml_version() -> tuple[int, ...]:
+    return tuple(int(x) for x in yaml.__version__.split(".")[:3] if x.isdigit())
+
+
+def test_promised_merge_rule_against_installed_pyyaml():
+    """jwstio promises PyYAML 6.0.4's merge rule (``PromisedLoader``): with PyYAML 6.0.4 or newer
+    installed, asdf's own loader must give exactly that; with an older one it gives the old rule
+    (later list sources first, every merged pair kept), which jwstio does not follow."""
+    text = yaml_of(wrap(CASES["merges"]))
+    promised = oracle(text)
+    installed = yaml.load(text, Loader=AsdfLoader)  # noqa: S506 (asdf's safe loader)
+    # First seen wins for one-character and empty keys (and "1" after the int 1, same text);
+    # "vv" and "ā" are new string objects each time: all kept, so the last value wins.
+    assert dict(promised.data["list"]) == {
+        "name": "base", "v": 1, "vv": 3, "w": 2, "u": 4, "é": 1, "ā": 2, "": 1, 1: 1, "k": 5, "z": 0}
+    assert list(promised.data["list"]) == ["name", "v", "vv", "w", "u", "é", "ā", "", 1, "k", "z"]
+    if _pyyaml_version() >= (6, 0, 4):
+        same(_core.AsdfDoc(wrap(CASES["merges"])).tree, installed.data)
+        assert installed.data == promised.data
+    else:
+        assert list(installed.data["list"])[0] == "é", "PyYAML < 6.0.4 takes the last list source first"
 
 
 def test_scalar_types_are_python_types():
@@ -414,9 +505,13 @@ def test_billion_laughs_is_linear():
     assert peak < 10_000_000
     t = doc.tree
     assert t["a29"][0] is t["a28"] and t["a29"][9] is t["a28"]
-    # Merge-key bombs are capped too.
-    m = ["m0: &m0 {k0: 0}"] + [f"m{i}: &m{i} {{<<: [*m{i - 1}, *m{i - 1}], k{i}: {i}}}" for i in range(1, 40)]
+    # Merge-key bombs are capped too. (Doubling a source, `<<: [*m, *m]`, no longer grows since
+    # PyYAML 6.0.4 drops a key node seen before; fanning one big mapping out still does.)
+    big = "big: &big {" + ", ".join(f"k{i}: 0" for i in range(20_000)) + "}"
+    m = [big] + [f"u{j}: {{<<: *big}}" for j in range(501)]
     asdf_error("\n".join(m) + "\n", "merge keys expand")
+    doubled = ["m0: &m0 {k0: 0}"] + [f"m{i}: &m{i} {{<<: [*m{i - 1}, *m{i - 1}], k{i}: {i}}}" for i in range(1, 40)]
+    assert len(_core.AsdfDoc(wrap("\n".join(doubled) + "\n")).tree["m39"]) == 40
 
 
 def test_deep_nesting_is_refused():

@@ -90,7 +90,7 @@ pub fn from_lib(ev: libyaml_safer::Event) -> (Ev, Mark) {
     };
     (e, m)
 }
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 pub type NodeId = u32;
 
@@ -277,6 +277,28 @@ struct Composer<'a> {
     opts: Options<'a>,
     confirmed: Vec<bool>,
     merged_total: usize,
+    /// Scalar nodes whose text CPython keeps as one shared object (see [`KeyIdent`]).
+    shared_text: HashMap<NodeId, u32>,
+}
+
+/// What PyYAML's merge (6.0.4 and later) compares to drop a merged key seen before:
+/// `id()` of the key node's value. CPython shares one object for the empty string and for each
+/// one-character string below U+0100, so such keys compare by their text; any other key only
+/// by its node (the same node reached again through an alias or a nested merge).
+#[derive(Clone, Copy, Hash, PartialEq, Eq)]
+enum KeyIdent {
+    Text(u32),
+    Node(NodeId),
+}
+
+/// The [`KeyIdent::Text`] of a scalar's text, when CPython shares its string object.
+fn shared_text(value: &str) -> Option<u32> {
+    match value.as_bytes() {
+        [] => Some(u32::MAX),
+        [b] => Some(u32::from(*b)),
+        [0xC2 | 0xC3, _] => value.chars().next().map(u32::from),
+        _ => None,
+    }
 }
 
 fn fmt_mark(m: &Mark, offset: i64) -> String {
@@ -568,6 +590,7 @@ impl<'a> Composer<'a> {
                 value,
                 style,
             } => {
+                let shared = shared_text(&value);
                 let (t, c, err) = if self.opts.expect.is_some() && value.starts_with(PLACEHOLDER) {
                     let (t, c) = self.placeholder(&anchor, &tag, &value, style, &m)?;
                     (t, c, None)
@@ -575,6 +598,9 @@ impl<'a> Composer<'a> {
                     self.scalar(tag, value, style, &m)
                 };
                 let id = self.push_node(t, c, &m)?;
+                if let Some(x) = shared {
+                    self.shared_text.insert(id, x);
+                }
                 if let Some(e) = err {
                     self.fail(id, e, false);
                 }
@@ -664,10 +690,12 @@ impl<'a> Composer<'a> {
         self.attach(id)
     }
 
-    /// PyYAML's `flatten_mapping`: merged pairs first (later merge sources first within a
-    /// `<<: [a, b]` list), then the mapping's own pairs. Sources are complete nodes whose own
-    /// flattening is already recorded. The inner Err is a construction error of this node;
-    /// the outer one the hard cap on merged pairs.
+    /// PyYAML's `flatten_mapping` as of 6.0.4: the merged pairs first, sources in order
+    /// (`<<: [a, b]` takes `a` then `b`), each key only once by [`KeyIdent`] (the first seen
+    /// stays); then the mapping's own pairs. Equal keys with other identities all stay, so the
+    /// dict built from the pairs keeps the first one's position and the last one's value.
+    /// Sources are complete nodes whose own flattening is already recorded. The inner Err is a
+    /// construction error of this node; the outer one the hard cap on merged pairs.
     #[allow(clippy::type_complexity)]
     fn flatten(
         &mut self,
@@ -675,6 +703,7 @@ impl<'a> Composer<'a> {
         pairs: &[(NodeId, NodeId)],
     ) -> Result<std::result::Result<Vec<(NodeId, NodeId)>, String>> {
         let mut merge: Vec<(NodeId, NodeId)> = Vec::new();
+        let mut seen: HashSet<KeyIdent> = HashSet::new();
         let mut own: Vec<(NodeId, NodeId)> = Vec::new();
         let source_error = |c: &Self, s: NodeId| {
             c.doc
@@ -682,6 +711,17 @@ impl<'a> Composer<'a> {
                 .get(&s)
                 .filter(|e| e.flatten)
                 .map(|e| e.msg.clone())
+        };
+        let mut take = |c: &Self, s: NodeId, merge: &mut Vec<(NodeId, NodeId)>| {
+            for &(k, v) in c.doc.pairs(s) {
+                let ident = c
+                    .shared_text
+                    .get(&k)
+                    .map_or(KeyIdent::Node(k), |&t| KeyIdent::Text(t));
+                if seen.insert(ident) {
+                    merge.push((k, v));
+                }
+            }
         };
         for &(k, v) in pairs {
             let is_merge = matches!(&self.doc.node(k).tag, Tag::Custom(t) if &**t == MERGE_TAG);
@@ -694,10 +734,9 @@ impl<'a> Composer<'a> {
                     if let Some(e) = source_error(self, v) {
                         return Ok(Err(e));
                     }
-                    merge.extend_from_slice(self.doc.pairs(v));
+                    take(self, v, &mut merge);
                 }
                 Content::Seq(items) => {
-                    let mut sub: Vec<NodeId> = Vec::new();
                     for &s in items {
                         if !matches!(self.doc.node(s).content, Content::Map(_)) {
                             return Ok(Err(self
@@ -707,10 +746,7 @@ impl<'a> Composer<'a> {
                         if let Some(e) = source_error(self, s) {
                             return Ok(Err(e));
                         }
-                        sub.push(s);
-                    }
-                    for &s in sub.iter().rev() {
-                        merge.extend_from_slice(self.doc.pairs(s));
+                        take(self, s, &mut merge);
                     }
                 }
                 _ => {
@@ -827,6 +863,7 @@ pub fn compose_with(text: &[u8], opts: Options<'_>) -> std::result::Result<Doc, 
         confirmed: vec![false; n_expect],
         opts,
         merged_total: 0,
+        shared_text: HashMap::new(),
     };
     let mut docs = 0usize;
     if let Some(events) = super::fast::events(text) {
@@ -963,7 +1000,12 @@ pub(crate) mod tests {
             ("!!omap [a: 1, b: 2]", r#"omap[{"a": 1}, {"b": 2}]"#),
             ("!!set {a, b}", r#"set{"a": None, "b": None}"#),
             ("a: &a {x: 1, y: 2}\nb:\n  <<: *a\n  y: 3", r#"{"a": {"x": 1, "y": 2}, "b": {"x": 1, "y": 2, "y": 3}}"#),
-            ("a: &a {x: 1}\nc: &c {x: 2, z: 0}\nb: {<<: [*a, *c], q: 1}", r#"{"a": {"x": 1}, "c": {"x": 2, "z": 0}, "b": {"x": 2, "z": 0, "x": 1, "q": 1}}"#),
+            // PyYAML 6.0.4 merges: sources in order, a key seen before dropped when it is the
+            // same node or a one-character (< U+0100) or empty text; other equal keys all stay.
+            ("a: &a {x: 1}\nc: &c {x: 2, z: 0}\nb: {<<: [*a, *c], q: 1}", r#"{"a": {"x": 1}, "c": {"x": 2, "z": 0}, "b": {"x": 1, "z": 0, "q": 1}}"#),
+            ("a: &a {xx: 1, é: 1, ā: 1, '': 1}\nc: &c {xx: 2, é: 2, ā: 2, '': 2, 1: 2}\nb: {<<: [*a, *c, {'1': 3}]}", r#"{"a": {"xx": 1, "é": 1, "ā": 1, "": 1}, "c": {"xx": 2, "é": 2, "ā": 2, "": 2, 1: 2}, "b": {"xx": 1, "é": 1, "ā": 1, "": 1, "xx": 2, "ā": 2, 1: 2}}"#),
+            ("a: &a {v: 1, vv: 1}\nd: &d {<<: *a, v: 10, vv: 10}\ne: {<<: *d}", r#"{"a": {"v": 1, "vv": 1}, "d": {"v": 1, "vv": 1, "v": 10, "vv": 10}, "e": {"v": 1, "vv": 1, "vv": 10}}"#),
+            ("a: &a {k: 1}\nb: &b {<<: *a, m: 2}\nc: {<<: [*b, *a], k: 3}", r#"{"a": {"k": 1}, "b": {"k": 1, "m": 2}, "c": {"k": 1, "m": 2, "k": 3}}"#),
             ("a: <<\nb: =", r#"{"a": <tag:yaml.org,2002:merge>"<<", "b": <tag:yaml.org,2002:value>"="}"#),
             ("a: !core/ndarray-1.0.0 {source: 0}", r#"{"a": <!core/ndarray-1.0.0>{"source": 0}}"#),
             ("%TAG ! tag:stsci.edu:asdf/\n---\na: !core/ndarray-1.0.0 {source: 0}", r#"{"a": <tag:stsci.edu:asdf/core/ndarray-1.0.0>{"source": 0}}"#),
