@@ -90,7 +90,8 @@ pub fn from_lib(ev: libyaml_safer::Event) -> (Ev, Mark) {
     };
     (e, m)
 }
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::collections::HashMap;
 
 pub type NodeId = u32;
 
@@ -278,7 +279,7 @@ struct Composer<'a> {
     confirmed: Vec<bool>,
     merged_total: usize,
     /// Scalar nodes whose text CPython keeps as one shared object (see [`KeyIdent`]).
-    shared_text: HashMap<NodeId, u32>,
+    shared_text: FxHashMap<NodeId, u32>,
 }
 
 /// What PyYAML's merge (6.0.4 and later) compares to drop a merged key seen before:
@@ -703,7 +704,7 @@ impl<'a> Composer<'a> {
         pairs: &[(NodeId, NodeId)],
     ) -> Result<std::result::Result<Vec<(NodeId, NodeId)>, String>> {
         let mut merge: Vec<(NodeId, NodeId)> = Vec::new();
-        let mut seen: HashSet<KeyIdent> = HashSet::new();
+        let mut seen: FxHashSet<KeyIdent> = FxHashSet::default();
         let mut own: Vec<(NodeId, NodeId)> = Vec::new();
         let source_error = |c: &Self, s: NodeId| {
             c.doc
@@ -863,7 +864,7 @@ pub fn compose_with(text: &[u8], opts: Options<'_>) -> std::result::Result<Doc, 
         confirmed: vec![false; n_expect],
         opts,
         merged_total: 0,
-        shared_text: HashMap::new(),
+        shared_text: FxHashMap::default(),
     };
     let mut docs = 0usize;
     if let Some(events) = super::fast::events(text) {
