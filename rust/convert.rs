@@ -136,7 +136,7 @@ pub fn plan(s: &Scaling) -> Plan {
     }
 }
 
-const CHUNK_ELEMS: usize = 1 << 16;
+pub(crate) const CHUNK_ELEMS: usize = 1 << 16;
 
 macro_rules! kernel {
     ($raw:expr, $out:expr, $n:expr, $no:expr, |$c:ident| $conv:expr) => {{

@@ -8,6 +8,7 @@ pub mod fits;
 pub mod metadata;
 pub mod mmap;
 pub mod scan;
+pub mod section;
 
 #[cfg(feature = "python")]
 mod py;

@@ -165,12 +165,12 @@ def imaging_gwcs(crval=(10.0, 20.0), shift=(-2.5, -2.0), scale=1e-5):
 
 def exposure_filename(mode, suffix, program=1234, observation=1, visit=1, visit_group=2,
                       sequence=1, activity=1, exposure=1, segment=None):
-    """jw<ppppp><ooo><vvv>_<gg><s><aa>_<eeeee>_<detector>[_seg<nnn>]_<suffix>.fits"""
+    """jw<ppppp><ooo><vvv>_<gg><s><aa>_<eeeee>[-seg<nnn>]_<detector>_<suffix>.fits"""
     det = MODES[mode]["detector"].lower()
     seg = f"-seg{segment:03d}" if segment else ""
     return (
         f"jw{program:05d}{observation:03d}{visit:03d}_{visit_group:02d}{sequence}{activity:02d}"
-        f"_{exposure:05d}_{det}{seg}_{suffix}.fits"
+        f"_{exposure:05d}{seg}_{det}_{suffix}.fits"
     )
 
 
@@ -411,6 +411,41 @@ def write_cube(folder, rng, *, suffix="rateints", shape=None, mode="nircam_tso",
     set_meta(m, mode, rng, nints=nints, ngroups=4, long_strings=long_strings, **names)
     m.meta.bunit_data = "DN/s" if suffix in ("rateints", "bsubints") else "MJy/sr"
     return _save(m, folder, exposure_filename(mode, suffix, **names))
+
+
+def write_segments(folder, rng, *, counts=(3, 2, 4), kind="calints", ny=5, nx=6, mode="nircam_tso",
+                   nan=False, **names):
+    """The -segNNN files of one exposure: segment k holds integrations integration_start..
+    integration_end of nints = sum(counts), with its own int_times rows (as the pipeline
+    splits a long exposure). kind: "calints" (CubeModel) or "uncal" (Level1bModel)."""
+    from stdatamodels.jwst import datamodels as dm
+
+    nints = sum(counts)
+    paths = []
+    start = 1
+    for k, n in enumerate(counts, start=1):
+        if kind == "uncal":
+            m = _new(dm.Level1bModel)
+            m.data = unsigned16(rng, (n, 3, ny, nx), extremes=True)
+            mm = set_meta(m, mode, rng, nints=nints, ngroups=3, **names)
+            m.meta.exposure.readpatt = READPATT[mm["name"]]
+            m.group = table(rng, m.get_dtype("group"), n * 3, nan=nan)
+        else:
+            m = _new(dm.CubeModel)
+            m.data = floats(rng, (n, ny, nx), nan=nan)
+            m.err = np.abs(floats(rng, (n, ny, nx), nan=nan))
+            m.dq = unsigned(rng, (n, ny, nx), extremes=True)
+            set_meta(m, mode, rng, nints=nints, ngroups=4, **names)
+            m.meta.bunit_data = "MJy/sr"
+        m.meta.exposure.integration_start = start
+        m.meta.exposure.integration_end = start + n - 1
+        m.meta.exposure.segment_number = k
+        t = table(rng, m.get_dtype("int_times"), n, nan=nan)
+        t["integration_number"] = np.arange(start, start + n)
+        m.int_times = t
+        paths.append(_save(m, folder, exposure_filename(mode, kind, segment=k, **names)))
+        start += n
+    return paths
 
 
 def write_rateints(folder, rng, **kw):

@@ -198,7 +198,7 @@ def test_scan_writes_catalogs(ext, scan_dir, tmp_path, capsys):
     assert written.colnames == ref.colnames
     _compare(written, ref, ["error", *KEYS, "meta.instrument.name", "stage", "program"])
     m = re.search(r"^(\d+) files: (\d+) read, (\d+) failed in [\d.]+ s", err, re.M)
-    assert m and m.groups() == ("5", "4", "1"), err
+    assert m and m.groups() == ("7", "6", "1"), err
 
 
 def test_scan_prints_without_output(scan_dir, capsys):
@@ -206,8 +206,8 @@ def test_scan_prints_without_output(scan_dir, capsys):
     assert code == 0
     lines = out.splitlines()
     assert lines[0].split() == ["path", "error", "EXP_TYPE", "DETECTOR", "SCI:BUNIT", "SCI,2:SRCNAME", "stage"]
-    assert len(lines) == 2 + 5
-    assert "broken.fits" in out and "5 files: 4 read, 1 failed" in err
+    assert len(lines) == 2 + 7
+    assert "broken.fits" in out and "7 files: 6 read, 1 failed" in err
 
 
 def test_scan_parquet_without_pyarrow(scan_dir, tmp_path, monkeypatch, capsys):
@@ -281,7 +281,7 @@ def test_demo_writer_needs_no_stdatamodels(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "4"
+    assert out.stdout.strip() == str(len(_demo.PRODUCTS)) == "6"
 
 
 def test_demo_tree_keywords_follow_the_schemas(demo_dir):
@@ -310,6 +310,8 @@ def test_demo_command(tmp_path, capsys):
     assert code == 0
     for writer, cls in _demo.PRODUCTS.values():
         assert f"model: {cls}" in out
-    assert len(list(tmp_path.glob("*.fits"))) == 4
+    assert len(list(tmp_path.glob("*.fits"))) == 6
     assert re.search(r"scan 5 keywords +[\d.]+ ms +[\d.]+ ms", out)
+    assert re.search(r"segments: 1 integration +[\d.]+ ms +[\d.]+ ms", out)
+    assert "3 segments, data (15, 32, 128), integrations 1-15 of 15; int_times 15 rows" in out
     assert re.search(r"open \+ first data +[\d.]+ ms +[\d.]+ ms", out)

@@ -18,7 +18,8 @@ CASES = [
     (
         "jw93065002001_02101_00001_nrca1_rate.fits",
         dict(
-            name_kind="exposure", program="93065", observation="002", visit="001",
+            name_kind="exposure", exposure_name="jw93065002001_02101_00001_nrca1",
+            program="93065", observation="002", visit="001",
             visit_group="02", parallel_seq="1", activity="01", exposure="00001",
             detector="nrca1", suffix="rate", product_type="rate",
             stage="1", level="2a", mast_level="2",
@@ -45,7 +46,8 @@ CASES = [
     (
         "jw00016001001_01101_00001-seg001_nis_uncal.fits",
         dict(
-            name_kind="exposure", program="00016", observation="001", visit="001",
+            name_kind="exposure", exposure_name="jw00016001001_01101_00001_nis",
+            program="00016", observation="001", visit="001",
             visit_group="01", parallel_seq="1", activity="01", exposure="00001",
             segment="001", detector="nis", suffix="uncal", product_type="uncal",
             stage="0", level="1b", mast_level="1",
@@ -55,7 +57,8 @@ CASES = [
     (
         "jw01234005002_03205_00012_mirimage_calints.fits",
         dict(
-            name_kind="exposure", program="01234", observation="005", visit="002",
+            name_kind="exposure", exposure_name="jw01234005002_03205_00012_mirimage",
+            program="01234", observation="005", visit="002",
             visit_group="03", parallel_seq="2", activity="05", exposure="00012",
             detector="mirimage", suffix="calints", product_type="calints",
             stage="2", level="2b", mast_level="2",
@@ -64,7 +67,8 @@ CASES = [
     (
         "jw01234005002_0310a_00012_nrcalong_bsub.fits",
         dict(
-            name_kind="exposure", program="01234", observation="005", visit="002",
+            name_kind="exposure", exposure_name="jw01234005002_0310a_00012_nrcalong",
+            program="01234", observation="005", visit="002",
             visit_group="03", parallel_seq="1", activity="0a", exposure="00012",
             detector="nrcalong", suffix="bsub", product_type="bsub",
             stage="2", level="2b", mast_level="2",
@@ -74,7 +78,8 @@ CASES = [
     (
         "jw01345001001_02201_00001_nrca1_o001_crf.fits",
         dict(
-            name_kind="exposure", program="01345", observation="001", visit="001",
+            name_kind="exposure", exposure_name="jw01345001001_02201_00001_nrca1",
+            program="01345", observation="001", visit="001",
             visit_group="02", parallel_seq="2", activity="01", exposure="00001",
             detector="nrca1", acid="o001", suffix="crf", product_type="crf",
             stage="3", level="2c", mast_level="2",
@@ -83,7 +88,8 @@ CASES = [
     (
         "jw01345001001_02201_00001-seg002_nrcalong_c1001_crfints.fits",
         dict(
-            name_kind="exposure", program="01345", observation="001", visit="001",
+            name_kind="exposure", exposure_name="jw01345001001_02201_00001_nrcalong",
+            program="01345", observation="001", visit="001",
             visit_group="02", parallel_seq="2", activity="01", exposure="00001",
             segment="002", detector="nrcalong", acid="c1001", suffix="crfints",
             product_type="crfints", stage="3", level="2c", mast_level="2",
@@ -93,7 +99,8 @@ CASES = [
     (
         "jw02072001001_04101_00001_nrs1_x1d.fits",
         dict(
-            name_kind="exposure", program="02072", observation="001", visit="001",
+            name_kind="exposure", exposure_name="jw02072001001_04101_00001_nrs1",
+            program="02072", observation="001", visit="001",
             visit_group="04", parallel_seq="1", activity="01", exposure="00001",
             detector="nrs1", suffix="x1d", product_type="x1d",
             stage="2", level="2b", mast_level="2",

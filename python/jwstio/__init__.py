@@ -2,13 +2,15 @@
 
 ``jwstio.open`` gives the stdatamodels model of a product, ``jwstio.read_metadata`` its metadata,
 ``jwstio.fits`` reads any FITS file exactly as astropy.io.fits does, ``jwstio.scan`` catalogues
-folders of products in parallel, ``jwstio.parse_filename`` reads JWST file names.
+folders of products in parallel, ``jwstio.parse_filename`` reads JWST file names,
+``jwstio.iter_integrations`` and ``jwstio.open_segments`` read big and segmented exposures.
 """
 
 from __future__ import annotations
 
 from . import errors, fits, models
 from ._core import __version__
+from .exposure import Exposure, iter_integrations, open_segments
 from .filename import parse_filename
 from .models import open, read_metadata
 from .scan import scan
@@ -29,6 +31,9 @@ __all__ = [
     "read_metadata",
     "scan",
     "parse_filename",
+    "iter_integrations",
+    "open_segments",
+    "Exposure",
     "errors",
     "JwstioError",
     "FormatError",

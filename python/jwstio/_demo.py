@@ -10,6 +10,7 @@ tree carries the ``_fits_hash`` of the headers, as stdatamodels writes it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import math
@@ -273,9 +274,14 @@ INT_TIMES = [
 ]
 
 
-def _rateints(d: Path, rng: np.random.Generator) -> Path:
-    name = "jw01366004001_04101_00001-seg001_nrs1_rateints.fits"
-    nints, ny, nx = 5, 32, 128
+SEGMENTS = 3  # the rateints exposure is split in segments of SEG_NINTS integrations
+SEG_NINTS = 5
+
+
+def _rateints(d: Path, rng: np.random.Generator, segment: int = 1) -> Path:
+    name = f"jw01366004001_04101_00001-seg{segment:03d}_nrs1_rateints.fits"
+    nints, ny, nx = SEG_NINTS, 32, 128
+    first = (segment - 1) * nints + 1
     sci = rng.normal(10.0, 0.5, (nints, ny, nx)).astype(np.float32)
     arrays = {
         "SCI": ("data", sci),
@@ -290,7 +296,9 @@ def _rateints(d: Path, rng: np.random.Generator) -> Path:
         hdus.append(_image(ext, a, BUNIT="DN/s") if ext == "SCI" else _image(ext, a))
         tree[attr] = _arr(f"fits:{ext},1", a)
     t0 = 60000.0 + np.arange(nints) * 1e-3
-    values = [np.arange(1, nints + 1, dtype=np.int32), t0, t0 + 5e-4, t0 + 1e-3, t0 + 8e-4, t0 + 1.3e-3, t0 + 1.8e-3]
+    t0 = t0 + (first - 1) * 1e-3
+    numbers = np.arange(first, first + nints, dtype=np.int32)
+    values = [numbers, t0, t0 + 5e-4, t0 + 1e-3, t0 + 8e-4, t0 + 1.3e-3, t0 + 1.8e-3]
     it = fits.BinTableHDU.from_columns(
         [fits.Column(n, f, array=v) for (n, _, f), v in zip(INT_TIMES, values)], name="INT_TIMES"
     )
@@ -303,11 +311,11 @@ def _rateints(d: Path, rng: np.random.Generator) -> Path:
         name, "CubeModel", {"name": "NIRSPEC", "detector": "NRS1", "filter": "F290LP", "grating": "G395H"},
         "NRS_BRIGHTOBJ", {"target": "WASP-39", "program": "01366", "observation": "004", "visit": "001"},
         extra=[
-            ("meta.exposure.nints", "NINTS", nints),
-            ("meta.exposure.segment_number", "EXSEGNUM", 1),
-            ("meta.exposure.segment_total", "EXSEGTOT", 3),
-            ("meta.exposure.integration_start", "INTSTART", 1),
-            ("meta.exposure.integration_end", "INTEND", nints),
+            ("meta.exposure.nints", "NINTS", nints * SEGMENTS),
+            ("meta.exposure.segment_number", "EXSEGNUM", segment),
+            ("meta.exposure.segment_total", "EXSEGTOT", SEGMENTS),
+            ("meta.exposure.integration_start", "INTSTART", first),
+            ("meta.exposure.integration_end", "INTEND", first + nints - 1),
         ],
     )
     return _write(d / name, hdus, meta, tree)
@@ -318,7 +326,10 @@ PRODUCTS: dict[str, tuple[Callable[[Path, np.random.Generator], Path], str]] = {
     "cal image": (_cal_image, "ImageModel"),
     "MOS cal": (_mos_cal, "MultiSlitModel"),
     "x1d": (_x1d, "MultiSpecModel"),
-    "rateints": (_rateints, "CubeModel"),
+    **{
+        f"rateints segment {k}": (functools.partial(_rateints, segment=k), "CubeModel")
+        for k in range(1, SEGMENTS + 1)
+    },
 }
 
 
@@ -429,6 +440,39 @@ def run(directory: str | os.PathLike[str] | None = None, echo: Callable[[str], A
 
     timings["open + first data"] = (_clock(read_all_jwstio)[0], _clock(read_all_astropy)[0])
 
+    from .exposure import open_segments
+
+    pattern = str(d / "jw01366004001_04101_00001-seg*_nrs1_rateints.fits")
+    with open_segments(pattern) as exp:
+        e = exp.meta.exposure
+        echo("")
+        echo(f"segmented exposure {os.path.basename(pattern)}:")
+        echo(
+            f"  {len(exp.segments)} segments, data {exp.shape}, integrations "
+            f"{e.integration_start}-{e.integration_end} of {e.nints}; int_times {len(exp.int_times)} rows"
+        )
+        last = exp.nints - 1
+
+        def one_integration_jwstio():
+            with open_segments(pattern) as x:
+                return x.section("data")[last]
+
+        def one_integration_astropy():
+            # Find the segment holding it from each one's INTSTART/INTEND, then its section.
+            for seg in sorted(d.glob("jw01366004001_04101_00001-seg*_nrs1_rateints.fits")):
+                with fits.open(seg) as h:
+                    start, end = h[0].header["INTSTART"], h[0].header["INTEND"]
+                    if start <= last + 1 <= end:
+                        return h["SCI"].section[last + 1 - start]
+            raise AssertionError("no segment holds the last integration")
+
+        t_j, got = _clock(one_integration_jwstio)
+        t_a, want = _clock(one_integration_astropy)
+        if not np.array_equal(got, want):
+            raise AssertionError("segment section differs from astropy")
+        echo(f"  integration {last} read alone: shape {got.shape}, same values as astropy's section")
+        timings["segments: 1 integration"] = (t_j, t_a)
+
     keys = ["EXP_TYPE", "DETECTOR", "TARGNAME", "SCI:BUNIT", "SCI,2:SRCNAME"]
     t_scan, table = _clock(lambda: scan(d, keys, threads=2))
 
@@ -451,7 +495,7 @@ def run(directory: str | os.PathLike[str] | None = None, echo: Callable[[str], A
 
     echo("")
     echo("jwstio.scan of the folder:")
-    cols = ["EXP_TYPE", "DETECTOR", "SCI:BUNIT", "SCI,2:SRCNAME", "stage", "level", "product_type"]
+    cols = ["EXP_TYPE", "DETECTOR", "SCI:BUNIT", "SCI,2:SRCNAME", "stage", "level", "product_type", "exposure_name"]
     view = table[cols]
     view.add_column([os.path.basename(p) for p in table["path"]], name="file", index=0)
     for line in view.pformat(max_lines=-1, max_width=-1):

@@ -7,6 +7,9 @@ Three naming schemes are recognised (JWST pipeline documentation, "File Naming S
 
     jw<ppppp><ooo><vvv>_<gg><s><aa>_<eeeee>(-seg<NNN>)_<detector>(_<acid>)(_<suffix>).fits
 
+  (``exposure_name`` is the part that names the exposure, without the segment:
+  ``jw<ppppp><ooo><vvv>_<gg><s><aa>_<eeeee>_<detector>``, shared by all its segments)
+
 - source-based (stage 3)::
 
     jw<ppppp>-<acid>_<t<TargID> | s|b|v<SourceID>>(-epoch<X>)_<instr>_<optElements>_<suffix>(-<ACT_ID>).fits
@@ -54,6 +57,7 @@ FIELDS = (
     "activity",
     "exposure",
     "segment",
+    "exposure_name",
     "detector",
     "acid",
     "target",
@@ -153,6 +157,7 @@ _SCHEMES = tuple(
     for kind, rx in (("exposure", _EXPOSURE), ("source", _SOURCE), ("association", _ASSOCIATION))
 )
 _I_SUFFIX = _INDEX["suffix"]
+_I_EXPOSURE_NAME = _INDEX["exposure_name"]
 _I_CLASS = tuple(_INDEX[f] for f in ("product_type", "stage", "level", "mast_level"))
 
 
@@ -187,6 +192,13 @@ def _parse(base: str) -> list[str] | None:
         for i, v in zip(index, m.groups()):
             if v is not None:
                 out[i] = v
+        if kind == "exposure":
+            g = m.groupdict()
+            # The exposure this file is part of: the same for every -segNNN file of it.
+            out[_I_EXPOSURE_NAME] = (
+                f"jw{g['program']}{g['observation']}{g['visit']}_{g['visit_group']}{g['parallel_seq']}"
+                f"{g['activity']}_{g['exposure']}_{g['detector']}"
+            )
         if kind == "association":
             out[_I_CLASS[0]] = "asn"
         elif out[_I_SUFFIX]:

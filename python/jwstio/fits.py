@@ -16,9 +16,10 @@ from typing import Any, Union
 import numpy as np
 
 from . import _core
+from ._section import Section
 from .errors import FormatError, HDUNotFoundError, KeyNotFoundError
 
-__all__ = ["open", "FitsFile", "HDU", "Header"]
+__all__ = ["open", "FitsFile", "HDU", "Header", "Section"]
 
 Key = Union[int, str, "tuple[str, int]"]
 
@@ -436,6 +437,15 @@ class HDU:
             count = int(np.prod(info["shape"]))
             return np.frombuffer(self._file.buffer(), dtype=dt, count=count, offset=info["data_start"]).reshape(info["shape"])
         return np.frombuffer(self._file.buffer(), dtype="u1", count=info["data_len"], offset=info["data_start"])
+
+    @property
+    def section(self) -> Section:
+        """``section[key]`` reads only that part of the image (``== data[key]``, as astropy's
+        ``hdu.section``); any NumPy index."""
+        info = self._info
+        if self.kind not in ("primary", "image") or info["groups"] or not info["shape"]:
+            raise FormatError(f"{self._file.path}: HDU {self.index} has no image data to take a section of")
+        return Section(self._file, self.index, info["shape"], info["dtype"])
 
     @property
     def data(self) -> Any:

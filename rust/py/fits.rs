@@ -7,6 +7,7 @@ use crate::error::Error;
 use crate::fits::hdu::{self, Hdu, Kind};
 use crate::fits::Value;
 use crate::mmap::Mapped;
+use crate::section::{self, Layout, Sel, Source};
 use numpy::ndarray::IxDyn;
 use numpy::{PyArray, PyArrayMethods};
 use pyo3::exceptions::{PyIndexError, PyValueError};
@@ -110,41 +111,45 @@ impl FitsFile {
     }
 }
 
-/// Allocate the output with NumPy (its large-allocation path uses huge pages) and fill it from
-/// the file with the GIL released.
-fn to_array<'py, T: numpy::Element + bytemuck::Pod + Send>(
+/// Allocate an output array with NumPy (its large-allocation path uses huge pages) and let
+/// `fill` write every byte of it.
+fn filled<'py, T: numpy::Element + bytemuck::Pod>(
     py: Python<'py>,
-    map: &Mapped,
-    offset: u64,
-    bitpix: i64,
-    plan: &Plan,
     shape: &[usize],
     path: &str,
+    fill: &mut dyn FnMut(&mut [u8]) -> PyResult<()>,
 ) -> PyResult<Bound<'py, PyAny>> {
     // SAFETY: `new` returns an uninitialised C-contiguous array that no one else references
-    // yet; we take its only mutable slice, overwrite every element below before the array is
-    // returned to Python, and the slice does not outlive this function.
+    // yet; we take its only mutable slice, `fill` overwrites every element before the array is
+    // returned to Python (or the array is dropped on error), and the slice does not outlive
+    // this function.
     let arr = unsafe { PyArray::<T, IxDyn>::new(py, IxDyn(shape), false) };
     let out: &mut [T] =
         unsafe { arr.as_slice_mut() }.map_err(|e| PyValueError::new_err(format!("{path}: {e}")))?;
-    let bytes: &mut [u8] = bytemuck::cast_slice_mut(out);
-    match map.file() {
-        Some(file) => py
-            .detach(|| convert::convert_from_file(file, offset, bitpix, plan, bytes))
-            .map_err(|e| Error::io(&e).with_path(std::path::Path::new(path)))?,
-        None => {
-            // Decompressed in memory: the extent was checked against these bytes at open.
-            let ni = bitpix.unsigned_abs() as usize / 8;
-            let n = bytes.len() / plan.out().size();
-            let start = offset as usize;
-            let raw = map
-                .bytes()
-                .get(start..start + n * ni)
-                .ok_or_else(|| PyValueError::new_err(format!("{path}: image data out of range")))?;
-            py.detach(|| convert::convert(raw, bitpix, plan, bytes));
-        }
-    }
+    fill(bytemuck::cast_slice_mut(out))?;
     Ok(arr.into_any())
+}
+
+/// A native array of `out`'s type and `shape`, filled by `fill`.
+fn native_array<'py>(
+    py: Python<'py>,
+    out: OutType,
+    shape: &[usize],
+    path: &str,
+    fill: &mut dyn FnMut(&mut [u8]) -> PyResult<()>,
+) -> PyResult<Bound<'py, PyAny>> {
+    match out {
+        OutType::U8 => filled::<u8>(py, shape, path, fill),
+        OutType::I8 => filled::<i8>(py, shape, path, fill),
+        OutType::I16 => filled::<i16>(py, shape, path, fill),
+        OutType::U16 => filled::<u16>(py, shape, path, fill),
+        OutType::I32 => filled::<i32>(py, shape, path, fill),
+        OutType::U32 => filled::<u32>(py, shape, path, fill),
+        OutType::I64 => filled::<i64>(py, shape, path, fill),
+        OutType::U64 => filled::<u64>(py, shape, path, fill),
+        OutType::F32 => filled::<f32>(py, shape, path, fill),
+        OutType::F64 => filled::<f64>(py, shape, path, fill),
+    }
 }
 
 #[pymethods]
@@ -335,18 +340,83 @@ impl FitsFile {
             return Ok(py.None().into_bound(py));
         }
         let (plan, _) = self.image_plan(h)?;
-        let (m, off, bp, p) = (&*self.map, h.data_start as u64, h.bitpix, &self.path);
-        match plan.out() {
-            OutType::U8 => to_array::<u8>(py, m, off, bp, &plan, &shape, p),
-            OutType::I8 => to_array::<i8>(py, m, off, bp, &plan, &shape, p),
-            OutType::I16 => to_array::<i16>(py, m, off, bp, &plan, &shape, p),
-            OutType::U16 => to_array::<u16>(py, m, off, bp, &plan, &shape, p),
-            OutType::I32 => to_array::<i32>(py, m, off, bp, &plan, &shape, p),
-            OutType::U32 => to_array::<u32>(py, m, off, bp, &plan, &shape, p),
-            OutType::I64 => to_array::<i64>(py, m, off, bp, &plan, &shape, p),
-            OutType::U64 => to_array::<u64>(py, m, off, bp, &plan, &shape, p),
-            OutType::F32 => to_array::<f32>(py, m, off, bp, &plan, &shape, p),
-            OutType::F64 => to_array::<f64>(py, m, off, bp, &plan, &shape, p),
+        let (m, off, bp, path) = (&*self.map, h.data_start as u64, h.bitpix, &self.path);
+        native_array(py, plan.out(), &shape, path, &mut |bytes| match m.file() {
+            Some(file) => py
+                .detach(|| convert::convert_from_file(file, off, bp, &plan, bytes))
+                .map_err(|e| Error::io(&e).with_path(std::path::Path::new(path)).into()),
+            None => {
+                // Decompressed in memory: the extent was checked against these bytes at open.
+                let ni = bp.unsigned_abs() as usize / 8;
+                let n = bytes.len() / plan.out().size();
+                let start = off as usize;
+                let raw = m.bytes().get(start..start + n * ni).ok_or_else(|| {
+                    PyValueError::new_err(format!("{path}: image data out of range"))
+                })?;
+                py.detach(|| convert::convert(raw, bp, &plan, bytes));
+                Ok(())
+            }
+        })
+    }
+
+    /// Hint the system to start reading index `first` of the first axis of HDU `i`'s image
+    /// (read-ahead for iterating integrations); out of range does nothing.
+    fn prefetch(&self, i: isize, first: usize) -> PyResult<()> {
+        let h = self.hdu(i)?;
+        let shape = h.shape();
+        if shape.first().is_some_and(|&n| first < n) {
+            let ni = h.bitpix.unsigned_abs() as usize / 8;
+            let plane = shape[1..]
+                .iter()
+                .try_fold(ni, |a, &b| a.checked_mul(b))
+                .unwrap_or(usize::MAX);
+            if (first + 1)
+                .checked_mul(plane)
+                .is_some_and(|end| end <= h.data_len)
+            {
+                self.map.will_need(h.data_start + first * plane, plane);
+            }
         }
+        Ok(())
+    }
+
+    /// Part of HDU `i`'s image: one (start, step, count) per axis in NumPy order, step 0
+    /// meaning the single index `start` (the axis dropped). Only the selected bytes are read.
+    fn section<'py>(
+        &self,
+        py: Python<'py>,
+        i: isize,
+        sel: Vec<(usize, isize, usize)>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let h = self.hdu(i)?;
+        let path = &self.path;
+        if h.shape().is_empty() {
+            return Err(PyValueError::new_err(format!(
+                "{path}: HDU {} has no image data",
+                h.index
+            )));
+        }
+        let (plan, _) = self.image_plan(h)?;
+        let sel: Vec<Sel> = sel
+            .into_iter()
+            .map(|(start, step, count)| match step {
+                0 => Sel::Index(start),
+                _ => Sel::Range { start, step, count },
+            })
+            .collect();
+        let layout = Layout::new(&h.shape(), &sel)
+            .map_err(|e| PyIndexError::new_err(format!("{path}: HDU {}: {}", h.index, e.msg)))?;
+        let src = match self.map.file() {
+            Some(file) => Source::File {
+                file,
+                offset: h.data_start as u64,
+            },
+            None => Source::Memory(self.map.bytes().get(h.data_start..).unwrap_or(&[])),
+        };
+        let bp = h.bitpix;
+        native_array(py, plan.out(), &layout.shape, path, &mut |bytes| {
+            py.detach(|| section::read(src, bp, &plan, &layout, bytes))
+                .map_err(|e| Error::io(&e).with_path(std::path::Path::new(path)).into())
+        })
     }
 }

@@ -441,6 +441,12 @@ class DataModel(ObjectNode):
             v = self._resolve(self._instance, name, (name,))
         return None if v is None else tuple(np.shape(v))
 
+    def section(self, name: str) -> Any:
+        """``m.section("data")[key]`` reads only that part of the array (``== m.data[key]``)."""
+        from ._section import section
+
+        return section(self, name)
+
     def get_primary_array_name(self) -> str:
         return _schema.model(type(self).__name__)["primary_array"]
 
