@@ -435,6 +435,7 @@ def write_segments(folder, rng, *, counts=(3, 2, 4), kind="calints", ny=5, nx=6,
             m.data = floats(rng, (n, ny, nx), nan=nan)
             m.err = np.abs(floats(rng, (n, ny, nx), nan=nan))
             m.dq = unsigned(rng, (n, ny, nx), extremes=True)
+            m.area = floats(rng, (ny, nx))  # per exposure, not per integration
             set_meta(m, mode, rng, nints=nints, ngroups=4, **names)
             m.meta.bunit_data = "MJy/sr"
         m.meta.exposure.integration_start = start

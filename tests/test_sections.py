@@ -286,6 +286,14 @@ def test_segments_read_as_one_exposure(tmp_path, kind):
         with pytest.raises(IndexError, match="integer"):
             sec[slice(None), [0, 1]] if whole.ndim == 3 else sec[:, [0], [1]]
         np.testing.assert_array_equal(exp.data, whole)
+        if kind == "calints":
+            # A per-exposure array comes from the first segment; it has no exposure section.
+            np.testing.assert_array_equal(exp.err[5], np.concatenate([r.err for r in refs])[5])
+            np.testing.assert_array_equal(exp.area, refs[0].area)
+            with pytest.raises(ValueError, match="area is not an array over the segment's 3 integrations"):
+                exp.section("area")
+        with pytest.raises(AttributeError):
+            exp.no_such_array  # noqa: B018
         np.testing.assert_array_equal(exp.section("dq" if kind == "calints" else "data")[4],
                                       np.concatenate([getattr(r, "dq" if kind == "calints" else "data") for r in refs])[4])
         # int_times joined as jwst's calwebb_tso3 joins them: nints rows, by integration number.

@@ -171,7 +171,8 @@ class Exposure:
         return (self.nints, *rest)
 
     def section(self, name: str) -> ExposureSection:
-        """``section[key]`` reads only the integrations (and parts) ``key`` selects."""
+        """``section[key]`` reads only the integrations (and parts) ``key`` selects (a
+        ``ValueError`` for an array that is not per integration)."""
         return ExposureSection(self, name)
 
     def locate(self, i: int) -> tuple[int, int]:
@@ -192,6 +193,8 @@ class Exposure:
             whole = self.section(name)
         except (AttributeError, KeyError):
             raise AttributeError(f"{type(self).__name__} has no attribute {name!r}") from None
+        except NotPerIntegration:
+            return getattr(self.segments[0], name)  # per exposure (area, wavelength...): the first's
         # The whole array: filled segment by segment (peak memory: it plus one segment).
         out = np.empty(whole.shape, dtype=whole.dtype)
         for sec, a, b in zip(whole._secs, self._starts[:-1], self._starts[1:]):
@@ -249,12 +252,19 @@ def _copy(tree: Any) -> Any:
     return tree
 
 
+class NotPerIntegration(ValueError):
+    """An array whose first axis is not the segment's integrations."""
+
+
 class ExposureSection:
     """An array over all segments; ``[key]`` reads only from the segments ``key`` touches."""
 
     def __init__(self, exposure: Exposure, name: str):
         self._exp = exposure
         self._secs = [m.section(name) for m in exposure.segments]
+        for sec, n, path in zip(self._secs, exposure._counts, exposure.paths):
+            if not getattr(sec, "shape", ()) or sec.shape[0] != n:
+                raise NotPerIntegration(f"{path}: {name} is not an array over the segment's {n} integrations")
         rests = {tuple(s.shape[1:]) for s in self._secs}
         if len(rests) != 1:
             raise FormatError(f"{name}: segments' shapes {[s.shape for s in self._secs]} differ after the first axis")
