@@ -646,6 +646,25 @@ class Association(Sequence[Any]):
             return out
         raise ValueError(f"rule must be 'library' or 'container', not {rule!r}")
 
+    def _group_ids_or_none(self, threads: int | None = None) -> list[Any]:
+        """group_ids, with None for members whose file is missing or cannot be read (scan)."""
+        todo = [m for m in self._members if "group_id" not in m and m.index not in self._root._computed]
+
+        def one(m: Member) -> Any:
+            try:
+                return _library_group_id(m.path)
+            except (OSError, ValueError, KeyError, TypeError):
+                return _ABSENT
+
+        for m, got in zip(todo, _parallel(one, todo, threads)):
+            if got is not _ABSENT:
+                self._root._computed[m.index] = got
+        out: list[Any] = []
+        for i, m in enumerate(self._members):
+            known = "group_id" in m or m.index in self._root._computed
+            out.append(self._group_id_of(i) if known else None)
+        return out
+
     @property
     def group_ids(self) -> list[Any]:
         """One group id per member, as jwst's ModelLibrary computes them (see
