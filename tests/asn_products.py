@@ -28,8 +28,9 @@ def member_name(program=2736, observation=7, visit=1, visit_group=2, sequence=1,
 
 def write_member(folder, rng, *, program=2736, observation=7, visit=1, visit_group=2, sequence=1,
                  activity=1, exposure=1, detector="NRCA1", drop=(), group_id=None, name=None,
-                 shape=(4, 5)):
-    """An imaging cal product (ImageModel) with the given exposure identity."""
+                 shape=(4, 5), description=None):
+    """An imaging cal product (ImageModel) with the given exposure identity (``name`` ending
+    in ``.asdf`` writes an ASDF file)."""
     from stdatamodels.jwst import datamodels as dm
 
     ny, nx = shape
@@ -45,6 +46,8 @@ def write_member(folder, rng, *, program=2736, observation=7, visit=1, visit_gro
         delattr(m.meta.observation, key)
     if group_id is not None:
         m.meta.group_id = group_id
+    if description is not None:
+        m.meta.target.description = description
     return products._save(m, folder, name or member_name(detector=detector, **ids))
 
 
