@@ -28,9 +28,9 @@ def member_name(program=2736, observation=7, visit=1, visit_group=2, sequence=1,
 
 def write_member(folder, rng, *, program=2736, observation=7, visit=1, visit_group=2, sequence=1,
                  activity=1, exposure=1, detector="NRCA1", drop=(), group_id=None, name=None,
-                 shape=(4, 5), description=None):
+                 shape=(4, 5), description=None, wcs=False):
     """An imaging cal product (ImageModel) with the given exposure identity (``name`` ending
-    in ``.asdf`` writes an ASDF file)."""
+    in ``.asdf`` writes an ASDF file; ``wcs=True`` stores an imaging gwcs in meta.wcs)."""
     from stdatamodels.jwst import datamodels as dm
 
     ny, nx = shape
@@ -48,6 +48,8 @@ def write_member(folder, rng, *, program=2736, observation=7, visit=1, visit_gro
         m.meta.group_id = group_id
     if description is not None:
         m.meta.target.description = description
+    if wcs:  # a cal file's gwcs, as stage-3 inputs carry
+        m.meta.wcs = products.imaging_gwcs(crval=(m.meta.target.ra, m.meta.target.dec))
     return products._save(m, folder, name or member_name(detector=detector, **ids))
 
 

@@ -614,3 +614,16 @@ def test_validator_agrees_with_jsonschema():
         )
         ours_any = any(jasn._check(data, s, "") is None for _, s in jasn._schemas())
         assert ours_any == theirs, text
+
+
+def test_demo_writes_and_opens_an_association(tmp_path):
+    from jwstio import _demo
+
+    lines: list[str] = []
+    out = _demo.run(tmp_path, echo=lines.append)
+    asn = jwstio.open(out["association"])
+    assert [m.path for m in asn.members] == [str(p) for p in out["paths"] if p.name.endswith("_nrca1_cal.fits")]
+    assert asn.group_ids == ["jw01345001001_02201_00001"]
+    assert any("group jw01345001001_02201_00001  -> ImageModel" in line for line in lines)
+    if HAVE_JWST:
+        assert asn.group_ids == _library_group_ids(_library(str(out["association"])))

@@ -204,7 +204,7 @@ def _parse(raw: bytes, where: str) -> Any:
     except ValueError as err:  # JSONDecodeError, UnicodeDecodeError
         json_err = err
     try:
-        import yaml
+        import yaml  # type: ignore[import-untyped]
     except ImportError:
         yaml = None
     if yaml is not None:
@@ -727,9 +727,9 @@ class Association(Sequence[Any]):
                 asn["pool_name"] = self._data["asn_pool"]
 
     def __repr__(self) -> str:
-        n = len(self._members)
+        n, np_ = len(self._members), len(self._products)
         return (f"<Association {self.asn_id or self.table_name or ''!s} ({self.asn_type}): "
-                f"{len(self._products)} products, {n} member{'s' if n != 1 else ''}>")
+                f"{np_} product{'s' if np_ != 1 else ''}, {n} member{'s' if n != 1 else ''}>")
 
 
 # --- jwstio.open --------------------------------------------------------------------------------

@@ -233,7 +233,7 @@ def _run(
 
 
 def scan(
-    paths_or_folders: PathLike | Iterable[PathLike],
+    paths_or_folders: PathLike | Iterable[PathLike] | Association,
     keywords: Iterable[str] = DEFAULT_KEYWORDS,
     meta: Iterable[str] | None = None,
     pattern: str | Iterable[str] = "*.fits",
@@ -293,7 +293,9 @@ def scan(
     be read never stops the scan. ``table.meta`` holds ``seconds``, ``files`` and ``failed``.
     """
     if isinstance(paths_or_folders, Association) or (
-        is_association_path(paths_or_folders) and os.path.isfile(paths_or_folders)
+        isinstance(paths_or_folders, (str, os.PathLike))
+        and is_association_path(paths_or_folders)
+        and os.path.isfile(paths_or_folders)
     ):
         return _scan_association(
             paths_or_folders, keywords=keywords, meta=meta, threads=threads, progress=progress,
