@@ -257,6 +257,35 @@ def test_refused_like_jwst(tmp_path, text, key):
                 load_asn(fh)
 
 
+def _jwst_data_files():
+    """The association files jwst's own tests use (image3, level2, mosaic, catalogues, group
+    ids, a member path with a folder), as the installed jwst package ships them."""
+    if not HAVE_JWST:
+        return []
+    base = Path(jwst.__file__).parent
+    names = ("associations/tests/data/*.json", "datamodels/tests/data/association*.json",
+             "stpipe/tests/data/*_asn.json", "assign_mtwcs/tests/data/*_asn.json")
+    return sorted(p for pattern in names for p in base.glob(pattern))
+
+
+@needs_jwst
+@pytest.mark.parametrize("path", _jwst_data_files() or [None], ids=lambda p: p and p.name)
+def test_jwst_test_data_association_files(path):
+    from jwst.associations import load_asn
+
+    assert path is not None, "jwst ships no association test files any more: update the globs"
+    with open(path) as fh, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = load_asn(fh)
+    asn = jwstio.open(path)
+    _same_value(asn.data, dict(ref), path.name)
+    assert len(asn) == sum(len(p["members"]) for p in ref["products"])
+    for m, r in zip(asn.members, (r for p in ref["products"] for r in p["members"])):
+        assert m.expname == r["expname"] and m.exptype == r["exptype"]
+        assert m.path == os.path.join(str(path.parent), r["expname"])
+    assert [p.name for p in asn.products] == [p.get("name") for p in ref["products"]]
+
+
 def test_member_that_is_not_an_object(tmp_path):
     """The schemas do not type members; jwst then fails with a TypeError, jwstio names the key."""
     p = tmp_path / "bad_asn.json"
