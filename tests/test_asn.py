@@ -493,6 +493,23 @@ def test_group_ids_exotic_trees_equal_model_library(exotic):
     assert jwstio.open(exotic).group_ids == [m["group_id"] for m in lib._members]
 
 
+def test_group_id_values_decide_fits_members_in_rust(level3, exotic):
+    """The parallel Rust pass decides every FITS member written here (the general path, which
+    gives the same values, is only the fallback), and leaves ASDF files to it."""
+    from jwstio import _core
+    from jwstio.models import _metadata
+
+    for asn_path in (level3[0], exotic):
+        asn = jwstio.open(asn_path)
+        paths = [m.path for m in asn.members]
+        got = _core.group_id_values(paths, _metadata._fast_plan, 2)
+        for p, g in zip(paths, got):
+            assert (g is None) == p.endswith(".asdf"), p
+    got = _core.group_id_values([str(level3[1]["tree_gid"]), str(level3[1]["no_vg"])], _metadata._fast_plan)
+    assert got[0] == (True, "tree-group-1", {})
+    assert got[1][0] is False and "visit_group" not in got[1][2] and got[1][2]["exposure_number"] == "7"
+
+
 def test_group_ids_parallel_equal_sequential(level3):
     asn_path, _, _ = level3
     one = jwstio.open(asn_path).compute_group_ids(threads=1)

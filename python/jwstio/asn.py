@@ -19,7 +19,6 @@ from __future__ import annotations
 import builtins
 import json
 import os
-import re
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -57,7 +56,6 @@ GROUP_ID_KEYS = (
 )
 
 _ABSENT = object()
-_NESTED = object()  # the flat metadata cannot decide: read the nested dict
 _NO_ID = object()  # jwst's NoGroupID: the caller numbers the member ("exposure0001")
 
 
@@ -330,39 +328,6 @@ def attrs_to_group_id(obs: Mapping[str, Any]) -> str:
     )
 
 
-def _mentions(path: str, words: list[str]) -> bool:
-    """Does the ASDF text of the FITS file at ``path`` contain one of ``words`` (as bytes)?"""
-    from .models._metadata import _asdf_bytes
-
-    f = _core.FitsFile(path)
-    i = f.find("ASDF", None)
-    if i is None:
-        return True  # let the general path decide
-    pattern = re.compile("|".join(re.escape(w) for w in words).encode())
-    return pattern.search(_asdf_bytes(f, path, i)) is not None
-
-
-def _group_id_from_flat(flat: dict, path: str) -> Any:
-    """The ModelLibrary group id from ``read_metadata(path)`` (flat), or _NO_ID, or _NESTED
-    when flattening may have hidden what the nested dict shows (an empty mapping or list)."""
-    gid = flat.get("meta.group_id", _ABSENT)
-    if gid is not _ABSENT:
-        return gid
-    if "meta" in flat or "meta.observation" in flat:  # not mappings: let jwst's rule fail
-        return _NESTED
-    obs: dict[str, Any] = {}
-    missing: list[str] = []
-    for k in GROUP_ID_KEYS:
-        v = flat.get("meta.observation." + k, _ABSENT)
-        if v is _ABSENT:
-            missing.append(k)
-        else:
-            obs[k] = v
-    if _mentions(path, ["group_id", *missing]):
-        return _NESTED
-    return _NO_ID if missing else attrs_to_group_id(obs)
-
-
 def _group_id_nested(path: str) -> Any:
     """ModelLibrary._filename_to_group_id, on jwstio.read_metadata(flatten=False)."""
     tree = _models.read_metadata(path, flatten=False)
@@ -382,12 +347,38 @@ def _group_id_nested(path: str) -> Any:
         return _NO_ID
 
 
-def _library_group_id(path: str) -> Any:
-    if os.path.basename(path).endswith(".fits"):
-        got = _group_id_from_flat(_models.read_metadata(path), path)
-        if got is not _NESTED:
-            return got
-    return _group_id_nested(path)
+def _library_group_ids(paths: list[str], threads: int | None, unknown: Any = None) -> list[Any]:
+    """ModelLibrary._filename_to_group_id of each path (_NO_ID for its NoGroupID): the FITS
+    files in one parallel Rust pass without the GIL (``_core.group_id_values``), the files it
+    cannot decide one by one the general way (``_group_id_nested``). With ``unknown`` given, a
+    file that cannot be read gives ``unknown`` instead of raising."""
+    from .models import _metadata
+
+    out: list[Any] = [_ABSENT] * len(paths)
+    fits_at = [i for i, p in enumerate(paths)
+               if _metadata._FAST and os.path.basename(p).endswith(".fits") and os.path.basename(p) != ".fits"]
+    if fits_at:
+        found = _core.group_id_values([paths[i] for i in fits_at], _metadata._fast_plan, threads)
+        for i, got in zip(fits_at, found):
+            if got is None:
+                continue
+            has, gid, obs = got
+            if has:
+                out[i] = gid
+            elif len(obs) == len(GROUP_ID_KEYS):
+                out[i] = attrs_to_group_id(obs)
+            else:
+                out[i] = _NO_ID
+    for i, p in enumerate(paths):
+        if out[i] is _ABSENT:
+            if unknown is None:
+                out[i] = _group_id_nested(p)
+                continue
+            try:
+                out[i] = _group_id_nested(p)
+            except (OSError, ValueError, KeyError, TypeError):
+                out[i] = unknown
+    return out
 
 
 def _parallel(fn: Callable[[Any], Any], items: Sequence[Any], threads: int | None) -> list[Any]:
@@ -600,7 +591,7 @@ class Association(Sequence[Any]):
         got = self._root._computed.get(m.index, _ABSENT)
         if got is _ABSENT:
             self._check_exists(m)
-            got = _library_group_id(m.path)
+            got = _library_group_ids([m.path], 1)[0]
             self._root._computed[m.index] = got
         return f"exposure{self._numbers[i] + 1:04d}" if got is _NO_ID else got
 
@@ -626,7 +617,7 @@ class Association(Sequence[Any]):
                     if "group_id" not in m and m.index not in self._root._computed]
             for m in todo:
                 self._check_exists(m)
-            results = _parallel(lambda m: _library_group_id(m.path), todo, threads)
+            results = _library_group_ids([m.path for m in todo], threads)
             for m, got in zip(todo, results):
                 self._root._computed[m.index] = got
             return [self._group_id_of(i) for i in range(len(self._members))]
@@ -649,14 +640,7 @@ class Association(Sequence[Any]):
     def _group_ids_or_none(self, threads: int | None = None) -> list[Any]:
         """group_ids, with None for members whose file is missing or cannot be read (scan)."""
         todo = [m for m in self._members if "group_id" not in m and m.index not in self._root._computed]
-
-        def one(m: Member) -> Any:
-            try:
-                return _library_group_id(m.path)
-            except (OSError, ValueError, KeyError, TypeError):
-                return _ABSENT
-
-        for m, got in zip(todo, _parallel(one, todo, threads)):
+        for m, got in zip(todo, _library_group_ids([m.path for m in todo], threads, unknown=_ABSENT)):
             if got is not _ABSENT:
                 self._root._computed[m.index] = got
         out: list[Any] = []
