@@ -188,6 +188,10 @@ fn tuple<'py>(py: Python<'py>, f: &Found<'_>) -> PyResult<Option<Bound<'py, PyTu
     };
     Ok(Some(PyTuple::new(
         py,
-        [PyBool::new(py, has).to_owned().into_any(), gid, obs.into_any()],
+        [
+            PyBool::new(py, has).to_owned().into_any(),
+            gid,
+            obs.into_any(),
+        ],
     )?))
 }
