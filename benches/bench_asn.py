@@ -7,7 +7,7 @@ pytest benches/bench_asn.py --benchmark-only
 - iterate the members reading ``meta`` only: ``for m in jwstio.open(path): m.meta...`` against
   ``stdatamodels.open`` per member path.
 
-The members: 20 imaging cal products written by stdatamodels (4 detectors x 5 exposures), each
+The members: 20 imaging cal products with a gwcs, written by stdatamodels (4 detectors x 5 exposures), each
 copied under 10 names (200 files; NIRCam-like: many members share an exposure).
 """
 
@@ -38,7 +38,7 @@ def asn200(tmp_path_factory):
     d = tmp_path_factory.mktemp("bench_asn")
     rng = np.random.default_rng(0)
     written = [
-        ap.write_member(d, rng, exposure=e, detector=det)
+        ap.write_member(d, rng, exposure=e, detector=det, wcs=True)
         for e in range(1, 6)
         for det in ("NRCA1", "NRCA2", "NRCB1", "NRCB2")
     ]

@@ -553,6 +553,8 @@ class Association(Sequence[Any]):
         return self._open(i % n)
 
     def __iter__(self) -> Iterator[Any]:
+        if self._members:  # the group ids ModelLibrary assigns, read in one pass
+            self._group_ids_or_none()
         for i in range(len(self._members)):
             yield self._open(i)
 

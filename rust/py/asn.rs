@@ -118,16 +118,19 @@ fn group_id_values<'py>(
     plan_for: &Bound<'py, PyAny>,
     threads: Option<usize>,
 ) -> PyResult<Vec<Option<Bound<'py, PyTuple>>>> {
-    let mut b = rayon::ThreadPoolBuilder::new();
-    if let Some(n) = threads {
-        b = b.num_threads(n.max(1));
-    }
-    let pool = b
-        .build()
-        .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))?;
+    // rayon's global pool unless a thread count is asked for; one file runs where it is.
+    let pool = match threads {
+        Some(n) if paths.len() > 1 => Some(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(n.max(1))
+                .build()
+                .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))?,
+        ),
+        _ => None,
+    };
     // Map and index every file, and read its DATAMODL.
     let opened: Vec<Option<(Mapped, Vec<Hdu>, String)>> = py.detach(|| {
-        pool.install(|| {
+        in_pool(pool.as_ref(), || {
             paths
                 .par_iter()
                 .map(|p| {
@@ -149,7 +152,7 @@ fn group_id_values<'py>(
         }
     }
     let found: Vec<Option<Found<'_>>> = py.detach(|| {
-        pool.install(|| {
+        in_pool(pool.as_ref(), || {
             opened
                 .par_iter()
                 .map(|o| {
@@ -169,6 +172,14 @@ fn group_id_values<'py>(
         });
     }
     Ok(out)
+}
+
+/// `f` inside `pool`, or where it is (rayon's global pool for parallel iterators).
+fn in_pool<T: Send>(pool: Option<&rayon::ThreadPool>, f: impl FnOnce() -> T + Send) -> T {
+    match pool {
+        Some(p) => p.install(f),
+        None => f(),
+    }
 }
 
 fn tuple<'py>(py: Python<'py>, f: &Found<'_>) -> PyResult<Option<Bound<'py, PyTuple>>> {
