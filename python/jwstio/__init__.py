@@ -1,6 +1,7 @@
 """jwstio: the fastest correct way to read JWST science products.
 
-``jwstio.open`` gives the stdatamodels model of a product, ``jwstio.read_metadata`` its metadata,
+``jwstio.open`` gives the stdatamodels model of a product (an ``Association`` for an
+association file), ``jwstio.read_metadata`` its metadata,
 ``jwstio.fits`` reads any FITS file exactly as astropy.io.fits does, ``jwstio.scan`` catalogues
 folders of products in parallel, ``jwstio.parse_filename`` reads JWST file names,
 ``jwstio.iter_integrations`` and ``jwstio.open_segments`` read big and segmented exposures.
@@ -12,15 +13,18 @@ from . import errors, fits, models
 from ._core import __version__
 from .exposure import Exposure, iter_integrations, open_segments
 from .filename import parse_filename
-from .models import open, read_metadata
+from .models import read_metadata
+from .asn import Association, open
 from .scan import scan
 from .errors import (
     AsdfError,
+    AssociationError,
     FormatError,
     HDUNotFoundError,
     JwstioError,
     JwstioOSError,
     KeyNotFoundError,
+    MemberNotFoundError,
 )
 
 __all__ = [
@@ -41,4 +45,7 @@ __all__ = [
     "HDUNotFoundError",
     "KeyNotFoundError",
     "JwstioOSError",
+    "Association",
+    "AssociationError",
+    "MemberNotFoundError",
 ]

@@ -14,6 +14,7 @@ __all__ = [
     "NDArrayNode",
     "Scanner",
     "Tagged",
+    "group_id_values",
     "read_metadata_fits",
     "scan_walk",
 ]
@@ -132,3 +133,9 @@ def read_metadata_fits(
     path: str, model_type: str | None, plan_for: Callable[[str], MetadataPlan | None]
 ) -> dict[str, Any] | None:
     """``read_metadata(path)`` of a FITS product, or None when the general path must decide."""
+
+def group_id_values(
+    paths: list[str], plan_for: Callable[[str], MetadataPlan | None], threads: int | None = None
+) -> list[tuple[bool, Any, dict[str, Any]] | None]:
+    """Per FITS file, what jwst's ModelLibrary reads for a group id: ``(has meta.group_id,
+    meta.group_id, {meta.observation key: value})``, or None when the general path must decide."""

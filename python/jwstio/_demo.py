@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
+import json
 import math
 import os
 import tempfile
@@ -193,6 +194,8 @@ def _cal_image(d: Path, rng: np.random.Generator) -> Path:
     meta = _common(
         name, "ImageModel", {"name": "NIRCAM", "detector": "NRCA1", "filter": "F200W", "pupil": "CLEAR"},
         "NRC_IMAGE", {"target": "NGC 3132", "program": "01345", "observation": "001", "visit": "001"},
+        extra=[("meta.observation.visit_group", "VISITGRP", "02"), ("meta.observation.sequence_id", "SEQ_ID", "2"),
+               ("meta.observation.activity_id", "ACT_ID", "01"), ("meta.observation.exposure_number", "EXPOSURE", "00001")],
     )
     tree["meta"] = {"bunit_data": "MJy/sr"}
     return _write(d / name, hdus, meta, tree)
@@ -341,6 +344,19 @@ def write_products(directory: str | os.PathLike[str], seed: int = 0) -> list[Pat
     return [writer(d, rng) for writer, _ in PRODUCTS.values()]
 
 
+def write_association(directory: str | os.PathLike[str], members: list[Path]) -> Path:
+    """A level-3 image association listing ``members`` as science exposures."""
+    path = Path(directory) / "jw01345-o001_20240301t120000_image3_00001_asn.json"
+    data = {
+        "asn_type": "image3", "asn_rule": "candidate_Asn_Lv3Image", "asn_id": "o001", "program": "01345",
+        "target": "t001", "asn_pool": "jw01345_20240301t120000_pool.csv", "version_id": "20240301t120000",
+        "products": [{"name": "jw01345-o001_t001_nircam_clear-f200w",
+                      "members": [{"expname": p.name, "exptype": "science"} for p in members]}],
+    }
+    path.write_text(json.dumps(data, indent=4))
+    return path
+
+
 # --- opening -----------------------------------------------------------------------------------
 
 
@@ -388,6 +404,7 @@ def run(directory: str | os.PathLike[str] | None = None, echo: Callable[[str], A
 
     Returns ``{"dir", "paths", "timings": {step: (jwstio s, astropy s)}, "table"}``.
     """
+    import jwstio
     import jwstio.fits as jfits
 
     from .filename import parse_filename
@@ -501,8 +518,21 @@ def run(directory: str | os.PathLike[str] | None = None, echo: Callable[[str], A
     for line in view.pformat(max_lines=-1, max_width=-1):
         echo("  " + line)
 
+    asn_path = write_association(d, [p for p in paths if p.name.endswith("_nrca1_cal.fits")])
+    asn = jwstio.open(asn_path)
+    echo("")
+    echo(f"jwstio.open of the association {asn_path.name}: {asn!r}")
+    gids = asn.group_ids
+    for prod in asn.products:
+        echo(f"  product {prod.name}")
+        for m in prod.members:
+            gid = gids[m.index]
+            with asn[m.index] as model:
+                echo(f"    {m.exptype:10s} {m.expname}  group {gid}  -> {type(model).__name__}, "
+                     f"{model.meta.exposure.type}, exists: {m.exists()}")
+
     echo("")
     echo(f"  {'step':22s} {'jwstio':>10s} {'astropy':>10s}")
     for step, (a, b) in timings.items():
         echo(f"  {step:22s} {a * 1e3:8.2f} ms {b * 1e3:8.2f} ms   ({b / a:.1f}x)")
-    return {"dir": d, "paths": paths, "timings": timings, "table": table}
+    return {"dir": d, "paths": paths, "timings": timings, "table": table, "association": asn_path}

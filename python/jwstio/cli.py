@@ -1,6 +1,7 @@
 """The ``jwstio`` command line (also ``python -m jwstio``).
 
     jwstio info FILE...                 HDU table, model class and key metadata
+                                        (association files: products and members)
     jwstio info FILE... -k NAXIS* -e SCI,2   header cards, as astropy's fitsheader prints them
     jwstio info -H FILE...              every header, as fitsheader FILE...
     jwstio scan DIR... -k KEY -m meta.path -o catalog.ecsv|.csv|.parquet
@@ -194,12 +195,51 @@ def _print_headers(path: str, f: Any, exts: list[str] | None, keywords: list[str
     return ok
 
 
+def _association_lines(path: str) -> list[str]:
+    """Products and members of an association file: exptype, whether the file exists, size."""
+    from .asn import load
+
+    asn = load(path)
+    lines = [f"Association: {path}"]
+    for key in ("asn_id", "asn_type", "asn_rule", "asn_pool", "program", "target", "version_id"):
+        if key in asn.data:
+            lines.append(f"{key}: {asn.data[key]}")
+    for p in asn.products:
+        lines.append(f"Product {p.index}: {p.name if p.name is not None else '(no name)'} ({len(p.members)} members)")
+        rows = [("exptype", "exists", "size", "expname")]
+        for m in p.members:
+            try:
+                size = f"{os.path.getsize(m.path):,}"
+                exists = "yes" if os.path.isfile(m.path) else "no"
+            except OSError:
+                size, exists = "-", "no"
+            rows.append((m.exptype, exists, size, m.expname))
+        widths = [max(len(r[i]) for r in rows) for i in range(3)]
+        for r in rows:
+            lines.append("  " + "  ".join([r[0].ljust(widths[0]), r[1].ljust(widths[1]), r[2].rjust(widths[2]), r[3]]))
+    missing = asn.missing()
+    lines.append(f"{len(asn)} members, {len(missing)} missing")
+    return lines
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     from . import fits as jfits
+    from .asn import is_association_path
 
     status = 0
     keywords = [k.replace(".", " ") for k in args.keyword] if args.keyword else None
     for n, path in enumerate(args.files):
+        if is_association_path(path) and not (args.keyword or args.ext or args.header):
+            try:
+                lines = _association_lines(path)
+            except (OSError, ValueError) as e:
+                _err(str(e))
+                status = 1
+                continue
+            if n:
+                print()
+            print("\n".join(lines))
+            continue
         try:
             with jfits.open(path) as f:
                 if args.keyword or args.ext or args.header:
@@ -280,17 +320,30 @@ def cmd_scan(args: argparse.Namespace) -> int:
         except ImportError:
             counter = _Counter()
     t0 = time.perf_counter()
+    from .asn import is_association_path
+
+    asns = [p for p in args.paths if is_association_path(p) and os.path.isfile(p)]
+    others = [p for p in args.paths if p not in asns]
     try:
-        table = scan(
-            args.paths,
-            keywords,
-            meta=args.meta or None,
-            pattern=args.pattern or "*.fits",
-            recursive=not args.no_recursive,
-            threads=args.threads,
-            progress=progress,
-            callback=counter,
-        )
+        tables = []
+        for source in [*asns, *([others] if others else [])]:  # each association on its own
+            tables.append(scan(
+                source,
+                keywords,
+                meta=args.meta or None,
+                pattern=args.pattern or "*.fits",
+                recursive=not args.no_recursive,
+                threads=args.threads,
+                progress=progress,
+                callback=counter,
+            ))
+        if len(tables) == 1:
+            table = tables[0]
+        else:
+            from astropy.table import vstack
+
+            table = vstack(tables, metadata_conflicts="silent")
+            table.meta["failed"] = sum(t.meta.get("failed", 0) for t in tables)
     except ValueError as e:
         _err(str(e))
         return 2
@@ -301,7 +354,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if args.output:
         _writable(table, fmt).write(args.output, format=fmt, overwrite=True)
     else:
-        shown = ["path", "error", *keywords, *(args.meta or [])]
+        shown = ["path", "error", "exptype", "product", "group_id", *keywords, *(args.meta or [])]
         if not args.all_columns:
             table = table[[c for c in shown if c in table.colnames] + ["stage"]]
         for line in table.pformat(max_lines=-1, max_width=-1):

@@ -14,6 +14,8 @@ __all__ = [
     "FileNotFoundError",
     "PermissionError",
     "IsADirectoryError",
+    "AssociationError",
+    "MemberNotFoundError",
 ]
 
 
@@ -57,3 +59,27 @@ class KeyNotFoundError(JwstioError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
+
+
+class AssociationError(FormatError):
+    """An association file (``*_asn.json``) or dict that jwst's association loading refuses:
+    not JSON, or not valid against the level-2b and level-3 association schemas. The message
+    names the file and the JSON key (``products[0].members[2].exptype``); ``key`` holds the key."""
+
+    def __init__(self, message: str, path: str | None = None, key: str | None = None):
+        super().__init__(message)
+        self.path = path
+        self.key = key
+
+
+class MemberNotFoundError(FileNotFoundError):
+    """An association member's file does not exist (raised when the member is opened or read).
+    ``member_path`` is the resolved path, ``key`` the member's JSON key."""
+
+    def __init__(self, message: str, member_path: str | None = None, key: str | None = None):
+        super().__init__(2, message, member_path)
+        self.member_path = member_path
+        self.key = key
+
+    def __str__(self) -> str:
+        return str(self.args[1]) if len(self.args) > 1 else super().__str__()

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any, Union
 import numpy as np
 
 from . import _core
+from .asn import Association, is_association_path
+from .asn import load as _load_association
 from .filename import FIELDS, parse_many
 
 if TYPE_CHECKING:  # astropy.table is imported on first use: it costs ~0.4 s at import time
@@ -231,7 +233,7 @@ def _run(
 
 
 def scan(
-    paths_or_folders: PathLike | Iterable[PathLike],
+    paths_or_folders: PathLike | Iterable[PathLike] | Association,
     keywords: Iterable[str] = DEFAULT_KEYWORDS,
     meta: Iterable[str] | None = None,
     pattern: str | Iterable[str] = "*.fits",
@@ -250,7 +252,10 @@ def scan(
     Parameters
     ----------
     paths_or_folders
-        Files and/or folders. Folders are searched for names matching ``pattern``
+        Files and/or folders; or one association (a :class:`jwstio.Association` or an
+        association file): one row per member, with ``exptype``, ``product`` and ``group_id``
+        columns after ``error`` (``group_id`` as :attr:`Association.group_ids`, masked where
+        the member cannot be read). Folders are searched for names matching ``pattern``
         (recursively unless ``recursive=False``); files named directly are always read.
     keywords
         ``KEY`` (primary header), ``EXT,VER:KEY`` (first extension with that EXTNAME and
@@ -287,6 +292,15 @@ def scan(
     :func:`jwstio.filename.parse_filename` (unless ``filename_fields=False``). A file that cannot
     be read never stops the scan. ``table.meta`` holds ``seconds``, ``files`` and ``failed``.
     """
+    if isinstance(paths_or_folders, Association) or (
+        isinstance(paths_or_folders, (str, os.PathLike))
+        and is_association_path(paths_or_folders)
+        and os.path.isfile(paths_or_folders)
+    ):
+        return _scan_association(
+            paths_or_folders, keywords=keywords, meta=meta, threads=threads, progress=progress,
+            callback=callback, meta_map=meta_map, filename_fields=filename_fields,
+        )
     keys = [str(k) for k in _as_list(keywords)]
     names = list(keys)
     tree_only: list[tuple[int, str]] = []  # (column position, meta path) read from ASDF trees
@@ -335,4 +349,18 @@ def scan(
     table.meta["seconds"] = time.perf_counter() - t0
     table.meta["files"] = len(paths)
     table.meta["failed"] = sum(1 for e in errors if e)
+    return table
+
+
+def _scan_association(asn: Association | PathLike, **kwargs: Any) -> Table:
+    """scan() of an association's members, in member order (duplicates kept)."""
+    if not isinstance(asn, Association):
+        asn = _load_association(asn)
+    members = asn.members
+    table = scan([m.path for m in members], **kwargs)
+    gids = asn._group_ids_or_none(kwargs.get("threads"))
+    table.add_column(_column("exptype", [m.exptype for m in members]), index=2)
+    table.add_column(_column("product", [m.product.name for m in members]), index=3)
+    table.add_column(_column("group_id", gids), index=4)
+    table.meta["association"] = asn.path or ""
     return table

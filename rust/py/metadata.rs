@@ -42,7 +42,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 /// The keyword walk of one model, compiled (see `models/_metadata.py`, `_plan`).
 #[pyclass(frozen, module = "jwstio._core")]
 pub struct MetadataPlan {
-    plan: KwPlan,
+    pub(super) plan: KwPlan,
     layout: Mutex<Layout>,
 }
 

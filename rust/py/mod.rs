@@ -1,6 +1,7 @@
 //! Python bindings (`jwstio._core`). Only this folder knows about PyO3.
 
 mod asdf;
+mod asn;
 mod buffer;
 mod errors;
 mod fits;
@@ -16,5 +17,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     asdf::register(m)?;
     scan::register(m)?;
     metadata::register(m)?;
+    asn::register(m)?;
     Ok(())
 }
