@@ -88,6 +88,14 @@ class Header:
         except KeyError:
             return default
 
+    def _first(self, key: str, default: Any = None) -> Any:
+        """``get`` for a keyword given upper case, without blanks or HIERARCH (the table readers'
+        many TFORMn / TTYPEn / ... lookups)."""
+        self._load()
+        assert self._cards is not None and self._index is not None
+        i = self._index.get(key)
+        return default if i is None else self._value(self._cards[i])
+
     def __contains__(self, key: object) -> bool:
         if not isinstance(key, str):
             return False
@@ -192,7 +200,7 @@ def _columns(h: Header, path: str, index: int) -> tuple[list[_Column], int]:
     offset = 0
     seen: set[str] = set()
     for n in range(1, tfields + 1):
-        tform = h.get(f"TFORM{n}")
+        tform = h._first(f"TFORM{n}")
         m = _TFORM_RE.match(tform) if isinstance(tform, str) else None
         if not m:
             raise FormatError(f"{path}: HDU {index}: TFORM{n} = {tform!r} is not a binary-table format")
@@ -210,12 +218,12 @@ def _columns(h: Header, path: str, index: int) -> tuple[list[_Column], int]:
             width = (repeat + 7) // 8
         else:
             width = _WIDTH[code] * repeat
-        name = _unique_name(h.get(f"TTYPE{n}"), n, seen)
-        scale = h.get(f"TSCAL{n}", 1)
-        zero = h.get(f"TZERO{n}", 0)
+        name = _unique_name(h._first(f"TTYPE{n}"), n, seen)
+        scale = h._first(f"TSCAL{n}", 1)
+        zero = h._first(f"TZERO{n}", 0)
         scale = scale if isinstance(scale, (int, float)) and not isinstance(scale, bool) else 1
         zero = zero if isinstance(zero, (int, float)) and not isinstance(zero, bool) else 0
-        cols.append(_Column(name, code, repeat, width, offset, _tdim(h.get(f"TDIM{n}")), scale, zero, vla, vla_code))
+        cols.append(_Column(name, code, repeat, width, offset, _tdim(h._first(f"TDIM{n}")), scale, zero, vla, vla_code))
         offset += width
     if offset > rowlen:
         raise FormatError(f"{path}: HDU {index}: columns need {offset} bytes per row but NAXIS1 = {rowlen}")
@@ -349,7 +357,7 @@ def _stored_rows(buf: Any, dtype: np.dtype, nrows: int, offset: int) -> np.ndarr
 def _units(h: Header, names: list[str]) -> dict[str, str]:
     units: dict[str, str] = {}
     for i, name in enumerate(names, start=1):
-        u = h.get(f"TUNIT{i}")
+        u = h._first(f"TUNIT{i}")
         if isinstance(u, str) and u:
             units[name] = u
     return units
@@ -547,21 +555,21 @@ def _ascii_table_data(f: _core.FitsFile, hdu: HDU) -> FitsTable:
     convert: dict[str, Convert] = {}
     seen: set[str] = set()
     for n in range(1, tfields + 1):
-        m = _ASCII_FMT.match(str(h.get(f"TFORM{n}", "")))
-        tbcol = h.get(f"TBCOL{n}")
+        m = _ASCII_FMT.match(str(h._first(f"TFORM{n}", "")))
+        tbcol = h._first(f"TBCOL{n}")
         if not m or not isinstance(tbcol, int):
             raise FormatError(f"{f.path}: HDU {hdu.index}: bad TFORM{n}/TBCOL{n}")
         code, width = m.group(1).upper(), int(m.group(2))
         start = tbcol - 1
         if start < 0 or start + width > rowlen:
             raise FormatError(f"{f.path}: HDU {hdu.index}: column {n} lies outside the row")
-        name = _unique_name(h.get(f"TTYPE{n}"), n, seen)
+        name = _unique_name(h._first(f"TTYPE{n}"), n, seen)
         names.append(name)
         formats.append(width)
         offsets.append(start)
-        scale, zero = h.get(f"TSCAL{n}", 1), h.get(f"TZERO{n}", 0)
+        scale, zero = h._first(f"TSCAL{n}", 1), h._first(f"TZERO{n}", 0)
         where = f"{f.path}: HDU {hdu.index}: column {name!r}"
-        convert[name] = _ascii_convert(code, width, h.get(f"TNULL{n}"), scale, zero, where)
+        convert[name] = _ascii_convert(code, width, h._first(f"TNULL{n}"), scale, zero, where)
     if names:  # astropy pads the last column out to NAXIS1
         formats[-1] += max(rowlen - (offsets[-1] + formats[-1]), 0)
     dtype = np.dtype({"names": names, "formats": [f"S{w}" for w in formats], "offsets": offsets, "itemsize": rowlen})
