@@ -44,6 +44,22 @@ def _same_array(ours, theirs, what: str) -> None:
     assert np.array_equal(ours, theirs, equal_nan=nan), f"{what}: values differ"
 
 
+def _fields(dtype: np.dtype) -> list[tuple]:
+    """(name, kind, item size, shape, offset) of every field; byte order aside."""
+    return [(n, dtype[n].base.kind, dtype[n].base.itemsize, dtype[n].shape, dtype.fields[n][1]) for n in dtype.names]
+
+
+def same_record(ours, theirs, what: str) -> None:
+    """The table's record as astropy's FITS_rec holds it: the same fields (text as bytes, logical
+    as int8 codes, stored integers), the same stored values, in native byte order."""
+    rec, ref = np.asarray(ours), np.asarray(theirs)
+    assert _fields(rec.dtype) == _fields(ref.dtype), f"{what}: record {rec.dtype} != {ref.dtype}"
+    assert all(rec.dtype[n].base.isnative for n in rec.dtype.names), f"{what}: {rec.dtype} not native"
+    for n in ref.dtype.names:
+        x, y = rec[n], ref[n]
+        assert np.array_equal(x, y, equal_nan=y.dtype.kind in "fc"), f"{what}: stored {n} differs"
+
+
 def assert_same_as_astropy(path, data: bool = True) -> None:
     """Same HDU count, names, versions, cards (key, typed value, comment) and data as astropy."""
     with warnings.catch_warnings():
@@ -76,6 +92,8 @@ def assert_same_as_astropy(path, data: bool = True) -> None:
                         assert h.data is None, f"HDU {i}: data"
                         continue
                     if a.data.dtype.names:
+                        same_record(h.data, a.data, f"HDU {i}")
+                        assert h.data.names == a.data.names, f"HDU {i}: names"
                         for name in a.data.dtype.names:
                             _same_array(h.data[name], a.data[name], f"HDU {i} column {name}")
                     else:

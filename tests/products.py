@@ -274,8 +274,10 @@ def _add_vars(model, rng, shape, nan, names=("var_poisson", "var_rnoise", "var_f
 
 
 def write_uncal(folder, rng, *, shape=None, zeroframe=True, refout=None, mode="nircam",
-                nan=False, extremes=False, long_strings=False, **names):
-    """Level1bModel: uint16 SCI (nints, ngroups, ny, nx), GROUP, INT_TIMES, ZEROFRAME, REFOUT."""
+                nan=False, extremes=False, long_strings=False, moving_target=False,
+                msa_targ_acq=False, **names):
+    """Level1bModel: uint16 SCI (nints, ngroups, ny, nx), GROUP, INT_TIMES, ZEROFRAME, REFOUT;
+    optionally the MOVING_TARGET_POSITION and MSA_TARG_ACQ tables (both with text columns)."""
     from stdatamodels.jwst import datamodels as dm
 
     nints, ngroups, ny, nx = _dims(rng, shape, 2, 5, 4)
@@ -291,6 +293,16 @@ def write_uncal(folder, rng, *, shape=None, zeroframe=True, refout=None, mode="n
         m.refout = unsigned16(rng, (nints, ngroups, ny, nx // 4), extremes)
     m.group = table(rng, m.get_dtype("group"), nints * ngroups, nan=nan, extremes=extremes)
     m.int_times = _int_times(rng, m, nints, nan)
+    if moving_target:
+        mt = table(rng, m.get_dtype("moving_target"), nints, nan=nan)
+        mt["time"] = [f"2023-07-14T05:06:{i:02d}.000" for i in range(nints)]
+        m.moving_target = mt
+    if msa_targ_acq:
+        ta = table(rng, m.get_dtype("msa_targ_acq_table"), 3, nan=nan)
+        ta["reference_star_name"] = ["2MASS J0123+4567", "Gaia DR3 42", "star 3"]
+        ta["catalog_name"] = "GAIA DR3"
+        ta["ref_star_detector"] = ["NRS1", "NRS2", "NRS1"]
+        m.msa_targ_acq_table = ta
     return _save(m, folder, exposure_filename(mode, "uncal", **names))
 
 
@@ -918,6 +930,82 @@ def write_amioi(folder, rng, *, suffix="ami-oi", nan=False, long_strings=False, 
     return _save(m, folder, source_filename("niriss_ami", suffix, **names))
 
 
+# --------------------------------------------------------------------------- tables kept as read
+
+
+def write_msa(folder, rng, *, nrows=None, nan=False, extremes=False, long_strings=False, **names):
+    """JwstDataModel with NIRSpec MSA metadata tables SHUTTER_INFO and SOURCE_INFO, which no schema
+    knows, so they are read back under ``extra_fits`` as astropy reads them. (Real MSA files come
+    from the proposal tools, without DATAMODL or ASDF, and are named ``jw<visit>_<nn>_msa.fits``;
+    this one is written by stdatamodels under an exposure name.) SOURCE_INFO also has a logical,
+    an unsigned (TZERO) and two TDIM columns."""
+    from astropy.io import fits
+    from stdatamodels.jwst import datamodels as dm
+
+    n = int(nrows if nrows is not None else rng.integers(3, 9))
+    m = _new(dm.JwstDataModel)
+    set_meta(m, "nirspec_mos", rng, long_strings=long_strings, **names)
+    shutter = table(rng, np.dtype([
+        ("slitlet_id", "i4"), ("msa_metadata_id", "i4"), ("shutter_quadrant", "i4"),
+        ("shutter_row", "i4"), ("shutter_column", "i4"), ("source_id", "i4"), ("background", "S1"),
+        ("shutter_state", "S6"), ("estimated_source_in_shutter_x", "f4"),
+        ("estimated_source_in_shutter_y", "f4"), ("dither_point_index", "i4"),
+        ("primary_source", "S1"), ("fixed_slit", "S5"),
+    ]), n, nan=nan)
+    shutter["background"] = rng.choice(["Y", "N"], n)
+    shutter["shutter_state"] = rng.choice(["OPEN", "CLOSED"], n)
+    shutter["primary_source"] = rng.choice(["Y", "N"], n)
+    shutter["fixed_slit"] = "NONE"
+    source = table(rng, np.dtype([
+        ("program", "i4"), ("source_id", "i4"), ("source_name", "S20"), ("alias", "S31"),
+        ("ra", "f8"), ("dec", "f8"), ("preimage_id", "S20"), ("stellarity", "f8"),
+        ("is_reference", "?"), ("flags", "u4"), ("band", "S3", (2,)), ("offsets", "i2", (2, 3)),
+    ]), n, nan=nan, extremes=extremes)
+    source["band"] = [["F1", "F20"]] * n
+    cols = fits.ColDefs(source)
+    for name in ("ra", "dec"):
+        cols[name].unit = "deg"
+    m.extra_fits = {
+        "SHUTTER_INFO": {"data": shutter, "header": [["MSAMETFL", "jw01234001001_01_msa.fits", "MSA file"]]},
+        "SOURCE_INFO": {"data": fits.FITS_rec.from_columns(cols), "header": []},
+    }
+    path = _save(m, folder, exposure_filename("nirspec_mos", "msa", **names))
+    with fits.open(path) as hdul:  # store "OPEN" blank-padded, as other writers do (astropy pads with NULs)
+        hdu = hdul["SHUTTER_INFO"]
+        start = hdul.fileinfo(hdul.index_of("SHUTTER_INFO"))["datLoc"] + hdu.data.dtype.fields["shutter_state"][1]
+        rowlen = hdu.header["NAXIS1"]
+        rows = np.flatnonzero(np.asarray(hdu.data)["shutter_state"] == b"OPEN")
+    with open(path, "r+b") as f:
+        for i in rows:
+            f.seek(start + int(i) * rowlen)
+            f.write(b"OPEN  ")
+    return path
+
+
+def write_apcorr(folder, rng, *, nrows=None, nan=False, long_strings=False):
+    """NrcImgApcorrModel reference file: the APCORR table with text ``filter``/``pupil`` columns.
+    (Not in PRODUCTS: stdatamodels writes reference files without the ASDF extension.)"""
+    from stdatamodels.jwst import datamodels as dm
+
+    n = int(nrows if nrows is not None else rng.integers(3, 9))
+    m = _new(dm.NrcImgApcorrModel)
+    m.meta.telescope = "JWST"
+    m.meta.instrument.name = "NIRCAM"
+    m.meta.instrument.detector = "NRCA1"
+    m.meta.exposure.type = "NRC_IMAGE"
+    m.meta.exposure.p_exptype = "NRC_IMAGE|NRC_TSIMAGE|"
+    m.meta.reftype = "APCORR"
+    m.meta.author = "jwstio tests"
+    m.meta.pedigree = "GROUND"
+    m.meta.useafter = "2022-01-01T00:00:00"
+    m.meta.description = LONG_TEXT if long_strings else "Generated aperture corrections"
+    t = table(rng, m.get_dtype("apcorr_table"), n, nan=nan)
+    t["filter"] = rng.choice(["F070W", "F200W", "F444W"], n)
+    t["pupil"] = rng.choice(["CLEAR", "GRISMR"], n)
+    m.apcorr_table = t
+    return _save(m, folder, "jwst_nircam_apcorr_0001.fits")
+
+
 # --------------------------------------------------------------------------- ECSV catalogs
 
 
@@ -1020,6 +1108,8 @@ def remove_asdf(path):
 PRODUCTS = {
     "uncal": (write_uncal, {}, "Level1bModel"),
     "uncal_miri": (write_uncal, {"mode": "miri"}, "Level1bModel"),
+    "uncal_tables": (write_uncal, {"mode": "nirspec_mos", "moving_target": True, "msa_targ_acq": True},
+                     "Level1bModel"),
     "ramp": (write_ramp, {}, "RampModel"),
     "rate": (write_rate, {}, "ImageModel"),
     "rateints": (write_rateints, {}, "CubeModel"),
@@ -1056,6 +1146,7 @@ PRODUCTS = {
     "amiavg": (write_amiavg, {}, "AmiLgModel"),
     "aminorm": (write_aminorm, {}, "AmiLgModel"),
     "amilg": (write_amilg, {}, "AmiLgFitModel"),
+    "msa": (write_msa, {}, "JwstDataModel"),
     "ami_oi": (write_amioi, {}, "AmiOIModel"),
     "aminorm_oi": (write_amioi, {"suffix": "aminorm-oi"}, "AmiOIModel"),
     "cat": (write_cat, {}, None),

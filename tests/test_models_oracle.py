@@ -17,6 +17,7 @@ import products  # noqa: E402
 from astropy.io import fits  # noqa: E402
 
 import jwstio  # noqa: E402
+from jwstio.models import FitsTable  # noqa: E402
 
 REAL = Path("/work/shared/fixtures/real")
 FITS_PRODUCTS = [name for name, (_, _, cls) in products.PRODUCTS.items() if cls]
@@ -89,7 +90,8 @@ def compare_arrays(key, a, b):
 
 
 def compare_tables(key, a, b):
-    """Tables (FITS_rec or structured arrays) column by column, by name."""
+    """Tables (FITS_rec or structured arrays) column by column, by name; against a FITS_rec also
+    its record and interface (``compare_fitsrec``)."""
     names_b = list(b.dtype.names)
     names_a = list(getattr(getattr(a, "dtype", None), "names", None) or [])
     if names_a != names_b:
@@ -98,14 +100,86 @@ def compare_tables(key, a, b):
         return [f"{key}: {len(a)} rows != {len(b)}"]
     out = []
     for name in names_b:
-        ca, cb = np.asarray(a[name]), np.asarray(b[name])
-        if cb.dtype.kind in "SU" and ca.dtype.kind in "SU":
-            if _native(ca.dtype) != _native(cb.dtype):
-                out.append(f"{key}[{name}]: dtype {ca.dtype.str} != {cb.dtype.str}")
-            if ca.tolist() != cb.tolist():
-                out.append(f"{key}[{name}]: strings differ: {ca.tolist()[:3]} != {cb.tolist()[:3]}")
-        else:
-            out.extend(compare_arrays(f"{key}[{name}]", ca, cb))
+        out.extend(compare_columns(f"{key}[{name}]", a[name], b[name]))
+    if isinstance(b, fits.FITS_rec):
+        out.extend(compare_fitsrec(key, a, b))
+    return out
+
+
+def compare_columns(key, a, b):
+    """Two columns as handed out: kind and native dtype (``str`` for text), values."""
+    ca, cb = np.asarray(a), np.asarray(b)
+    if cb.dtype == object:
+        if ca.dtype != object or len(ca) != len(cb):
+            return [f"{key}: {ca.dtype} {ca.shape} != object {cb.shape}"]
+        return [p for i, (x, y) in enumerate(zip(ca, cb)) for p in compare_arrays(f"{key}[{i}]", np.asarray(x), np.asarray(y))]
+    if cb.dtype.kind in "SU" and ca.dtype.kind in "SU":
+        out = []
+        if _native(ca.dtype) != _native(cb.dtype):
+            out.append(f"{key}: dtype {ca.dtype.str} != {cb.dtype.str}")
+        # element by element as each hands them out (astropy's chararray drops trailing blanks)
+        xs, ys = [a[i] for i in range(len(a))], [b[i] for i in range(len(b))]
+        if [np.asarray(x).tolist() for x in xs] != [np.asarray(y).tolist() for y in ys]:
+            out.append(f"{key}: strings differ: {xs[:3]} != {ys[:3]}")
+        return out
+    return compare_arrays(key, ca, cb)
+
+
+def _record_fields(dtype):
+    """(name, kind, item size, shape) of every field: the record's layout, byte order aside."""
+    return [(n, dtype[n].base.kind, dtype[n].base.itemsize, dtype[n].shape) for n in dtype.names]
+
+
+def compare_fitsrec(key, a, b):
+    """What a script sees of a FITS_rec beyond its columns: ``np.asarray(t)`` (field names, kinds,
+    sizes, shapes and stored values, byte order aside: text as bytes, logical as T/F codes),
+    ``names``, ``columns.names``, ``columns[name].unit``, the columns' formats, dims and zeros,
+    ``units`` (jwstio's dict of them),
+    ``field(name)``, the columns of the first and last rows."""
+    out = []
+
+    def attempt(what, fn):
+        try:
+            return fn(), None
+        except Exception as e:  # noqa: BLE001
+            return None, f"{key}: {what}: {type(e).__name__}: {e}"
+
+    ra, rb = np.asarray(a), np.asarray(b)
+    if _record_fields(ra.dtype) != _record_fields(rb.dtype):
+        out.append(f"{key}: record {ra.dtype.descr} != {rb.dtype.descr}")
+    else:
+        for n in rb.dtype.names:
+            if not np.array_equal(ra[n], rb[n], equal_nan=rb.dtype[n].base.kind in "fc"):
+                out.append(f"{key}: stored {n} differs: {ra[n][:3]} != {rb[n][:3]}")
+    names = list(b.names)
+    units = {n: b.columns[n].unit for n in names}
+    for what, fn, want in (
+        ("names", lambda: list(a.names), names),
+        ("columns.names", lambda: list(a.columns.names), list(b.columns.names)),
+        ("columns[name].unit", lambda: {n: a.columns[n].unit for n in names}, units),
+        ("columns formats", lambda: [(str(c.format), c.dim, c.bzero) for c in a.columns],
+         [(str(c.format), c.dim, c.bzero) for c in b.columns]),
+        ("units", lambda: dict(a.units), {n: u for n, u in units.items() if u}),
+    ):
+        if what == "units" and isinstance(a, fits.FITS_rec):
+            continue  # jwstio's own dict; a FITS_rec has none
+        got, err = attempt(what, fn)
+        if err or got != want:
+            out.append(err or f"{key}.{what}: {got} != {want}")
+    for n in names:
+        got, err = attempt(f"field({n!r})", lambda n=n: a.field(n))
+        out.extend([err] if err else compare_columns(f"{key}.field({n!r})", got, b.field(n)))
+    for i in sorted({0, len(b) - 1}) if len(b) else ():
+        row, err = attempt(f"[{i}]", lambda i=i: a[i])
+        if err:
+            out.append(err)
+            continue
+        for n in names:
+            x, y = row[n], b[i][n]
+            if isinstance(y, str) and (not isinstance(x, str) or x != y):
+                out.append(f"{key}[{i}][{n!r}]: {x!r} ({type(x).__name__}) != {y!r}")
+            elif not isinstance(y, str) and not np.array_equal(np.asarray(x), np.asarray(y), equal_nan=np.asarray(y).dtype.kind in "fc"):
+                out.append(f"{key}[{i}][{n!r}]: {x!r} != {y!r}")
     return out
 
 
@@ -317,6 +391,8 @@ def test_helpers_fail_on_altered_copies(tmp_path):
     """Compare stdatamodels with itself (no difference), then with altered copies."""
     import copy
 
+    from numpy.lib.recfunctions import rename_fields
+
     path = products.write("x1d", tmp_path, np.random.default_rng(0), n_spec=2, nan=True)
     ref, _ = open_reference(path)
     flat = ref.to_flat_dict()
@@ -330,14 +406,13 @@ def test_helpers_fail_on_altered_copies(tmp_path):
         return d
 
     ft = flat[table_key]
-    t = np.rec.fromarrays([np.array(ft[n]) for n in ft.dtype.names], names=list(ft.dtype.names)).view(np.ndarray)
-    assert compare_value(table_key, t, ft) == []  # a faithful plain copy passes
+    t = FitsTable.build(np.asarray(ft).copy(), units={c.name: c.unit for c in ft.columns if c.unit})
+    assert compare_value(table_key, t, ft) == []  # a faithful copy passes
     t2 = t.copy()
-    t2["FLUX"][1] += 1
+    t2["FLUX"][1] = -12345.0
     t3 = t.copy()
     t3["WAVELENGTH"][0] = np.nan
-    renamed = t.copy()
-    renamed.dtype.names = ("X",) + t.dtype.names[1:]
+    renamed = rename_fields(t.copy(), {t.dtype.names[0]: "X"})  # a new dtype (copies share theirs)
     cases = {
         "table value": altered(table_key, t2),
         "table NaN": altered(table_key, t3),
@@ -382,6 +457,47 @@ def test_helpers_fail_on_altered_copies(tmp_path):
     ref2.close()
 
 
+def test_fitsrec_helpers_fail_on_altered_tables(tmp_path):
+    """The FITS_rec checks pass jwstio's tables and a byte-swapped copy, and fail tables that
+    store text as str, read text as bytes, store other text, lack the FITS_rec interface, read
+    logical columns as codes, store unsigned columns unshifted or lose a unit."""
+    rng = np.random.default_rng(0)
+    cases = [(products.write("uncal_tables", tmp_path, rng), ("group", "moving_target"), None, None)]
+    cases.append((products.write("msa", tmp_path, rng), ("extra_fits.SOURCE_INFO.data",), "is_reference", "flags"))
+    for path, keys, logical, unsigned in cases:
+        ref, _ = open_reference(path)
+        ours, _ = open_ours(path)
+        for key in keys:
+            theirs, good = ref[key], ours[key]
+            rec = np.asarray(good)
+            text = next(n for n in rec.dtype.names if rec.dtype[n].kind == "S")
+            assert compare_value(key, good, theirs) == []
+            swapped = FitsTable.build(rec.astype(rec.dtype.newbyteorder(">")), good._convert, good.units, good._make_columns)
+            assert compare_value(key, swapped, theirs) == []  # byte order aside
+            as_str = [(n, f"U{rec.dtype[n].base.itemsize}" if rec.dtype[n].base.kind == "S" else rec.dtype[n].base,
+                       rec.dtype[n].shape) for n in rec.dtype.names]
+            other = rec.copy()
+            other[text][0] = b"other"
+            bad = {
+                "text stored as str": FitsTable.build(rec.astype(as_str), good._convert, good.units),
+                "text read as bytes": FitsTable.build(rec.copy(), {}, good.units),
+                "other text": FitsTable.build(other, good._convert, good.units),
+                "plain structured array": rec.copy(),
+            }
+            if logical:
+                codes = {k: v for k, v in good._convert.items() if k != logical}
+                bad["logical read as codes"] = FitsTable.build(rec.copy(), codes, good.units)
+            if unsigned:
+                shifted = rec.astype([(n, "u4" if n == unsigned else rec.dtype[n].base, rec.dtype[n].shape) for n in rec.dtype.names])
+                shifted[unsigned] = good[unsigned]
+                bad["unsigned stored as values"] = FitsTable.build(shifted, good._convert, good.units)
+                bad["unit lost"] = FitsTable.build(rec.copy(), good._convert, {})
+            for what, table in bad.items():
+                assert compare_value(key, table, theirs), f"{key}: {what}"
+        ref.close()
+        ours.close()
+
+
 # --- products as written ------------------------------------------------------------------------
 
 
@@ -402,6 +518,20 @@ def test_product(tmp_path, name, seed, options):
 ])
 def test_many_items(tmp_path, name, options):
     check(_write(tmp_path, name, 3, nan=True, long_strings=True, **options))
+
+
+@pytest.mark.parametrize("options,edit", [({}, False), ({"nan": True, "long_strings": True}, False), ({}, True)],
+                         ids=["plain", "stress", "keywords"])
+def test_reference_file_table(tmp_path, options, edit):
+    """A reference file's table with text columns (NrcImgApcorrModel's APCORR ``filter``/``pupil``),
+    as written (no ASDF extension) and with an unknown card."""
+    path = products.write_apcorr(tmp_path, np.random.default_rng(15), **options)
+    if edit:
+        products.edit_header(path, "UNKNOWN1", "x")
+    check(path, expect_class="NrcImgApcorrModel")
+    with jwstio.open(path) as m:
+        assert np.asarray(m.apcorr_table).dtype["filter"] == np.dtype("S12")
+        assert m.apcorr_table["filter"].dtype == np.dtype("U12")
 
 
 def test_gwcs_product(tmp_path):

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Union
 
 import numpy as np
 
 from . import _core
 from ._section import Section
+from ._table import Convert, FitsTable, logical, text
 from .errors import FormatError, HDUNotFoundError, KeyNotFoundError
 
-__all__ = ["open", "FitsFile", "HDU", "Header", "Section"]
+__all__ = ["open", "FitsFile", "HDU", "Header", "FitsTable", "Section"]
 
 Key = Union[int, str, "tuple[str, int]"]
 
@@ -87,6 +88,14 @@ class Header:
             return self[key]
         except KeyError:
             return default
+
+    def _first(self, key: str, default: Any = None) -> Any:
+        """``get`` for a keyword given upper case, without blanks or HIERARCH (the table readers'
+        many TFORMn / TTYPEn / ... lookups)."""
+        self._load()
+        assert self._cards is not None and self._index is not None
+        i = self._index.get(key)
+        return default if i is None else self._value(self._cards[i])
 
     def __contains__(self, key: object) -> bool:
         if not isinstance(key, str):
@@ -192,7 +201,7 @@ def _columns(h: Header, path: str, index: int) -> tuple[list[_Column], int]:
     offset = 0
     seen: set[str] = set()
     for n in range(1, tfields + 1):
-        tform = h.get(f"TFORM{n}")
+        tform = h._first(f"TFORM{n}")
         m = _TFORM_RE.match(tform) if isinstance(tform, str) else None
         if not m:
             raise FormatError(f"{path}: HDU {index}: TFORM{n} = {tform!r} is not a binary-table format")
@@ -210,16 +219,35 @@ def _columns(h: Header, path: str, index: int) -> tuple[list[_Column], int]:
             width = (repeat + 7) // 8
         else:
             width = _WIDTH[code] * repeat
-        name = _unique_name(h.get(f"TTYPE{n}"), n, seen)
-        scale = h.get(f"TSCAL{n}", 1)
-        zero = h.get(f"TZERO{n}", 0)
+        name = _unique_name(h._first(f"TTYPE{n}"), n, seen)
+        scale = h._first(f"TSCAL{n}", 1)
+        zero = h._first(f"TZERO{n}", 0)
         scale = scale if isinstance(scale, (int, float)) and not isinstance(scale, bool) else 1
         zero = zero if isinstance(zero, (int, float)) and not isinstance(zero, bool) else 0
-        cols.append(_Column(name, code, repeat, width, offset, _tdim(h.get(f"TDIM{n}")), scale, zero, vla, vla_code))
+        cols.append(_Column(name, code, repeat, width, offset, _tdim(h._first(f"TDIM{n}")), scale, zero, vla, vla_code))
         offset += width
     if offset > rowlen:
         raise FormatError(f"{path}: HDU {index}: columns need {offset} bytes per row but NAXIS1 = {rowlen}")
     return cols, rowlen
+
+
+def _record_format(c: _Column) -> Any:
+    """The column's field in astropy's record (``ColDefs.dtype``): TDIM shapes, text as ``S``,
+    ``L`` as int8 codes, ``X`` as bytes, ``P``/``Q`` as their descriptors; big-endian."""
+    if c.vla:
+        return (">i4" if c.code == "P" else ">i8", (2,))
+    if c.code == "X":
+        return ("u1", (c.width,))
+    if c.code == "A":
+        if c.repeat == 0:
+            return ("S1", (0,))
+        if c.dim is not None and int(np.prod(c.dim)) <= c.repeat:
+            return (f"S{c.dim[-1]}", c.dim[:-1])
+        return f"S{c.repeat}"
+    base = "i1" if c.code == "L" else _BE[c.code]
+    if c.dim is not None and int(np.prod(c.dim)) <= c.repeat:
+        return (base, c.dim)
+    return (base, (c.repeat,)) if c.repeat != 1 else base
 
 
 def _raw_format(c: _Column) -> Any:
@@ -234,12 +262,24 @@ def _raw_format(c: _Column) -> Any:
 
 
 def _table_raw_dtype(cols: list[_Column], rowlen: int) -> np.dtype:
+    """The stored row as ``h.raw`` shows it: flat repeats, no TDIM."""
     used = [c for c in cols if c.width > 0]
     return np.dtype(
         {
             "names": [c.name for c in used],
             "formats": [_raw_format(c) for c in used],
             "offsets": [c.offset for c in used],
+            "itemsize": rowlen,
+        }
+    )
+
+
+def _table_record_dtype(cols: list[_Column], rowlen: int) -> np.dtype:
+    return np.dtype(
+        {
+            "names": [c.name for c in cols],
+            "formats": [_record_format(c) for c in cols],
+            "offsets": [c.offset for c in cols],
             "itemsize": rowlen,
         }
     )
@@ -257,33 +297,6 @@ def _scale(values: np.ndarray, code: str, scale: Any, zero: Any) -> np.ndarray:
         out *= scale
     if zero != 0:
         out += zero
-    return out
-
-
-def _decode(raw: np.ndarray) -> np.ndarray:
-    """Fixed-width byte strings to str, as astropy returns character columns."""
-    return raw.astype(f"U{max(raw.dtype.itemsize, 1)}")
-
-
-def _convert_fixed(c: _Column, raw: np.ndarray) -> np.ndarray:
-    n = raw.shape[0]
-    if c.code == "L":
-        out = raw == ord("T")
-    elif c.code == "X":
-        out = np.unpackbits(raw, axis=-1)[..., : c.repeat].astype(bool)
-        return out
-    elif c.code == "A":
-        out = _decode(raw)
-    else:
-        out = _scale(raw, c.code, c.scale, c.zero)
-    if c.dim is not None:
-        shape = c.dim[:-1] if c.code == "A" else c.dim
-        if c.code == "A" and len(c.dim) > 1:
-            width = c.dim[-1]
-            if width * int(np.prod(shape)) == c.repeat:
-                out = _decode(np.ascontiguousarray(raw).view(f"S{width}").reshape((n, *shape)))
-        elif c.code != "A" and int(np.prod(shape)) == c.repeat:
-            out = out.reshape((n, *shape))
     return out
 
 
@@ -320,37 +333,70 @@ def _convert_vla(c: _Column, desc: np.ndarray, heap: memoryview, path: str, inde
     return out
 
 
-def _table_data(f: _core.FitsFile, hdu: "HDU") -> np.ndarray:
+def _converter(c: _Column, heap: memoryview, path: str, index: int) -> Convert | None:
+    """How astropy turns the column's stored field into the column it hands out."""
+    if c.vla:
+        return lambda raw: _convert_vla(c, raw, heap, path, index)
+    if c.code == "A":
+        return text
+    if c.code == "L":
+        return logical
+    if c.code == "X":
+        return lambda raw: np.unpackbits(raw, axis=-1)[..., : c.repeat].astype(bool)
+    if c.scale != 1 or c.zero != 0:
+        return lambda raw: _scale(raw, c.code, c.scale, c.zero)
+    return None
+
+
+def _stored_rows(buf: Any, dtype: np.dtype, nrows: int, offset: int) -> np.ndarray:
+    """The rows as a writable array in native byte order (a copy, as astropy's data is)."""
+    if dtype.itemsize == 0:
+        return np.zeros(nrows, dtype=dtype)
+    return np.frombuffer(buf, dtype=dtype, count=nrows, offset=offset).astype(dtype.newbyteorder("="))
+
+
+def _units(h: Header, names: list[str]) -> dict[str, str]:
+    units: dict[str, str] = {}
+    for i, name in enumerate(names, start=1):
+        u = h._first(f"TUNIT{i}")
+        if isinstance(u, str) and u:
+            units[name] = u
+    return units
+
+
+def _header_columns(f: _core.FitsFile, index: int, ascii: bool) -> Callable[[FitsTable], Any]:
+    """The astropy ColDefs of the HDU's header (what astropy's ``hdu.data.columns`` gives)."""
+
+    def make(_: FitsTable) -> Any:
+        from astropy.io import fits as afits
+
+        cls = afits.TableHDU if ascii else afits.BinTableHDU
+        return cls.fromstring(f.header_string(index).encode("ascii", "replace")).columns
+
+    return make
+
+
+def _table_data(f: _core.FitsFile, hdu: "HDU") -> FitsTable:
+    """A binary table as astropy's FITS_rec: the stored record in native byte order, columns
+    converted when read."""
     info = hdu._info
     cols, rowlen = _columns(hdu.header, f.path, hdu.index)
     nrows = info["naxes"][1] if len(info["naxes"]) > 1 else 0
     start = info["data_start"]
     buf = f.buffer()
-    raw = np.frombuffer(buf, dtype=_table_raw_dtype(cols, rowlen), count=nrows, offset=start)
+    dtype = _table_record_dtype(cols, rowlen)
+    record = _stored_rows(buf, dtype, nrows, start)
     theap = hdu.header.get("THEAP", rowlen * nrows)
     heap_start = start + (theap if isinstance(theap, int) and theap >= 0 else rowlen * nrows)
     heap_end = start + info["data_len"]
     heap = memoryview(buf)[min(heap_start, heap_end) : heap_end]
-    fields = []
-    arrays = []
+    convert = {}
     for c in cols:
-        if c.width == 0 and not c.vla:
-            base = "U1" if c.code == "A" else "?" if c.code in "LX" else np.dtype(_BE[c.code]).newbyteorder("=")
-            arr = np.zeros((nrows, 0), dtype=base)
-        else:
-            try:
-                if c.vla:
-                    arr = _convert_vla(c, raw[c.name], heap, f.path, hdu.index)
-                else:
-                    arr = _convert_fixed(c, raw[c.name])
-            except UnicodeDecodeError:
-                raise FormatError(f"{f.path}: HDU {hdu.index}: column {c.name!r} holds non-ASCII bytes") from None
-        fields.append((c.name, arr.dtype, arr.shape[1:]))
-        arrays.append(arr)
-    out = np.empty(nrows, dtype=fields)
-    for (name, _, _), arr in zip(fields, arrays):
-        out[name] = arr
-    return out
+        conv = _converter(c, heap, f.path, hdu.index)
+        if conv is not None:
+            convert[c.name] = conv
+    names = [c.name for c in cols]
+    return FitsTable.build(record, convert, _units(hdu.header, names), _header_columns(f, hdu.index, False))
 
 
 def _raw_image_dtype(bitpix: int) -> str:
@@ -449,7 +495,8 @@ class HDU:
 
     @property
     def data(self) -> Any:
-        """Data as astropy's ``hdu.data`` gives it, in native byte order (None without data)."""
+        """Data as astropy's ``hdu.data`` gives it, in native byte order (None without data); tables
+        as a ``FitsTable`` read like astropy's ``FITS_rec``."""
         if self._data is _UNSET:
             self._data = self._make_data()
         return self._data
@@ -479,59 +526,65 @@ _UNSET = object()
 _ASCII_FMT = re.compile(r"^\s*([AIFEDJ])\s*(\d+)(?:\.(\d+))?\s*$", re.I)
 
 
-def _ascii_table_data(f: _core.FitsFile, hdu: HDU) -> np.ndarray:
-    """ASCII (XTENSION='TABLE') tables: text fields parsed as astropy does."""
+def _ascii_convert(code: str, width: int, null: Any, scale: Any, zero: Any, where: str) -> Convert:
+    """How astropy reads one ASCII-table field: text, or numbers parsed (``D`` exponents, TNULL and
+    blanks as NaN / 0, TSCAL/TZERO)."""
+    if code == "A":
+        return lambda raw: text(raw.astype(f"S{width}", copy=False))
+    recformat = {"I": "i4", "J": "i8", "F": "f8", "E": "f8", "D": "f8"}[code]
+    if code == "I":
+        recformat = "i2" if width <= 4 else "i8" if width > 9 else "i4"
+    nullval = (str(null).strip().encode("ascii") if null is not None else b"")[:width]
+    fill = (b"nan" if code in "DEF" else b"0").rjust(width)
+
+    def parse(raw: np.ndarray) -> np.ndarray:
+        dummy = np.char.replace(np.char.ljust(raw.astype(f"S{width}"), width), b"D", b"E")
+        stripped = np.char.strip(dummy)
+        dummy = np.where(stripped == nullval, fill, dummy)
+        if nullval != b"":
+            dummy = np.where(stripped == b"", fill, dummy)
+        try:
+            arr = np.array(dummy, dtype=recformat)
+        except ValueError as exc:
+            raise FormatError(f"{where}: {exc}") from None
+        return _scale(arr, code, scale, zero) if scale != 1 or zero != 0 else arr
+
+    return parse
+
+
+def _ascii_table_data(f: _core.FitsFile, hdu: HDU) -> FitsTable:
+    """ASCII (XTENSION='TABLE') tables as astropy's FITS_rec: a record of text fields (the last
+    padded to NAXIS1), each column parsed when read."""
     h = hdu.header
     info = hdu._info
     rowlen, nrows = info["naxes"][0], info["naxes"][1]
     tfields = h.get("TFIELDS", 0)
     if not isinstance(tfields, int) or isinstance(tfields, bool) or not 0 <= tfields <= 999:
         raise FormatError(f"{f.path}: HDU {hdu.index}: TFIELDS = {tfields!r} is not valid")
-    raw = np.frombuffer(f.buffer(), dtype=f"S{rowlen}" if rowlen else "S1", count=nrows, offset=info["data_start"])
-    rows = raw.view("u1").reshape(nrows, rowlen)
-    fields, arrays = [], []
+    names, formats, offsets = [], [], []
+    convert: dict[str, Convert] = {}
     seen: set[str] = set()
     for n in range(1, tfields + 1):
-        m = _ASCII_FMT.match(str(h.get(f"TFORM{n}", "")))
-        tbcol = h.get(f"TBCOL{n}")
+        m = _ASCII_FMT.match(str(h._first(f"TFORM{n}", "")))
+        tbcol = h._first(f"TBCOL{n}")
         if not m or not isinstance(tbcol, int):
             raise FormatError(f"{f.path}: HDU {hdu.index}: bad TFORM{n}/TBCOL{n}")
         code, width = m.group(1).upper(), int(m.group(2))
         start = tbcol - 1
         if start < 0 or start + width > rowlen:
             raise FormatError(f"{f.path}: HDU {hdu.index}: column {n} lies outside the row")
-        text = np.ascontiguousarray(rows[:, start : start + width]).view(f"S{width}").reshape(nrows)
-        name = _unique_name(h.get(f"TTYPE{n}"), n, seen)
-        if code == "A":
-            try:
-                arr = _decode(text)
-            except UnicodeDecodeError:
-                raise FormatError(f"{f.path}: HDU {hdu.index}: column {name!r} holds non-ASCII bytes") from None
-        else:
-            recformat = {"I": "i4", "J": "i8", "F": "f8", "E": "f8", "D": "f8"}[code]
-            if code == "I":
-                recformat = "i2" if width <= 4 else "i8" if width > 9 else "i4"
-            null = h.get(f"TNULL{n}")
-            nullval = (str(null).strip().encode("ascii") if null is not None else b"")[:width]
-            fill = (b"nan" if code in "DEF" else b"0").rjust(width)
-            dummy = np.char.replace(np.char.ljust(text, width), b"D", b"E")
-            stripped = np.char.strip(dummy)
-            dummy = np.where(stripped == nullval, fill, dummy)
-            if nullval != b"":
-                dummy = np.where(stripped == b"", fill, dummy)
-            try:
-                arr = np.array(dummy, dtype=recformat)
-            except ValueError as exc:
-                raise FormatError(f"{f.path}: HDU {hdu.index}: column {name!r}: {exc}") from None
-            scale, zero = h.get(f"TSCAL{n}", 1), h.get(f"TZERO{n}", 0)
-            if scale != 1 or zero != 0:
-                arr = _scale(arr, code, scale, zero)
-        fields.append((name, arr.dtype))
-        arrays.append(arr)
-    out = np.empty(nrows, dtype=fields)
-    for (name, _), arr in zip(fields, arrays):
-        out[name] = arr
-    return out
+        name = _unique_name(h._first(f"TTYPE{n}"), n, seen)
+        names.append(name)
+        formats.append(width)
+        offsets.append(start)
+        scale, zero = h._first(f"TSCAL{n}", 1), h._first(f"TZERO{n}", 0)
+        where = f"{f.path}: HDU {hdu.index}: column {name!r}"
+        convert[name] = _ascii_convert(code, width, h._first(f"TNULL{n}"), scale, zero, where)
+    if names:  # astropy pads the last column out to NAXIS1
+        formats[-1] += max(rowlen - (offsets[-1] + formats[-1]), 0)
+    dtype = np.dtype({"names": names, "formats": [f"S{w}" for w in formats], "offsets": offsets, "itemsize": rowlen})
+    record = _stored_rows(f.buffer(), dtype, nrows, info["data_start"])
+    return FitsTable.build(record, convert, _units(h, names), _header_columns(f, hdu.index, True))
 
 
 class FitsFile:

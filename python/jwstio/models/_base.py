@@ -11,33 +11,11 @@ from typing import Any
 import numpy as np
 
 from .. import fits
+from .._table import FitsTable, logical, text
 from ..errors import FormatError
 from . import _schema
 
 __all__ = ["DataModel", "ObjectNode", "ListNode", "FitsTable"]
-
-
-class FitsTable(np.ndarray):
-    """A table (structured array) read from a FITS binary table, with the column units."""
-
-    units: dict[str, str]
-
-    def __array_finalize__(self, obj: Any) -> None:
-        self.units = dict(getattr(obj, "units", {}) or {})
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return self.dtype.names or ()
-
-    def to_table(self):
-        """The table as an astropy Table, with units."""
-        from astropy.table import Table
-
-        t = Table(np.asarray(self))
-        for name, unit in self.units.items():
-            if name in t.colnames and unit:
-                t[name].unit = unit
-        return t
 
 
 # --- lazily loaded values ---------------------------------------------------------------------
@@ -63,16 +41,12 @@ class HduArray(_Lazy):
         self.nid = nid
 
     def load(self, model: DataModel, path: tuple) -> Any:
-        hdu = model._fits[self.index]
-        data = hdu.data
+        data = model._fits[self.index].data
         if data is None:
             return None
-        if data.dtype.names is not None:
-            data = data.view(FitsTable)
-            data.units = _table_units(hdu)
-        if self.nid is not None:
-            data = cast(data, self.nid, model._fits.path, path)
-        return data
+        if self.nid is None:  # a ``fits:`` source of the tree: tables are cast as the schema says
+            return _schema_table(model, data, path)
+        return cast(data, self.nid, model._fits.path, path)
 
     def shape(self, model: DataModel) -> tuple[int, ...]:
         return model._fits[self.index].shape
@@ -87,12 +61,12 @@ class MigratedMovingTarget(HduArray):
     def load(self, model: DataModel, path: tuple) -> Any:
         from numpy.lib.recfunctions import merge_arrays
 
-        hdu = model._fits[self.index]
-        rows = len(hdu.data)
-        v2 = np.full(rows, np.nan, dtype=[("mt_v2", ">f8")])
-        v3 = np.full(rows, np.nan, dtype=[("mt_v3", ">f8")])
-        data = merge_arrays((np.asarray(hdu.data), v2, v3), flatten=True).view(FitsTable)
-        data.units = _table_units(hdu)
+        src = model._fits[self.index].data
+        rows = len(src)
+        v2 = np.full(rows, np.nan, dtype=[("mt_v2", "f8")])
+        v3 = np.full(rows, np.nan, dtype=[("mt_v3", "f8")])
+        record = merge_arrays((src.view(np.ndarray), v2, v3), flatten=True)
+        data: np.ndarray = FitsTable.build(record, src._convert, src._units)
         if self.nid is not None:
             data = cast(data, self.nid, model._fits.path, path)
         return data
@@ -107,7 +81,7 @@ class BlockArray(_Lazy):
         self.node = node
 
     def load(self, model: DataModel, path: tuple) -> Any:
-        return model._asdf_doc().array(self.node)
+        return _schema_table(model, model._asdf_doc().array(self.node), path)
 
 
 class TaggedObject(_Lazy):
@@ -138,7 +112,8 @@ class ParentValue(_Lazy):
         container: Any = self.parent._instance
         for p in self.path[:-1]:
             container = container[p]
-        return self.parent._resolve(container, self.path[-1], self.path)
+        value = self.parent._resolve(container, self.path[-1], self.path)
+        return _schema_table(model, value, path)  # the parent's schema may have no table there
 
 
 class DefaultArray(_Lazy):
@@ -168,15 +143,20 @@ class DefaultArray(_Lazy):
         return out
 
 
-def _table_units(hdu: fits.HDU) -> dict[str, str]:
-    h = hdu.header
-    names = hdu.data.dtype.names or ()
-    units: dict[str, str] = {}
-    for i, name in enumerate(names, start=1):
-        u = h.get(f"TUNIT{i}")
-        if isinstance(u, str) and u:
-            units[name] = u
-    return units
+def _schema_table(model: DataModel, value: Any, path: tuple) -> Any:
+    """A structured array cast as the model's schema gives the table at ``path`` (unchanged when
+    the schema has no table there), as stdatamodels casts every value it hands out."""
+    if not isinstance(value, np.ndarray) or value.dtype.names is None:
+        return value
+    nid: int = _schema.model(type(model).__name__)["root"]
+    for p in path:
+        sub = _schema.child(nid, p)
+        if sub is None:
+            return value
+        nid = sub
+    if _schema.table_columns(nid) is None:
+        return value
+    return cast(value, nid, model._fits.path if model._fits else "<model>", path)
 
 
 def cast(data: np.ndarray, nid: int, path: str, where: tuple) -> np.ndarray:
@@ -203,6 +183,9 @@ def cast(data: np.ndarray, nid: int, path: str, where: tuple) -> np.ndarray:
 
 
 def _cast_table(data: np.ndarray, cols: list, extra_ok: bool, path: str, where: tuple) -> FitsTable:
+    """The table as stdatamodels' ``_cast`` + ``_as_fitsrec`` leave it: the schema's columns (names,
+    dtypes, order; a shape taken from the data where the schema gives none) with text stored as
+    bytes and int8 as FITS_rec's ``L`` codes, then the allowed extra columns as read."""
     in_names = data.dtype.names or ()
     lower = {n.lower(): n for n in reversed(in_names)}
     want = [c[0].lower() for c in cols]
@@ -213,31 +196,38 @@ def _cast_table(data: np.ndarray, cols: list, extra_ok: bool, path: str, where: 
             f"{path}: {_dotted(where)}: Column names don't match schema. "
             f"Schema has {set(c.lower() for c in missing)}. Data has {set(e.lower() for e in extra)}"
         )
-    fields = []
-    sources = []
+    table = data if isinstance(data, FitsTable) else FitsTable.build(data)
+    raw = table.view(np.ndarray)
+    fields, values, sources = [], [], []
+    convert: dict[str, Any] = {}
     for name, _dt, npstr, shape, _ndim, _max in cols:
         src = lower[name.lower()]
-        cell = data.dtype[src].shape
+        stored = table._convert.get(src)
         dt = np.dtype(npstr)
-        if data.dtype[src].base.kind == "b" and dt == np.dtype("i1"):
-            # A FITS L column is stored as int8: an int8 schema leaves astropy's FITS_rec
-            # untouched, so the values stay booleans.
-            dt = np.dtype(bool)
-        elif dt.kind == "S":  # FITS_rec hands string columns out as str
-            dt = np.dtype(f"U{dt.itemsize}")
-        elif dt.byteorder in "<>":
-            dt = dt.newbyteorder("=")
-        fields.append((name, dt, tuple(shape) if shape else cell))
+        if dt.kind == "S":  # bytes in the record, str when read
+            value = raw[src] if stored is text or raw.dtype[src].base.kind == "S" else table.field(src)
+            convert[name] = text
+        elif dt == np.dtype("i1"):  # astropy's ColDefs makes an int8 column logical: T/F codes
+            value = raw[src] if stored is logical else np.where(table.field(src).astype(bool), ord("T"), ord("F"))
+            convert[name] = logical
+        else:
+            if dt.byteorder in "<>":
+                dt = dt.newbyteorder("=")
+            value = table.field(src)
+        fields.append((name, dt, tuple(shape) if shape else value.shape[1:]))
+        values.append(value)
         sources.append(src)
     for e in extra:
-        fields.append((e, data.dtype[e].base, data.dtype[e].shape))
+        fields.append((e, raw.dtype[e].base, raw.dtype[e].shape))
+        values.append(raw[e])
         sources.append(e)
-    out = np.empty(len(data), dtype=fields).view(FitsTable)
-    for (name, _, _), src in zip(fields, sources):
-        out[name] = data[src]
-    units = getattr(data, "units", {})
-    out.units = {f[0]: units[s] for f, s in zip(fields, sources) if s in units}
-    return out
+        if e in table._convert:
+            convert[e] = table._convert[e]
+    out = np.empty(len(raw), dtype=fields)
+    for (name, _, _), value in zip(fields, values):
+        out[name] = value
+    units = table._units
+    return FitsTable.build(out, convert, {f[0]: units[s] for f, s in zip(fields, sources) if s in units})
 
 
 def _dotted(path: tuple) -> str:

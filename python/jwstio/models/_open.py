@@ -147,6 +147,8 @@ def _slit_model(ms: DataModel, key: int) -> DataModel:
             elif not f"{prefix}{k}".startswith(("meta", "extra_fits")):
                 if isinstance(v, _Lazy):
                     v = ParentValue(ms, ("slits", j) + path + (k,), v.is_array)
+                elif isinstance(v, np.ndarray) and v.dtype.names is not None:  # cast as SlitModel's
+                    v = ParentValue(ms, ("slits", j) + path + (k,), True)
                 kwargs[f"{prefix}{k}"] = v
 
     leaves(slit.instance, "", ())
