@@ -299,8 +299,11 @@ def test_segments_read_as_one_exposure(tmp_path, kind):
         # int_times joined as jwst's calwebb_tso3 joins them: nints rows, by integration number.
         it = exp.int_times
         want = np.concatenate([np.asarray(r.int_times) for r in refs])
-        assert len(it) == 9
+        assert len(it) == 9 and type(it) is type(exp.segments[0].int_times)
         assert list(it["integration_number"]) == list(range(1, 10))
+        assert it.names == list(refs[0].int_times.columns.names)
+        assert it.columns.units == refs[0].int_times.columns.units
+        assert np.asarray(it).dtype == np.asarray(refs[0].int_times).dtype.newbyteorder("=")
         for name in want.dtype.names:
             np.testing.assert_array_equal(np.asarray(it[name]), np.asarray(want[name]))
         for i, (data,) in jwstio.iter_integrations(exp, ["data"]):

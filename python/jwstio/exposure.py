@@ -18,6 +18,7 @@ import numpy as np
 
 from . import models
 from ._section import _VALID, _expand, _is_array_index
+from ._table import FitsTable
 from .errors import FileNotFoundError as _FileNotFoundError
 from .errors import FormatError
 from .filename import parse_filename
@@ -214,21 +215,21 @@ class Exposure:
         nstripe = 1
         if name == "int_times_stripe":
             nstripe = int(max(np.max(t[t.dtype.names[1]]) for t in tables))
-        out = np.zeros(nints * nstripe, dtype=tables[0].dtype).view(type(tables[0]))
-        for attr in ("units",):
-            if hasattr(tables[0], attr):
-                setattr(out, attr, getattr(tables[0], attr))
-        names = tables[0].dtype.names
+        first = tables[0]
+        record = np.zeros(nints * nstripe, dtype=np.asarray(first).dtype)
+        names = record.dtype.names
         for m, t in zip(self.segments, [getattr(m, name, None) for m in self.segments]):
             if t is None:
                 continue
             for row in np.asarray(t):
                 n = int(row[names[0]])
                 idx = n - 1 if name == "int_times" else (n - 1) * nstripe + int(row[names[1]]) - 1
-                if not 0 <= idx < len(out):
+                if not 0 <= idx < len(record):
                     raise FormatError(f"{m._fits.path}: {name} row for integration {n} is outside the exposure")
-                out[idx] = row
-        return out
+                record[idx] = row
+        if isinstance(first, FitsTable):  # the same column conversions and units
+            return FitsTable.build(record, first._convert, dict(first._units), first._make_columns)
+        return record
 
     def close(self) -> None:
         for m in self.segments:
