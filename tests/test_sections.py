@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import weakref
 
 import numpy as np
 import pytest
@@ -244,6 +245,21 @@ def test_iter_integrations_several_arrays(tmp_path):
         np.testing.assert_array_equal(data, ref.data[i])
         np.testing.assert_array_equal(dq, ref.dq[i])
         np.testing.assert_array_equal(err, ref.err[i])
+    # Arrays still referenced (or viewed) are never refilled; the others are reused.
+    kept = [(i, data, dq[0]) for i, (data, dq, _) in jwstio.iter_integrations(m, ["data", "dq", "err"])]
+    assert len({id(d) for _, d, _ in kept}) == 5
+    for i, data, dq0 in kept:
+        np.testing.assert_array_equal(data, ref.data[i])
+        np.testing.assert_array_equal(dq0, ref.dq[i][0])
+    it = jwstio.iter_integrations(m, ["data"])
+    _, (a0,) = next(it)
+    first = weakref.ref(a0)
+    del a0
+    _, (a1,) = next(it)
+    _, (a2,) = next(it)
+    assert a1 is first() and a2 is not a1  # the first array, no longer referenced, refilled
+    np.testing.assert_array_equal(a1, ref.data[1])
+    np.testing.assert_array_equal(a2, ref.data[2])
     with pytest.raises(ValueError, match="first axis"):
         next(jwstio.iter_integrations(m, ["data", "area"]))
     ref.close()

@@ -72,6 +72,11 @@ class Section:
         return self.shape[0]
 
     def __getitem__(self, key: Any) -> np.ndarray:
+        return self._get(key)
+
+    def _get(self, key: Any, out: np.ndarray | None = None) -> np.ndarray:
+        """``self[key]``, read into ``out`` when given (a basic index; ``out`` writeable,
+        C-contiguous, of the result's dtype and shape)."""
         parts = _expand(key, self.ndim)
         if any(_is_array_index(k) for k in parts):
             return self._advanced(parts)
@@ -97,10 +102,8 @@ class Section:
                     raise IndexError(f"index {i} is out of bounds for axis {axis} with size {d}")
                 sel.append((i % d, 0, 0))
             axis += 1
-        out = self._file.section(self._index, sel)
-        if None in post:
-            out = out[tuple(post)]
-        return out
+        got = self._file.section(self._index, sel, None if None in post else out)
+        return got[tuple(post)] if None in post else got
 
     def _advanced(self, parts: list[Any]) -> np.ndarray:
         """Read the bounding part along integer-array and integer axes, then index it."""

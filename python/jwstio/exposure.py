@@ -11,6 +11,7 @@ from __future__ import annotations
 import glob
 import operator
 import os
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Union
 
@@ -35,10 +36,11 @@ def iter_integrations(
     source: PathLike | models.DataModel | Exposure, names: Sequence[str] = ("data",)
 ) -> Iterator[tuple[int, tuple[np.ndarray, ...]]]:
     """Yield ``(i, (array_0, array_1, ...))`` for each integration ``i``: index ``i`` of the
-    first axis of each named array, read on its own while the next one is being fetched.
+    first axis of each named array, read on its own while the system reads the next one ahead.
 
     ``source`` is a path, an open model or an :class:`Exposure`. Arrays must share their
-    first axis. Only one integration of each array is held at a time.
+    first axis. An array of an earlier integration that nothing references any more (not
+    you, not a view of it) is filled again for a later one instead of allocating new memory.
     """
     if isinstance(names, str):
         names = (names,)
@@ -51,11 +53,32 @@ def iter_integrations(
     n = counts.pop()
     for s in sections:
         _prefetch(s, 0)
+    pools: list[list[np.ndarray]] = [[] for _ in sections]
     for i in range(n):
-        arrays = tuple(s[i] for s in sections)
+        arrays = tuple(_read(s, i, pool) for s, pool in zip(sections, pools))
         for s in sections:
             _prefetch(s, i + 1)
         yield i, arrays
+        del arrays
+
+
+def _read(section: Any, i: int, pool: list[np.ndarray]) -> np.ndarray:
+    """``section[i]``, into an array of ``pool`` that only the pool still holds, if any."""
+    get = getattr(section, "_get", None)
+    if get is None:
+        return section[i]
+    free = None
+    for k in range(len(pool)):
+        # References: the pool's and getrefcount's argument; none from anyone else.
+        if sys.getrefcount(pool[k]) == 2:
+            free = pool.pop(k)
+            break
+    out = get(i, free)
+    if free is not None and out is not free:
+        free = None  # not used (a cast or a fancy section): let it go
+    pool.append(out)
+    del pool[:-2]  # the one the caller holds and the one before it
+    return out
 
 
 def _prefetch(section: Any, i: int) -> None:
@@ -285,6 +308,10 @@ class ExposureSection:
             _prefetch(self._secs[k], j)
 
     def __getitem__(self, key: Any) -> np.ndarray:
+        return self._get(key)
+
+    def _get(self, key: Any, out: np.ndarray | None = None) -> np.ndarray:
+        """``self[key]``; an integration's part read into ``out`` when it can be."""
         parts = _expand(key, self.ndim)
         if parts and parts[0] is None:
             if any(_is_array_index(p) for p in parts):
@@ -293,7 +320,10 @@ class ExposureSection:
         first, rest = parts[0], tuple(parts[1:])
         if not _is_array_index(first) and not isinstance(first, slice):
             k, j = self._exp.locate(_index(first))
-            return self._secs[k][(j, *rest)].astype(self.dtype, copy=False)
+            sec = self._secs[k]
+            if hasattr(sec, "_get") and sec.dtype == self.dtype:
+                return sec._get((j, *rest), out)
+            return sec[(j, *rest)].astype(self.dtype, copy=False)
         if any(_is_array_index(p) for p in rest):
             raise IndexError(
                 "across segments, index the integration axis with an integer when other axes use arrays"

@@ -51,9 +51,7 @@ fn value<'t, 'a>(map: &'t [(std::borrow::Cow<'a, str>, V<'a>)], key: &str) -> Op
 /// (jwst then fails or reads something the general path must decide).
 fn find<'a>(tree: &V<'a>) -> Option<Found<'a>> {
     let V::Map(top) = tree else { return None };
-    let Some(meta) = value(top, "meta") else {
-        return None;
-    };
+    let meta = value(top, "meta")?;
     let V::Map(meta) = meta else { return None };
     let group_id = value(meta, "group_id").cloned();
     let mut observation = Vec::new();

@@ -9,7 +9,7 @@ use crate::fits::Value;
 use crate::mmap::Mapped;
 use crate::section::{self, Layout, Sel, Source};
 use numpy::ndarray::IxDyn;
-use numpy::{PyArray, PyArrayMethods};
+use numpy::{PyArray, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyIndexError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyComplex, PyDict, PyList, PyTuple};
@@ -130,6 +130,24 @@ fn filled<'py, T: numpy::Element + bytemuck::Pod>(
     Ok(arr.into_any())
 }
 
+/// Call `$f::<T>($args)` with `T` the Rust type of an [`OutType`].
+macro_rules! by_out_type {
+    ($out:expr, $f:ident($($args:expr),*)) => {
+        match $out {
+            OutType::U8 => $f::<u8>($($args),*),
+            OutType::I8 => $f::<i8>($($args),*),
+            OutType::I16 => $f::<i16>($($args),*),
+            OutType::U16 => $f::<u16>($($args),*),
+            OutType::I32 => $f::<i32>($($args),*),
+            OutType::U32 => $f::<u32>($($args),*),
+            OutType::I64 => $f::<i64>($($args),*),
+            OutType::U64 => $f::<u64>($($args),*),
+            OutType::F32 => $f::<f32>($($args),*),
+            OutType::F64 => $f::<f64>($($args),*),
+        }
+    };
+}
+
 /// A native array of `out`'s type and `shape`, filled by `fill`.
 fn native_array<'py>(
     py: Python<'py>,
@@ -138,18 +156,27 @@ fn native_array<'py>(
     path: &str,
     fill: &mut dyn FnMut(&mut [u8]) -> PyResult<()>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    match out {
-        OutType::U8 => filled::<u8>(py, shape, path, fill),
-        OutType::I8 => filled::<i8>(py, shape, path, fill),
-        OutType::I16 => filled::<i16>(py, shape, path, fill),
-        OutType::U16 => filled::<u16>(py, shape, path, fill),
-        OutType::I32 => filled::<i32>(py, shape, path, fill),
-        OutType::U32 => filled::<u32>(py, shape, path, fill),
-        OutType::I64 => filled::<i64>(py, shape, path, fill),
-        OutType::U64 => filled::<u64>(py, shape, path, fill),
-        OutType::F32 => filled::<f32>(py, shape, path, fill),
-        OutType::F64 => filled::<f64>(py, shape, path, fill),
+    by_out_type!(out, filled(py, shape, path, fill))
+}
+
+/// Let `fill` overwrite `out`, a caller's array, when it is writeable, C-contiguous and of
+/// exactly this element type and shape.
+fn refill<T: numpy::Element + bytemuck::Pod>(
+    out: &Bound<'_, PyAny>,
+    shape: &[usize],
+    path: &str,
+    fill: &mut dyn FnMut(&mut [u8]) -> PyResult<()>,
+) -> PyResult<()> {
+    let bad = |why: &str| PyValueError::new_err(format!("{path}: out array {why}"));
+    let arr = out
+        .cast::<PyArray<T, IxDyn>>()
+        .map_err(|_| bad("has another dtype"))?;
+    if arr.shape() != shape {
+        return Err(bad("has another shape"));
     }
+    let mut rw = arr.try_readwrite().map_err(|_| bad("is not writeable"))?;
+    let slice = rw.as_slice_mut().map_err(|_| bad("is not contiguous"))?;
+    fill(bytemuck::cast_slice_mut(slice))
 }
 
 #[pymethods]
@@ -381,12 +408,15 @@ impl FitsFile {
     }
 
     /// Part of HDU `i`'s image: one (start, step, count) per axis in NumPy order, step 0
-    /// meaning the single index `start` (the axis dropped). Only the selected bytes are read.
+    /// meaning the single index `start` (the axis dropped). Only the selected bytes are read,
+    /// into a new array or into `out` (writeable, C-contiguous, of the result's dtype and shape).
+    #[pyo3(signature = (i, sel, out = None))]
     fn section<'py>(
         &self,
         py: Python<'py>,
         i: isize,
         sel: Vec<(usize, isize, usize)>,
+        out: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let h = self.hdu(i)?;
         let path = &self.path;
@@ -414,9 +444,16 @@ impl FitsFile {
             None => Source::Memory(self.map.bytes().get(h.data_start..).unwrap_or(&[])),
         };
         let bp = h.bitpix;
-        native_array(py, plan.out(), &layout.shape, path, &mut |bytes| {
+        let mut fill = |bytes: &mut [u8]| -> PyResult<()> {
             py.detach(|| section::read(src, bp, &plan, &layout, bytes))
                 .map_err(|e| Error::io(&e).with_path(std::path::Path::new(path)).into())
-        })
+        };
+        match out {
+            Some(out) => {
+                by_out_type!(plan.out(), refill(&out, &layout.shape, path, &mut fill))?;
+                Ok(out)
+            }
+            None => native_array(py, plan.out(), &layout.shape, path, &mut fill),
+        }
     }
 }

@@ -40,8 +40,13 @@ class ModelSection:
         return len(self._section)
 
     def __getitem__(self, key: Any) -> np.ndarray:
-        out = self._section[key]
-        return out if self._dtype is None else out.astype(self._dtype)
+        return self._get(key)
+
+    def _get(self, key: Any, out: np.ndarray | None = None) -> np.ndarray:
+        """``self[key]``, read into ``out`` when it can be (see ``Section._get``)."""
+        if self._dtype is not None:
+            return self._section[key].astype(self._dtype)
+        return self._section._get(key, out)
 
     def prefetch(self, i: int) -> None:
         """Ask the system to start reading index ``i`` of the first axis (no-op once loaded)."""
