@@ -15,7 +15,8 @@ enum Store {
 
 pub struct Mapped {
     store: Store,
-    file: File,
+    /// None for bytes that are no file's (a remote object's fetched ranges).
+    file: Option<File>,
 }
 
 /// gzip member magic.
@@ -31,7 +32,7 @@ impl Mapped {
         if len == 0 {
             return Ok(Mapped {
                 store: Store::Empty,
-                file,
+                file: Some(file),
             });
         }
         // SAFETY: the map is read-only and private to this process. The data may change if
@@ -50,13 +51,26 @@ impl Mapped {
                 .map_err(|e| Error::format(format!("gzip data is corrupt: {e}")).with_path(path))?;
             return Ok(Mapped {
                 store: Store::Memory(out),
-                file,
+                file: Some(file),
             });
         }
         Ok(Mapped {
             store: Store::Map(map),
-            file,
+            file: Some(file),
         })
+    }
+
+    /// Bytes held in memory: a remote object's fetched ranges at their offsets (see
+    /// [`crate::store::sparse`]).
+    pub fn from_memory(bytes: Vec<u8>) -> Mapped {
+        Mapped {
+            store: if bytes.is_empty() {
+                Store::Empty
+            } else {
+                Store::Memory(bytes)
+            },
+            file: None,
+        }
     }
 
     /// The open file, for positioned reads; None when the bytes are not the file's own
@@ -64,7 +78,7 @@ impl Mapped {
     pub fn file(&self) -> Option<&File> {
         match self.store {
             Store::Memory(_) => None,
-            _ => Some(&self.file),
+            _ => self.file.as_ref(),
         }
     }
 

@@ -14,6 +14,7 @@ __all__ = [
     "FileNotFoundError",
     "PermissionError",
     "IsADirectoryError",
+    "TimeoutError",
 ]
 
 
@@ -50,6 +51,10 @@ class PermissionError(JwstioOSError, builtins.PermissionError):  # noqa: A001
 
 class IsADirectoryError(JwstioOSError, builtins.IsADirectoryError):  # noqa: A001
     """A directory was given where a file was expected."""
+
+
+class TimeoutError(JwstioOSError, builtins.TimeoutError):  # noqa: A001
+    """A remote object did not answer in time (after the retries)."""
 
 
 class KeyNotFoundError(JwstioError, KeyError):

@@ -323,7 +323,15 @@ def scan(
                 roots, keys, names, patterns, recursive, threads, client, lazy, filename_fields,
                 callbacks=callbacks,
             )
-        paths, errors, columns = _run(roots, keys, patterns, recursive, threads, callbacks)
+        remote = [r.startswith(("s3://", "http://", "https://")) for r in roots]
+        if any(remote):
+            if not all(remote):
+                raise ValueError("scan either URLs (s3://, http(s)://) or local paths, not both at once")
+            from . import store
+
+            paths, errors, columns = store.scan(roots, keys, patterns, recursive, threads, callbacks)
+        else:
+            paths, errors, columns = _run(roots, keys, patterns, recursive, threads, callbacks)
     finally:
         if bar is not None:
             bar.close()

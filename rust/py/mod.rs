@@ -6,6 +6,7 @@ mod errors;
 mod fits;
 mod metadata;
 mod scan;
+mod store;
 
 use pyo3::prelude::*;
 
@@ -16,5 +17,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     asdf::register(m)?;
     scan::register(m)?;
     metadata::register(m)?;
+    store::register(m)?;
     Ok(())
 }

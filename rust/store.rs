@@ -1,0 +1,392 @@
+//! FITS headers from byte ranges of a remote object (an object store or an HTTP server).
+//!
+//! The core never talks to the network: the caller fetches ranges and hands them in as
+//! [`Parts`]; a walk over them either finishes or says which range it needs next
+//! ([`Step::Need`]), and the caller fetches it and walks again (the walk is microseconds, a
+//! request tens of milliseconds). Headers are parsed by the same code as local files
+//! ([`crate::fits::header`], [`crate::fits::hdu::from_header`]) and checked against the
+//! object's size, so a remote file indexes exactly as the same file on disk.
+
+use crate::error::{Error, Result};
+use crate::fits::hdu::{from_header, Hdu};
+use crate::fits::header::{find_end, Header, BLOCK, CARD};
+use crate::fits::Value;
+use crate::scan::{lookup, Query, MAX_HEADER};
+
+/// Bytes asked for at a header whose first block is not there yet.
+pub const MIN_FETCH: u64 = 64 << 10;
+
+/// Byte ranges of one object of `len` bytes, kept sorted and merged (adjacent or overlapping
+/// ranges become one), so a header that spans two fetches is one contiguous slice.
+#[derive(Debug, Clone, Default)]
+pub struct Parts {
+    pub len: u64,
+    chunks: Vec<(u64, Vec<u8>)>,
+}
+
+impl Parts {
+    pub fn new(len: u64) -> Parts {
+        Parts {
+            len,
+            chunks: Vec::new(),
+        }
+    }
+
+    /// Add the bytes at `off` (cut to the object's size).
+    pub fn add(&mut self, off: u64, bytes: &[u8]) {
+        if off >= self.len || bytes.is_empty() {
+            return;
+        }
+        let keep = ((self.len - off) as usize).min(bytes.len());
+        let (mut start, mut data) = (off, bytes[..keep].to_vec());
+        let mut out: Vec<(u64, Vec<u8>)> = Vec::with_capacity(self.chunks.len() + 1);
+        for (o, b) in std::mem::take(&mut self.chunks) {
+            let end = o + b.len() as u64;
+            let new_end = start + data.len() as u64;
+            if end < start || o > new_end {
+                out.push((o, b));
+                continue;
+            }
+            // Overlapping or touching: merge into one range (the bytes are the same object's).
+            let lo = o.min(start);
+            let hi = end.max(new_end);
+            let mut merged = vec![0u8; (hi - lo) as usize];
+            merged[(o - lo) as usize..(end - lo) as usize].copy_from_slice(&b);
+            merged[(start - lo) as usize..(new_end - lo) as usize].copy_from_slice(&data);
+            start = lo;
+            data = merged;
+        }
+        out.push((start, data));
+        out.sort_by_key(|c| c.0);
+        self.chunks = out;
+    }
+
+    /// The fetched bytes from `off` to the end of the range holding it.
+    pub fn from(&self, off: u64) -> Option<&[u8]> {
+        self.chunks.iter().find_map(|(o, b)| {
+            let end = o + b.len() as u64;
+            (off >= *o && off < end).then(|| &b[(off - o) as usize..])
+        })
+    }
+
+    /// Whether `[off, off + n)` has been fetched.
+    pub fn has(&self, off: u64, n: u64) -> bool {
+        n == 0 || self.from(off).is_some_and(|b| b.len() as u64 >= n)
+    }
+
+    pub fn chunks(&self) -> &[(u64, Vec<u8>)] {
+        &self.chunks
+    }
+
+    /// Fetched bytes in all.
+    pub fn fetched(&self) -> u64 {
+        self.chunks.iter().map(|c| c.1.len() as u64).sum()
+    }
+}
+
+/// What a walk over [`Parts`] gives: its result, or the range it needs first.
+#[derive(Debug)]
+pub enum Step<T> {
+    Done(T),
+    Need { offset: u64, len: u64 },
+}
+
+/// One header walked: the HDU, or the end of the file's HDUs.
+enum At {
+    Hdu(Box<Hdu>, u64),
+    End,
+    Need(u64, u64),
+}
+
+/// `want` bytes from `off`, cut to the object.
+fn need(parts: &Parts, off: u64, want: u64) -> At {
+    At::Need(off, want.min(parts.len.saturating_sub(off)).max(1))
+}
+
+/// The header of HDU `index` starting at `start`, with the rules of [`crate::fits::hdu::index`]
+/// (trailing bytes that are not an extension end the file; a missing final padding block is
+/// tolerated) and, with `strict_blocks`, the scanner's (a header block cut short is an error).
+fn header_at(parts: &Parts, start: u64, index: usize, strict_blocks: bool) -> Result<At> {
+    let Some(have) = parts.from(start) else {
+        return Ok(need(parts, start, MIN_FETCH));
+    };
+    let at_eof = start + have.len() as u64 >= parts.len;
+    if index == 0 {
+        if have.len() < CARD && !at_eof {
+            return Ok(need(parts, start + have.len() as u64, MIN_FETCH));
+        }
+        if have.len() < CARD || &have[..9.min(have.len())] != b"SIMPLE  =" {
+            return Err(Error::format(
+                "not a FITS file: does not start with 'SIMPLE  ='",
+            ));
+        }
+    } else {
+        if have.len() < 8 && !at_eof {
+            return Ok(need(parts, start + have.len() as u64, MIN_FETCH));
+        }
+        if have.len() < 8 || &have[..8] != b"XTENSION" {
+            return Ok(At::End);
+        }
+    }
+    let Some((hdr_len, end_off)) = find_end(have) else {
+        if at_eof {
+            return Err(Error::format(format!(
+                "HDU {index}: header has no END card (file ends {} bytes into the header)",
+                have.len()
+            )));
+        }
+        if have.len() >= MAX_HEADER {
+            return Err(Error::format(format!(
+                "HDU {index}: no END card in the first {MAX_HEADER} header bytes"
+            )));
+        }
+        // Grown geometrically: a long header costs a few requests, not one per block.
+        let more = (have.len() as u64).max(MIN_FETCH);
+        return Ok(need(parts, start + have.len() as u64, more));
+    };
+    let hdr_end = start + hdr_len as u64;
+    if strict_blocks && hdr_end > parts.len {
+        return Err(Error::format(format!(
+            "HDU {index}: header block cut short: the file ends {} bytes before the end of \
+             the header's last 2880-byte block (truncated?)",
+            hdr_end - parts.len
+        )));
+    }
+    let header = Header::from_cards(have[..end_off].to_vec())?;
+    let (hdu, next) = from_header(header, index, start as usize, hdr_len, parts.len)?;
+    Ok(At::Hdu(Box::new(hdu), next as u64))
+}
+
+/// Walk the headers from the start of the object until `stop(&hdu)` says so or the HDUs end.
+fn walk(
+    parts: &Parts,
+    strict_blocks: bool,
+    stop: &mut dyn FnMut(&Hdu) -> bool,
+) -> Result<Step<Vec<Hdu>>> {
+    if parts.len == 0 {
+        return Err(Error::format("empty file"));
+    }
+    let mut hdus = Vec::new();
+    let mut start = 0u64;
+    loop {
+        match header_at(parts, start, hdus.len(), strict_blocks)? {
+            At::Need(offset, len) => return Ok(Step::Need { offset, len }),
+            At::End => break,
+            At::Hdu(hdu, next) => {
+                let done = stop(&hdu);
+                hdus.push(*hdu);
+                if done || next >= parts.len {
+                    break;
+                }
+                start = next;
+            }
+        }
+    }
+    Ok(Step::Done(hdus))
+}
+
+/// Every HDU of the object, as [`crate::fits::hdu::index`] gives them for the file on disk.
+pub fn index(parts: &Parts) -> Result<Step<Vec<Hdu>>> {
+    walk(parts, false, &mut |_| false)
+}
+
+/// The query's values, read as [`crate::scan::scan_file`] reads them from a local file: headers
+/// up to the last HDU the query needs. Values found before an error are lost with the error
+/// (the caller's row gets the error).
+pub fn scan(parts: &Parts, query: &Query) -> Result<Step<Vec<Option<Value>>>> {
+    let specs = &query.specs;
+    let mut values = vec![None; specs.len()];
+    let mut pending: Vec<usize> = (0..specs.len()).collect();
+    let step = walk(parts, true, &mut |hdu| {
+        pending.retain(|&i| {
+            if specs[i].hdu.matches(hdu) {
+                values[i] = lookup(&hdu.header, &specs[i].key);
+                false
+            } else {
+                true
+            }
+        });
+        pending.is_empty()
+    })?;
+    Ok(match step {
+        Step::Done(_) => Step::Done(values),
+        Step::Need { offset, len } => Step::Need { offset, len },
+    })
+}
+
+/// The object's bytes at their offsets, zero elsewhere: what [`crate::mmap::Mapped`] holds for
+/// a remote file. The allocation is zeroed by the allocator (pages nobody writes are never
+/// touched), so only the fetched ranges cost memory.
+pub fn sparse(parts: &Parts) -> Result<Vec<u8>> {
+    let len = usize::try_from(parts.len)
+        .map_err(|_| Error::format(format!("object of {} bytes is too large", parts.len)))?;
+    let mut out = vec![0u8; len];
+    for (o, b) in &parts.chunks {
+        let o = *o as usize;
+        out[o..o + b.len()].copy_from_slice(b);
+    }
+    Ok(out)
+}
+
+/// A header block's worth of bytes rounded up: ranges for data are fetched whole blocks.
+pub fn round_up(n: u64) -> u64 {
+    n.div_ceil(BLOCK as u64) * BLOCK as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn card(s: &str) -> Vec<u8> {
+        let mut c = s.as_bytes().to_vec();
+        c.resize(CARD, b' ');
+        c
+    }
+
+    fn header(cards: &[&str], extra: usize) -> Vec<u8> {
+        let mut h: Vec<u8> = cards.iter().flat_map(|c| card(c)).collect();
+        for i in 0..extra {
+            h.extend(card(&format!("KEY{i:05}= {i}")));
+        }
+        h.extend(card("END"));
+        h.resize(h.len().div_ceil(BLOCK) * BLOCK, b' ');
+        h
+    }
+
+    /// Primary with `extra` cards, then an IMAGE of `n` f32 values named SCI, then a table.
+    fn file(extra: usize, n: usize) -> Vec<u8> {
+        let mut f = header(
+            &[
+                "SIMPLE  =                    T",
+                "BITPIX  =                    8",
+                "NAXIS   =                    0",
+                "EXP_TYPE= 'NRS_MSASPEC'",
+            ],
+            extra,
+        );
+        f.extend(header(
+            &[
+                "XTENSION= 'IMAGE   '",
+                "BITPIX  =                  -32",
+                "NAXIS   =                    1",
+                &format!("NAXIS1  = {n:20}"),
+                "PCOUNT  =                    0",
+                "GCOUNT  =                    1",
+                "EXTNAME = 'SCI     '",
+                "BUNIT   = 'MJy/sr'",
+            ],
+            0,
+        ));
+        let mut d = vec![0u8; n * 4];
+        d.resize(d.len().div_ceil(BLOCK) * BLOCK, 0);
+        f.extend(d);
+        f.extend(header(
+            &[
+                "XTENSION= 'BINTABLE'",
+                "BITPIX  =                    8",
+                "NAXIS   =                    2",
+                "NAXIS1  =                    4",
+                "NAXIS2  =                    1",
+                "PCOUNT  =                    0",
+                "GCOUNT  =                    1",
+                "TFIELDS =                    1",
+                "TFORM1  = '4B      '",
+                "EXTNAME = 'ASDF    '",
+            ],
+            0,
+        ));
+        let mut d = b"abcd".to_vec();
+        d.resize(BLOCK, 0);
+        f.extend(d);
+        f
+    }
+
+    /// Fetch as a caller does, counting requests.
+    fn drive<T>(f: &[u8], mut step: impl FnMut(&Parts) -> Result<Step<T>>) -> (Result<T>, usize) {
+        let mut parts = Parts::new(f.len() as u64);
+        let mut requests = 0;
+        loop {
+            match step(&parts) {
+                Err(e) => return (Err(e), requests),
+                Ok(Step::Done(v)) => return (Ok(v), requests),
+                Ok(Step::Need { offset, len }) => {
+                    requests += 1;
+                    assert!(requests < 100, "walk does not progress");
+                    let end = (offset + len).min(f.len() as u64) as usize;
+                    parts.add(offset, &f[offset as usize..end]);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn index_equals_local_index_with_few_requests() {
+        for (extra, n, most) in [
+            (10, 16, 1),
+            (10, 1 << 20, 2),
+            (3000, 16, 3),
+            (3000, 1 << 20, 4),
+        ] {
+            let f = file(extra, n);
+            let local = crate::fits::hdu::index(&f).unwrap();
+            let (remote, requests) = drive(&f, index);
+            let remote = remote.unwrap();
+            assert_eq!(remote.len(), local.len());
+            for (a, b) in remote.iter().zip(&local) {
+                assert_eq!(
+                    (a.header_start, a.data_start, a.data_len),
+                    (b.header_start, b.data_start, b.data_len)
+                );
+                assert_eq!(
+                    (&a.name, a.ver, a.header.bytes.clone()),
+                    (&b.name, b.ver, b.header.bytes.clone())
+                );
+            }
+            assert!(
+                requests <= most,
+                "{extra} cards, {n} values: {requests} requests"
+            );
+        }
+    }
+
+    #[test]
+    fn scan_stops_at_the_last_needed_header() {
+        let f = file(10, 1 << 20);
+        let q = Query::parse(&["EXP_TYPE", "SCI:BUNIT"]).unwrap();
+        let (v, requests) = drive(&f, |p| scan(p, &q));
+        let v = v.unwrap();
+        assert_eq!(v[0], Some(Value::Str("NRS_MSASPEC".into())));
+        assert_eq!(v[1], Some(Value::Str("MJy/sr".into())));
+        assert_eq!(requests, 1);
+    }
+
+    #[test]
+    fn truncations_are_errors_never_panics() {
+        let f = file(40, 1000);
+        for cut in (0..f.len()).step_by(97).chain([f.len() - 1]) {
+            let g = &f[..cut];
+            let (r, _) = drive(g, index);
+            let l = crate::fits::hdu::index(g);
+            assert_eq!(r.is_ok(), l.is_ok(), "cut at {cut}");
+            if let (Ok(r), Ok(l)) = (r, l) {
+                assert_eq!(r.len(), l.len(), "cut at {cut}");
+            }
+        }
+    }
+
+    #[test]
+    fn parts_merge_and_sparse() {
+        let mut p = Parts::new(100);
+        p.add(10, &[1; 10]);
+        p.add(30, &[3; 10]);
+        p.add(20, &[2; 10]);
+        p.add(95, &[9; 10]); // cut to the object
+        assert_eq!(p.chunks().len(), 2);
+        assert!(p.has(10, 30) && !p.has(10, 31) && p.has(95, 5));
+        let s = sparse(&p).unwrap();
+        assert_eq!(&s[9..12], &[0, 1, 1]);
+        assert_eq!(&s[19..21], &[1, 2]);
+        assert_eq!(s[99], 9);
+        assert_eq!(p.fetched(), 35);
+    }
+}
