@@ -191,9 +191,8 @@ pub fn index(parts: &Parts) -> Result<Step<Vec<Hdu>>> {
 }
 
 /// The query's values, read as [`crate::scan::scan_file`] reads them from a local file: headers
-/// up to the last HDU the query needs. Values found before an error are lost with the error
-/// (the caller's row gets the error).
-pub fn scan(parts: &Parts, query: &Query) -> Result<Step<Vec<Option<Value>>>> {
+/// up to the last HDU the query needs. As there, an error keeps the values found before it.
+pub fn scan(parts: &Parts, query: &Query) -> Step<(Vec<Option<Value>>, Option<Error>)> {
     let specs = &query.specs;
     let mut values = vec![None; specs.len()];
     let mut pending: Vec<usize> = (0..specs.len()).collect();
@@ -207,11 +206,12 @@ pub fn scan(parts: &Parts, query: &Query) -> Result<Step<Vec<Option<Value>>>> {
             }
         });
         pending.is_empty()
-    })?;
-    Ok(match step {
-        Step::Done(_) => Step::Done(values),
-        Step::Need { offset, len } => Step::Need { offset, len },
-    })
+    });
+    match step {
+        Ok(Step::Done(_)) => Step::Done((values, None)),
+        Ok(Step::Need { offset, len }) => Step::Need { offset, len },
+        Err(e) => Step::Done((values, Some(e))),
+    }
 }
 
 /// The object's bytes at their offsets, zero elsewhere: what [`crate::mmap::Mapped`] holds for
@@ -353,8 +353,9 @@ mod tests {
     fn scan_stops_at_the_last_needed_header() {
         let f = file(10, 1 << 20);
         let q = Query::parse(&["EXP_TYPE", "SCI:BUNIT"]).unwrap();
-        let (v, requests) = drive(&f, |p| scan(p, &q));
-        let v = v.unwrap();
+        let (v, requests) = drive(&f, |p| Ok(scan(p, &q)));
+        let (v, err) = v.unwrap();
+        assert!(err.is_none());
         assert_eq!(v[0], Some(Value::Str("NRS_MSASPEC".into())));
         assert_eq!(v[1], Some(Value::Str("MJy/sr".into())));
         assert_eq!(requests, 1);

@@ -264,7 +264,7 @@ def _walk(parts: Any, store: Any, key: str, step: Callable[[], Any]) -> Any:
     """Call `step` (a RemoteParts walk) until it stops asking for ranges."""
     for _ in range(10_000):
         r = step()
-        if not isinstance(r, tuple):
+        if not (isinstance(r, tuple) and isinstance(r[0], int)):
             return r
         _fetch(parts, store, key, *r)
     raise FormatError(f"{parts.url}: too many headers")  # pragma: no cover - a walk progresses
@@ -424,7 +424,7 @@ def list_urls(root: str, patterns: Sequence[str], recursive: bool = True) -> lis
     return out
 
 
-def _scan_one(url: str, size: int | None, query: Any) -> list[Any]:
+def _scan_one(url: str, size: int | None, query: Any) -> tuple[list[Any], str | None]:
     store, key = _locate(url)
     if size == 0:
         raise FormatError(f"{url}: empty file")
@@ -468,9 +468,10 @@ def scan(
             for f in finished:
                 i = futures[f]
                 try:
-                    values[i] = f.result()
-                except (OSError, ValueError, KeyError) as e:
-                    errors[i] = str(e) if paths[i] in str(e) else f"{paths[i]}: {e}"
+                    values[i], err = f.result()
+                except (OSError, ValueError, KeyError) as e:  # a request failed
+                    err = str(e) if paths[i] in str(e) else f"{paths[i]}: {e}"
+                errors[i] = err or ""
                 done += 1
             if callbacks and (done, total) != last:
                 last = (done, total)

@@ -116,12 +116,14 @@ impl RemoteParts {
         out
     }
 
-    /// The values of `query` (a list), or the range `(offset, length)` to fetch first.
+    /// `(values, error)`: the values of `query` (a list; those found before an error) and the
+    /// error's text naming the URL (None when the headers were read); or the range
+    /// `(offset, length)` to fetch first.
     fn scan<'py>(&self, py: Python<'py>, query: &ScanQuery) -> PyResult<Bound<'py, PyAny>> {
-        let step = store::scan(&self.lock(), &query.query).map_err(|e| self.named(e))?;
+        let step = store::scan(&self.lock(), &query.query);
         match step {
             Step::Need { offset, len } => need(py, offset, len),
-            Step::Done(values) => {
+            Step::Done((values, error)) => {
                 let out = PyList::empty(py);
                 for v in &values {
                     match v {
@@ -136,7 +138,8 @@ impl RemoteParts {
                         None => out.append(py.None())?,
                     }
                 }
-                Ok(out.into_any())
+                let error = error.map(|e| e.with_path(std::path::Path::new(&self.url)).to_string());
+                Ok((out, error).into_pyobject(py)?.into_any())
             }
         }
     }
