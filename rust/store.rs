@@ -88,8 +88,18 @@ impl Parts {
 #[derive(Debug)]
 pub enum Step<T> {
     Done(T),
-    Need { offset: u64, len: u64 },
+    /// `ahead`: ranges that probably hold later headers, worth fetching at the same time
+    /// (see [`index`]); empty when there is no guess.
+    Need {
+        offset: u64,
+        len: u64,
+        ahead: Vec<(u64, u64)>,
+    },
 }
+
+/// Later headers guessed per walk step, and the blocks fetched before each guess.
+const GUESSES: u64 = 8;
+const GUESS_MARGIN: u64 = 4 * BLOCK as u64;
 
 /// One header walked: the HDU, or the end of the file's HDUs.
 enum At {
@@ -161,6 +171,7 @@ fn header_at(parts: &Parts, start: u64, index: usize, strict_blocks: bool) -> Re
 fn walk(
     parts: &Parts,
     strict_blocks: bool,
+    guess: bool,
     stop: &mut dyn FnMut(&Hdu) -> bool,
 ) -> Result<Step<Vec<Hdu>>> {
     if parts.len == 0 {
@@ -170,7 +181,13 @@ fn walk(
     let mut start = 0u64;
     loop {
         match header_at(parts, start, hdus.len(), strict_blocks)? {
-            At::Need(offset, len) => return Ok(Step::Need { offset, len }),
+            At::Need(offset, len) => {
+                let ahead = match hdus.last() {
+                    Some(last) if guess && offset == start => guesses(parts, start, last),
+                    _ => Vec::new(),
+                };
+                return Ok(Step::Need { offset, len, ahead });
+            }
             At::End => break,
             At::Hdu(hdu, next) => {
                 let done = stop(&hdu);
@@ -185,9 +202,34 @@ fn walk(
     Ok(Step::Done(hdus))
 }
 
+/// Where the headers after the one at `start` probably are: products repeat HDUs of one size
+/// (a cal file's SCI, ERR, DQ, AREA and VAR_* images), so the stride from the previous header
+/// to this one is guessed to repeat. Windows a few blocks wide around each guess, not fetched
+/// yet, within the object. A wrong guess costs a request made in parallel, never a wait.
+fn guesses(parts: &Parts, start: u64, prev: &Hdu) -> Vec<(u64, u64)> {
+    let stride = start.saturating_sub(prev.header_start as u64);
+    let mut out = Vec::new();
+    if stride == 0 {
+        return out;
+    }
+    for j in 1..=GUESSES {
+        let at = start + j * stride;
+        if at >= parts.len {
+            break;
+        }
+        let from = at.saturating_sub(GUESS_MARGIN).max(start + MIN_FETCH);
+        let len = (at + MIN_FETCH).min(parts.len).saturating_sub(from);
+        if len > 0 && !parts.has(from, len) {
+            out.push((from, len));
+        }
+    }
+    out
+}
+
 /// Every HDU of the object, as [`crate::fits::hdu::index`] gives them for the file on disk.
+/// Each step that needs a range also guesses where the later headers are ([`Step::Need`]).
 pub fn index(parts: &Parts) -> Result<Step<Vec<Hdu>>> {
-    walk(parts, false, &mut |_| false)
+    walk(parts, false, true, &mut |_| false)
 }
 
 /// The query's values, read as [`crate::scan::scan_file`] reads them from a local file: headers
@@ -196,7 +238,7 @@ pub fn scan(parts: &Parts, query: &Query) -> Step<(Vec<Option<Value>>, Option<Er
     let specs = &query.specs;
     let mut values = vec![None; specs.len()];
     let mut pending: Vec<usize> = (0..specs.len()).collect();
-    let step = walk(parts, true, &mut |hdu| {
+    let step = walk(parts, true, false, &mut |hdu| {
         pending.retain(|&i| {
             if specs[i].hdu.matches(hdu) {
                 values[i] = lookup(&hdu.header, &specs[i].key);
@@ -209,7 +251,7 @@ pub fn scan(parts: &Parts, query: &Query) -> Step<(Vec<Option<Value>>, Option<Er
     });
     match step {
         Ok(Step::Done(_)) => Step::Done((values, None)),
-        Ok(Step::Need { offset, len }) => Step::Need { offset, len },
+        Ok(Step::Need { offset, len, ahead }) => Step::Need { offset, len, ahead },
         Err(e) => Step::Done((values, Some(e))),
     }
 }
@@ -309,11 +351,13 @@ mod tests {
             match step(&parts) {
                 Err(e) => return (Err(e), requests),
                 Ok(Step::Done(v)) => return (Ok(v), requests),
-                Ok(Step::Need { offset, len }) => {
+                Ok(Step::Need { offset, len, ahead }) => {
                     requests += 1;
                     assert!(requests < 100, "walk does not progress");
-                    let end = (offset + len).min(f.len() as u64) as usize;
-                    parts.add(offset, &f[offset as usize..end]);
+                    for (o, n) in std::iter::once((offset, len)).chain(ahead) {
+                        let end = (o + n).min(f.len() as u64) as usize;
+                        parts.add(o, &f[o as usize..end]);
+                    }
                 }
             }
         }

@@ -13,10 +13,15 @@ so nothing outlives the test.
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import re
 import socket
 import struct
+import subprocess
+import sys
+import time
+import urllib.request
 import threading
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -213,7 +218,23 @@ class _ProxyHandler(_Handler):
     upstream: tuple[str, int]
     local: threading.local
 
+    def _control(self) -> None:
+        """``/__loopback__/requests`` (JSON) and ``/__loopback__/reset``: for a proxy running in
+        another process (``ProxyProcess``). Not counted."""
+        if self.path.endswith("/reset"):
+            self.log.reset()
+            body = b"[]"
+        else:
+            with self.log.lock:
+                body = json.dumps(self.log.requests).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
     def _forward(self) -> None:
+        if self.path.startswith("/__loopback__/"):
+            return self._control()
         self.log.record(self.command, self.path, self.headers.get("Range", ""))
         n = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(n) if n else None
@@ -235,7 +256,9 @@ class _ProxyHandler(_Handler):
         for k, v in resp.getheaders():
             if k.lower() not in _HOP and k.lower() != "content-length":
                 self.send_header(k, v)
-        self.send_header("Content-Length", str(len(data)))
+        # A HEAD answer carries the object's length, not its (empty) body's.
+        length = resp.getheader("Content-Length") if self.command == "HEAD" else None
+        self.send_header("Content-Length", length or str(len(data)))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
@@ -263,3 +286,75 @@ def moto_server():
     server = ThreadedMotoServer(ip_address=HOST, port=0, verbose=False)
     server.start()
     return server, server.get_host_and_port()[1]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def _wait_port(port: int, proc: subprocess.Popen, seconds: float = 30) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            socket.create_connection((HOST, port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError(f"nothing listens on port {port} after {seconds} s")
+
+
+class ServersProcess:
+    """moto and a delaying ``Proxy`` in two other processes (the benchmarks: the servers' work
+    then does not compete with the client's for the GIL). ``close()`` stops both."""
+
+    def __init__(self, delay: float) -> None:
+        self.moto_port = _free_port()
+        self.moto = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(self.moto_port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        _wait_port(self.moto_port, self.moto)
+        self.port = _free_port()
+        self.proxy = subprocess.Popen(
+            [sys.executable, __file__, str(self.moto_port), str(delay), str(self.port)],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        _wait_port(self.port, self.proxy)
+        self.url = f"http://{HOST}:{self.port}"
+
+    @property
+    def requests(self) -> list[tuple[str, str, str]]:
+        with urllib.request.urlopen(self.url + "/__loopback__/requests", timeout=10) as r:
+            return [tuple(x) for x in json.loads(r.read())]
+
+    def counts(self) -> Counter:
+        return Counter(m for m, _, _ in self.requests)
+
+    def reset(self) -> None:
+        urllib.request.urlopen(self.url + "/__loopback__/reset", timeout=10).read()
+
+    def close(self) -> None:
+        for p in (self.proxy, self.moto):
+            p.terminate()
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(5)
+
+
+if __name__ == "__main__":  # a delaying proxy: loopback.py UPSTREAM_PORT DELAY PORT
+    up, delay, port = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
+    handler = type("ProxyHandler", (_ProxyHandler,), {"upstream": (HOST, up), "local": threading.local()})
+    log = _Log()
+    log.delay = delay
+    handler.log = log
+    httpd = ThreadingHTTPServer((HOST, port), handler)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    sys.stdin.read()  # runs until the parent closes the pipe (or terminates it)

@@ -42,6 +42,7 @@ __all__ = ["is_url", "configure", "options", "Options", "open_core", "RemoteCore
 SCHEMES = ("s3://", "http://", "https://")
 
 _PIECE = 8 << 20  # largest range of array data in one request
+_COALESCE = 1 << 20  # ranges closer than this are fetched as one
 _POLL = 0.1
 
 
@@ -266,16 +267,28 @@ def _walk(parts: Any, store: Any, key: str, step: Callable[[], Any]) -> Any:
         r = step()
         if not (isinstance(r, tuple) and isinstance(r[0], int)):
             return r
-        _fetch(parts, store, key, *r)
+        offset, n, ahead = r
+        if ahead:  # guessed later headers, fetched in the same round trip
+            _fetch_many(parts, store, key, [(offset, n), *ahead])
+        else:
+            _fetch(parts, store, key, offset, n)
     raise FormatError(f"{parts.url}: too many headers")  # pragma: no cover - a walk progresses
 
 
 def _fetch_many(parts: Any, store: Any, key: str, ranges: Iterable[tuple[int, int]]) -> None:
-    """Fetch the parts of `ranges` not fetched yet: pieces of at most 8 MiB, concurrently."""
+    """Fetch the parts of `ranges` not fetched yet, concurrently: ranges less than 1 MiB apart
+    are coalesced (a round trip costs more than that many bytes), then cut into pieces of at
+    most 8 MiB."""
+    spans = sorted({m for off, n in ranges for m in parts.missing(off, n)})
+    merged: list[list[int]] = []
+    for o, m in spans:
+        if merged and o - (merged[-1][0] + merged[-1][1]) <= _COALESCE and o + m - merged[-1][0] <= _PIECE:
+            merged[-1][1] = max(merged[-1][1], o + m - merged[-1][0])
+        else:
+            merged.append([o, m])
     pieces: list[tuple[int, int]] = []
-    for off, n in ranges:
-        for o, m in parts.missing(off, n):
-            pieces.extend((p, min(_PIECE, o + m - p)) for p in range(o, o + m, _PIECE))
+    for o, m in merged:
+        pieces.extend((p, min(_PIECE, o + m - p)) for p in range(o, o + m, _PIECE))
     if not pieces:
         return
     if len(pieces) == 1:

@@ -9,7 +9,7 @@ use crate::store::{self, Parts, Step};
 use pyo3::buffer::PyBuffer;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyTuple};
+use pyo3::types::PyList;
 use std::sync::Mutex;
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -49,8 +49,14 @@ impl RemoteParts {
     }
 }
 
-fn need<'py>(py: Python<'py>, offset: u64, len: u64) -> PyResult<Bound<'py, PyAny>> {
-    Ok(PyTuple::new(py, [offset, len])?.into_any())
+/// `(offset, length, ahead)`: the range needed, and guessed ranges worth fetching with it.
+fn need<'py>(
+    py: Python<'py>,
+    offset: u64,
+    len: u64,
+    ahead: Vec<(u64, u64)>,
+) -> PyResult<Bound<'py, PyAny>> {
+    Ok((offset, len, ahead).into_pyobject(py)?.into_any())
 }
 
 #[pymethods]
@@ -122,7 +128,7 @@ impl RemoteParts {
     fn scan<'py>(&self, py: Python<'py>, query: &ScanQuery) -> PyResult<Bound<'py, PyAny>> {
         let step = store::scan(&self.lock(), &query.query);
         match step {
-            Step::Need { offset, len } => need(py, offset, len),
+            Step::Need { offset, len, ahead } => need(py, offset, len, ahead),
             Step::Done((values, error)) => {
                 let out = PyList::empty(py);
                 for v in &values {
@@ -148,7 +154,7 @@ impl RemoteParts {
     fn index<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let step = store::index(&self.lock()).map_err(|e| self.named(e))?;
         match step {
-            Step::Need { offset, len } => need(py, offset, len),
+            Step::Need { offset, len, ahead } => need(py, offset, len, ahead),
             Step::Done(hdus) => {
                 let items: Vec<(String, i64, usize, usize)> = hdus
                     .iter()
