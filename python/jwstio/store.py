@@ -208,9 +208,11 @@ def _error(url: str, exc: BaseException) -> Exception:
     if len(first) > 300:
         first = first[:300] + "…"
     msg = f"{url}: {detail + ': ' if detail else ''}{first}"
-    if isinstance(exc, ox.NotFoundError) or "404" in first:
+    status = re.search(r"status code: (\d{3})\b", text)
+    code = status.group(1) if status else ""
+    if isinstance(exc, ox.NotFoundError) or code == "404":
         return FileNotFoundError(f"{url}: no such object ({first})")
-    if isinstance(exc, (ox.PermissionDeniedError, ox.UnauthenticatedError)) or "403" in first:
+    if isinstance(exc, (ox.PermissionDeniedError, ox.UnauthenticatedError)) or code in ("401", "403"):
         return PermissionError(f"{url}: access denied ({first})")
     if detail == "timed out":
         return TimeoutError(msg)
