@@ -60,17 +60,22 @@ impl Mapped {
         })
     }
 
-    /// Bytes held in memory: a remote object's fetched ranges at their offsets (see
-    /// [`crate::store::sparse`]).
-    pub fn from_memory(bytes: Vec<u8>) -> Mapped {
-        Mapped {
-            store: if bytes.is_empty() {
-                Store::Empty
-            } else {
-                Store::Memory(bytes)
-            },
-            file: None,
+    /// `len` bytes of anonymous memory, zero until `fill` writes them, then read-only: a
+    /// remote object's fetched ranges at their offsets (see [`crate::store::sparse`]). Pages
+    /// `fill` leaves alone are never touched, so they cost no memory.
+    pub fn from_anon(len: usize, fill: impl FnOnce(&mut [u8])) -> std::io::Result<Mapped> {
+        if len == 0 {
+            return Ok(Mapped {
+                store: Store::Empty,
+                file: None,
+            });
         }
+        let mut map = memmap2::MmapMut::map_anon(len)?;
+        fill(&mut map);
+        Ok(Mapped {
+            store: Store::Map(map.make_read_only()?),
+            file: None,
+        })
     }
 
     /// The open file, for positioned reads; None when the bytes are not the file's own

@@ -16,13 +16,18 @@ use crate::scan::{lookup, Query, MAX_HEADER};
 /// Bytes asked for at a header whose first block is not there yet.
 pub const MIN_FETCH: u64 = 64 << 10;
 
-/// Byte ranges of one object of `len` bytes, kept sorted and merged (adjacent or overlapping
-/// ranges become one), so a header that spans two fetches is one contiguous slice.
+/// Byte ranges of one object of `len` bytes, sorted by offset. Small ranges that touch or
+/// overlap are merged (the header walk's reads stay one slice); large ones (array data) are
+/// kept as fetched, so adding a range never copies more than [`MERGE_MAX`] bytes already held.
+/// A header that spans ranges is read through [`Parts::span`].
 #[derive(Debug, Clone, Default)]
 pub struct Parts {
     pub len: u64,
     chunks: Vec<(u64, Vec<u8>)>,
 }
+
+/// Ranges merged on [`Parts::add`] while the result stays this small.
+pub const MERGE_MAX: usize = 1 << 20;
 
 impl Parts {
     pub fn new(len: u64) -> Parts {
@@ -33,23 +38,23 @@ impl Parts {
     }
 
     /// Add the bytes at `off` (cut to the object's size).
-    pub fn add(&mut self, off: u64, bytes: &[u8]) {
+    pub fn add(&mut self, off: u64, mut bytes: Vec<u8>) {
         if off >= self.len || bytes.is_empty() {
             return;
         }
-        let keep = ((self.len - off) as usize).min(bytes.len());
-        let (mut start, mut data) = (off, bytes[..keep].to_vec());
+        bytes.truncate(((self.len - off) as usize).min(bytes.len()));
+        let (mut start, mut data) = (off, bytes);
         let mut out: Vec<(u64, Vec<u8>)> = Vec::with_capacity(self.chunks.len() + 1);
         for (o, b) in std::mem::take(&mut self.chunks) {
             let end = o + b.len() as u64;
             let new_end = start + data.len() as u64;
-            if end < start || o > new_end {
+            let lo = o.min(start);
+            let hi = end.max(new_end);
+            if end < start || o > new_end || (hi - lo) as usize > MERGE_MAX {
                 out.push((o, b));
                 continue;
             }
-            // Overlapping or touching: merge into one range (the bytes are the same object's).
-            let lo = o.min(start);
-            let hi = end.max(new_end);
+            // Small, overlapping or touching: one range (the bytes are the same object's).
             let mut merged = vec![0u8; (hi - lo) as usize];
             merged[(o - lo) as usize..(end - lo) as usize].copy_from_slice(&b);
             merged[(start - lo) as usize..(new_end - lo) as usize].copy_from_slice(&data);
@@ -61,24 +66,88 @@ impl Parts {
         self.chunks = out;
     }
 
-    /// The fetched bytes from `off` to the end of the range holding it.
-    pub fn from(&self, off: u64) -> Option<&[u8]> {
-        self.chunks.iter().find_map(|(o, b)| {
-            let end = o + b.len() as u64;
-            (off >= *o && off < end).then(|| &b[(off - o) as usize..])
-        })
+    /// The end of the fetched bytes that run without a gap from `off`; None when `off` itself
+    /// has not been fetched.
+    pub fn covered_to(&self, off: u64) -> Option<u64> {
+        let mut end: Option<u64> = None;
+        for (o, b) in &self.chunks {
+            let e = o + b.len() as u64;
+            let reach = end.unwrap_or(off);
+            if *o > reach {
+                break;
+            }
+            if e > reach || (end.is_none() && *o <= off && off < e) {
+                end = Some(e.max(reach));
+            }
+        }
+        end.filter(|&e| e > off)
+    }
+
+    /// The fetched bytes from `off` on, at least `want` of them when that many run without a
+    /// gap: borrowed from one range when it holds them, else copied from the ranges in turn.
+    pub fn span(&self, off: u64, want: usize) -> Option<std::borrow::Cow<'_, [u8]>> {
+        let end = self.covered_to(off)?;
+        let want = want.min((end - off) as usize);
+        // A range holding `want` bytes from `off`: borrow it all.
+        let best = self
+            .chunks
+            .iter()
+            .filter(|(o, b)| *o <= off && off < o + b.len() as u64)
+            .max_by_key(|(o, b)| o + b.len() as u64)?;
+        let rest = &best.1[(off - best.0) as usize..];
+        if rest.len() >= want {
+            return Some(std::borrow::Cow::Borrowed(rest));
+        }
+        let mut out = Vec::with_capacity(want);
+        let mut at = off;
+        while out.len() < want {
+            let (o, b) = self
+                .chunks
+                .iter()
+                .filter(|(o, b)| *o <= at && at < o + b.len() as u64)
+                .max_by_key(|(o, b)| o + b.len() as u64)?;
+            let from = (at - o) as usize;
+            let take = (b.len() - from).min(want - out.len());
+            out.extend_from_slice(&b[from..from + take]);
+            at += take as u64;
+        }
+        Some(std::borrow::Cow::Owned(out))
+    }
+
+    /// The ranges within `[off, off + n)` not fetched yet.
+    pub fn missing(&self, off: u64, n: u64) -> Vec<(u64, u64)> {
+        let end = off.saturating_add(n).min(self.len);
+        let mut out = Vec::new();
+        let mut at = off;
+        for (o, b) in &self.chunks {
+            let e = o + b.len() as u64;
+            if e <= at {
+                continue;
+            }
+            if *o >= end {
+                break;
+            }
+            if *o > at {
+                out.push((at, o - at));
+            }
+            at = e;
+        }
+        if at < end {
+            out.push((at, end - at));
+        }
+        out
     }
 
     /// Whether `[off, off + n)` has been fetched.
     pub fn has(&self, off: u64, n: u64) -> bool {
-        n == 0 || self.from(off).is_some_and(|b| b.len() as u64 >= n)
+        self.missing(off, n).is_empty()
     }
 
     pub fn chunks(&self) -> &[(u64, Vec<u8>)] {
         &self.chunks
     }
 
-    /// Fetched bytes in all.
+    /// Bytes fetched in all.
     pub fn fetched(&self) -> u64 {
         self.chunks.iter().map(|c| c.1.len() as u64).sum()
     }
@@ -117,54 +186,66 @@ fn need(parts: &Parts, off: u64, want: u64) -> At {
 /// (trailing bytes that are not an extension end the file; a missing final padding block is
 /// tolerated) and, with `strict_blocks`, the scanner's (a header block cut short is an error).
 fn header_at(parts: &Parts, start: u64, index: usize, strict_blocks: bool) -> Result<At> {
-    let Some(have) = parts.from(start) else {
+    let Some(covered) = parts.covered_to(start) else {
         return Ok(need(parts, start, MIN_FETCH));
     };
-    let at_eof = start + have.len() as u64 >= parts.len;
-    if index == 0 {
-        if have.len() < CARD && !at_eof {
-            return Ok(need(parts, start + have.len() as u64, MIN_FETCH));
+    let at_eof = covered >= parts.len;
+    let mut want = MIN_FETCH as usize;
+    loop {
+        let Some(have) = parts.span(start, want) else {
+            return Ok(need(parts, start, MIN_FETCH));
+        };
+        let have: &[u8] = &have;
+        if index == 0 {
+            if have.len() < CARD && !at_eof {
+                return Ok(need(parts, covered, MIN_FETCH));
+            }
+            if have.len() < CARD || &have[..9.min(have.len())] != b"SIMPLE  =" {
+                return Err(Error::format(
+                    "not a FITS file: does not start with 'SIMPLE  ='",
+                ));
+            }
+        } else {
+            if have.len() < 8 && !at_eof {
+                return Ok(need(parts, covered, MIN_FETCH));
+            }
+            if have.len() < 8 || &have[..8] != b"XTENSION" {
+                return Ok(At::End);
+            }
         }
-        if have.len() < CARD || &have[..9.min(have.len())] != b"SIMPLE  =" {
-            return Err(Error::format(
-                "not a FITS file: does not start with 'SIMPLE  ='",
-            ));
-        }
-    } else {
-        if have.len() < 8 && !at_eof {
-            return Ok(need(parts, start + have.len() as u64, MIN_FETCH));
-        }
-        if have.len() < 8 || &have[..8] != b"XTENSION" {
-            return Ok(At::End);
-        }
-    }
-    let Some((hdr_len, end_off)) = find_end(have) else {
-        if at_eof {
+        let Some((hdr_len, end_off)) = find_end(have) else {
+            if have.len() >= MAX_HEADER {
+                return Err(Error::format(format!(
+                    "HDU {index}: no END card in the first {MAX_HEADER} header bytes"
+                )));
+            }
+            if start + (have.len() as u64) < covered {
+                // More bytes were fetched than this slice holds (the header spans ranges).
+                want = have.len().saturating_mul(2).min(MAX_HEADER);
+                continue;
+            }
+            if at_eof {
+                return Err(Error::format(format!(
+                    "HDU {index}: header has no END card (file ends {} bytes into the header)",
+                    have.len()
+                )));
+            }
+            // Grown geometrically: a long header costs a few requests, not one per block.
+            let more = (have.len() as u64).max(MIN_FETCH);
+            return Ok(need(parts, covered, more));
+        };
+        let hdr_end = start + hdr_len as u64;
+        if strict_blocks && hdr_end > parts.len {
             return Err(Error::format(format!(
-                "HDU {index}: header has no END card (file ends {} bytes into the header)",
-                have.len()
+                "HDU {index}: header block cut short: the file ends {} bytes before the end of \
+                 the header's last 2880-byte block (truncated?)",
+                hdr_end - parts.len
             )));
         }
-        if have.len() >= MAX_HEADER {
-            return Err(Error::format(format!(
-                "HDU {index}: no END card in the first {MAX_HEADER} header bytes"
-            )));
-        }
-        // Grown geometrically: a long header costs a few requests, not one per block.
-        let more = (have.len() as u64).max(MIN_FETCH);
-        return Ok(need(parts, start + have.len() as u64, more));
-    };
-    let hdr_end = start + hdr_len as u64;
-    if strict_blocks && hdr_end > parts.len {
-        return Err(Error::format(format!(
-            "HDU {index}: header block cut short: the file ends {} bytes before the end of \
-             the header's last 2880-byte block (truncated?)",
-            hdr_end - parts.len
-        )));
+        let header = Header::from_cards(have[..end_off].to_vec())?;
+        let (hdu, next) = from_header(header, index, start as usize, hdr_len, parts.len)?;
+        return Ok(At::Hdu(Box::new(hdu), next as u64));
     }
-    let header = Header::from_cards(have[..end_off].to_vec())?;
-    let (hdu, next) = from_header(header, index, start as usize, hdr_len, parts.len)?;
-    Ok(At::Hdu(Box::new(hdu), next as u64))
 }
 
 /// Walk the headers from the start of the object until `stop(&hdu)` says so or the HDUs end.
@@ -257,22 +338,17 @@ pub fn scan(parts: &Parts, query: &Query) -> Step<(Vec<Option<Value>>, Option<Er
 }
 
 /// The object's bytes at their offsets, zero elsewhere: what [`crate::mmap::Mapped`] holds for
-/// a remote file. The allocation is zeroed by the allocator (pages nobody writes are never
-/// touched), so only the fetched ranges cost memory.
-pub fn sparse(parts: &Parts) -> Result<Vec<u8>> {
+/// a remote file. Anonymous memory: pages no fetched range touches cost nothing.
+pub fn sparse(parts: &Parts) -> Result<crate::mmap::Mapped> {
     let len = usize::try_from(parts.len)
         .map_err(|_| Error::format(format!("object of {} bytes is too large", parts.len)))?;
-    let mut out = vec![0u8; len];
-    for (o, b) in &parts.chunks {
-        let o = *o as usize;
-        out[o..o + b.len()].copy_from_slice(b);
-    }
-    Ok(out)
-}
-
-/// A header block's worth of bytes rounded up: ranges for data are fetched whole blocks.
-pub fn round_up(n: u64) -> u64 {
-    n.div_ceil(BLOCK as u64) * BLOCK as u64
+    crate::mmap::Mapped::from_anon(len, |out| {
+        for (o, b) in &parts.chunks {
+            let o = *o as usize;
+            out[o..o + b.len()].copy_from_slice(b);
+        }
+    })
+    .map_err(|e| Error::io(&e))
 }
 
 #[cfg(test)]
@@ -356,7 +432,7 @@ mod tests {
                     assert!(requests < 100, "walk does not progress");
                     for (o, n) in std::iter::once((offset, len)).chain(ahead) {
                         let end = (o + n).min(f.len() as u64) as usize;
-                        parts.add(o, &f[o as usize..end]);
+                        parts.add(o, f[o as usize..end].to_vec());
                     }
                 }
             }
@@ -420,15 +496,36 @@ mod tests {
     }
 
     #[test]
+    fn headers_across_large_ranges() {
+        // A long primary header fetched as two large (unmerged) ranges, cut mid-card.
+        let f = file(30_000, 16);
+        let local = crate::fits::hdu::index(&f).unwrap();
+        let mut p = Parts::new(f.len() as u64);
+        let cut = MERGE_MAX + 1000;
+        p.add(0, f[..cut].to_vec());
+        p.add(cut as u64, f[cut..].to_vec());
+        assert_eq!(p.chunks().len(), 2);
+        match index(&p).unwrap() {
+            Step::Done(h) => assert_eq!(h.len(), local.len()),
+            Step::Need { .. } => panic!("everything was fetched"),
+        }
+        assert_eq!(p.span(10, 3 * MERGE_MAX).unwrap().len(), f.len() - 10);
+        assert_eq!(p.covered_to(5), Some(f.len() as u64));
+        assert!(p.missing(0, f.len() as u64).is_empty());
+    }
+
+    #[test]
     fn parts_merge_and_sparse() {
         let mut p = Parts::new(100);
-        p.add(10, &[1; 10]);
-        p.add(30, &[3; 10]);
-        p.add(20, &[2; 10]);
-        p.add(95, &[9; 10]); // cut to the object
+        p.add(10, vec![1; 10]);
+        p.add(30, vec![3; 10]);
+        p.add(20, vec![2; 10]);
+        p.add(95, vec![9; 10]); // cut to the object
         assert_eq!(p.chunks().len(), 2);
         assert!(p.has(10, 30) && !p.has(10, 31) && p.has(95, 5));
-        let s = sparse(&p).unwrap();
+        let m = sparse(&p).unwrap();
+        let s = m.bytes();
+        assert_eq!(s.len(), 100);
         assert_eq!(&s[9..12], &[0, 1, 1]);
         assert_eq!(&s[19..21], &[1, 2]);
         assert_eq!(s[99], 9);

@@ -32,10 +32,13 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import _core
 from .errors import FileNotFoundError, FormatError, JwstioOSError, PermissionError, TimeoutError
+
+if TYPE_CHECKING:
+    from obstore.store import ClientConfig, RetryConfig, S3Config
 
 __all__ = ["is_url", "configure", "options", "Options", "open_core", "RemoteCore", "read_bytes", "scan", "list_urls"]
 
@@ -106,7 +109,7 @@ def _obstore() -> Any:
     return obstore
 
 
-def _client_options(url: str) -> dict[str, Any]:
+def _client_options(url: str) -> ClientConfig:
     o = _options
     return {
         "timeout": timedelta(seconds=o.timeout),
@@ -115,7 +118,7 @@ def _client_options(url: str) -> dict[str, Any]:
     }
 
 
-def _retry() -> dict[str, Any]:
+def _retry() -> RetryConfig:
     o = _options
     return {
         "max_retries": o.retries,
@@ -139,13 +142,13 @@ def _s3_store(bucket: str) -> Any:
 
     env = os.environ
     endpoint = env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")
-    config: dict[str, Any] = {}
+    config: S3Config = {}
     if endpoint:
         config["endpoint"] = endpoint
     region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
     kwargs: dict[str, Any] = {}
     if env.get("AWS_PROFILE") and not env.get("AWS_ACCESS_KEY_ID"):
-        import boto3
+        import boto3  # type: ignore[import-untyped]
         from obstore.auth.boto3 import Boto3CredentialProvider
 
         session = boto3.Session(profile_name=env["AWS_PROFILE"])
@@ -431,7 +434,7 @@ def list_urls(root: str, patterns: Sequence[str], recursive: bool = True) -> lis
         return [(root, None, str(e))]
     except Exception as e:
         return [(root, None, str(_error(root, e)))]
-    out = []
+    out: list[tuple[str, int | None, str | None]] = []
     for m in sorted(metas, key=lambda m: m["path"]):
         name = m["path"].rsplit("/", 1)[-1]
         if any(fnmatch.fnmatchcase(name, g) for g in globs):

@@ -3,7 +3,6 @@
 
 use super::fits::{value_to_py, FitsFile};
 use crate::error::Error;
-use crate::mmap::Mapped;
 use crate::scan::Query;
 use crate::store::{self, Parts, Step};
 use pyo3::buffer::PyBuffer;
@@ -88,7 +87,7 @@ impl RemoteParts {
     /// Add the bytes fetched at `offset` (any object with the buffer protocol).
     fn add(&self, py: Python<'_>, offset: u64, data: PyBuffer<u8>) -> PyResult<()> {
         let bytes = data.to_vec(py)?;
-        self.lock().add(offset, &bytes);
+        self.lock().add(offset, bytes);
         Ok(())
     }
 
@@ -99,27 +98,7 @@ impl RemoteParts {
 
     /// The ranges not yet fetched within `[offset, offset + n)`, as (offset, length).
     fn missing(&self, offset: u64, n: u64) -> Vec<(u64, u64)> {
-        let parts = self.lock();
-        let end = (offset.saturating_add(n)).min(parts.len);
-        let mut out = Vec::new();
-        let mut at = offset;
-        for (o, b) in parts.chunks() {
-            let e = o + b.len() as u64;
-            if e <= at {
-                continue;
-            }
-            if *o >= end {
-                break;
-            }
-            if *o > at {
-                out.push((at, o - at));
-            }
-            at = e;
-        }
-        if at < end {
-            out.push((at, end - at));
-        }
-        out
+        self.lock().missing(offset, n)
     }
 
     /// `(values, error)`: the values of `query` (a list; those found before an error) and the
@@ -173,7 +152,7 @@ impl RemoteParts {
         let path = std::path::Path::new(&self.url);
         let (map, hdus) = py
             .detach(|| -> crate::Result<_> {
-                let map = Mapped::from_memory(store::sparse(parts)?);
+                let map = store::sparse(parts)?;
                 let hdus = crate::fits::hdu::index(map.bytes())?;
                 Ok((map, hdus))
             })
