@@ -483,3 +483,37 @@ def test_not_a_url_store():
     with pytest.raises(ValueError, match="no bucket"):
         jwstio.read_metadata("s3:///x_cal.fits")
     assert store.is_url("s3://a/b") and store.is_url("https://a/b") and not store.is_url("/a/b")
+
+
+def _resident() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs Linux /proc")
+def test_remote_open_holds_only_fetched_bytes(tmp_path):
+    """A 100 MB image then a small one: opening fetches headers only and reading the small
+    image fetches its bytes only; the process grows by far less than the object."""
+    from astropy.io import fits as afits
+
+    big = np.zeros((5000, 5000), dtype=np.float32)
+    small = np.arange(12, dtype=np.int16).reshape(3, 4)
+    path = tmp_path / "jw01234001001_02101_00001_nrca1_cal.fits"
+    afits.HDUList(
+        [afits.PrimaryHDU(), afits.ImageHDU(big, name="SCI"), afits.ImageHDU(small, name="DQ")]
+    ).writeto(path)
+    srv = loopback.RangeServer(tmp_path)
+    try:
+        url = f"{srv.url}/{path.name}"
+        jwstio.fits.open(url).close()  # imports and stores made before measuring
+        before = _resident()
+        f = jwstio.fits.open(url)
+        dq = f["DQ"].data
+        grown = _resident() - before
+        assert np.array_equal(dq, small)
+        assert f._core.fetched < 1 << 20
+        assert grown < 20 << 20, grown  # the object is 100 MB
+        gets = [r for r in srv.requests if r[0] == "GET"]
+        assert len(gets) <= 2 * 3 + 1
+    finally:
+        srv.close()
