@@ -65,7 +65,7 @@ def bucket(tmp_path_factory):
         admin.put_object(Bucket=BUCKET, Key=key, Body=data, ACL="public-read")
 
     items = [(f"scan/{_name(i, 'cal')}", sources[i % len(sources)]) for i in range(N_SCAN)]
-    # Cal products with 128x128 images (~600 KB): their headers lie beyond the first 64 KiB.
+    # Cal products with 128x128 images (~500 KB): their headers lie beyond the first 64 KiB.
     (d / "meta").mkdir()
     cals = [Path(products.write_cal(d / "meta", np.random.default_rng(100 + j), shape=(128, 128))) for j in range(1)]
     cal = cals[0].read_bytes()
@@ -143,7 +143,7 @@ def _meta_urls():
     return [f"s3://{BUCKET}/meta/{_name(i, 'cal')}" for i in range(N_META)]
 
 
-@pytest.mark.benchmark(group=f"remote read_metadata, {N_META} cal products (~600 KB), 100 ms per request")
+@pytest.mark.benchmark(group=f"remote read_metadata, {N_META} cal products (~500 KB, 9 HDUs), 100 ms per request")
 def test_read_metadata_jwstio(benchmark, bucket):
     proxy, local = bucket
     urls = _meta_urls()
@@ -157,7 +157,7 @@ def test_read_metadata_jwstio(benchmark, bucket):
     _per_file(benchmark, proxy, N_META, 3, "jwstio.read_metadata (64 threads)")
 
 
-@pytest.mark.benchmark(group=f"remote read_metadata, {N_META} cal products (~600 KB), 100 ms per request")
+@pytest.mark.benchmark(group=f"remote read_metadata, {N_META} cal products (~500 KB, 9 HDUs), 100 ms per request")
 def test_read_metadata_stdatamodels_fsspec(benchmark, bucket):
     proxy, local = bucket
     urls = _meta_urls()

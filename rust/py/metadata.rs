@@ -133,7 +133,7 @@ fn metadata_of<'py>(
 ) -> PyResult<Option<Bound<'py, PyDict>>> {
     let name = match model_type {
         Some(n) => n,
-        None => match metadata::datamodl(&hdus) {
+        None => match metadata::datamodl(hdus) {
             Ok(n) => n,
             Err(_) => return Ok(None),
         },
@@ -144,7 +144,7 @@ fn metadata_of<'py>(
     };
     let plan = plan.get();
     let bytes = map.bytes();
-    let Ok(tree) = py.detach(|| metadata::fits_tree(bytes, &hdus, &plan.plan)) else {
+    let Ok(tree) = py.detach(|| metadata::fits_tree(bytes, hdus, &plan.plan)) else {
         return Ok(None);
     };
     // Dotted keys and short values repeat from file to file: reuse their str objects (for
