@@ -252,6 +252,8 @@ def scan(
     paths_or_folders
         Files and/or folders. Folders are searched for names matching ``pattern``
         (recursively unless ``recursive=False``); files named directly are always read.
+        Or ``s3://`` / ``http(s)://`` URLs (all of them URLs): a URL ending in ``/`` is a
+        prefix, listed like a folder (see :mod:`jwstio.store`).
     keywords
         ``KEY`` (primary header), ``EXT,VER:KEY`` (first extension with that EXTNAME and
         EXTVER, case-insensitive), ``EXT:KEY`` (the same with EXTVER 1, as astropy's
