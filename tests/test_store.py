@@ -55,6 +55,16 @@ def folder(tmp_path_factory):
     names["truncated"].write_bytes(data[: len(data) // 2])
     names["notfits"] = bad / "jw01234001001_02101_00010_nrca1_cal.fits"
     names["notfits"].write_bytes(b"hello " * 1000)
+    names["empty"] = bad / "jw01234001001_02101_00012_nrca1_cal.fits"
+    names["empty"].write_bytes(b"")
+    from stdatamodels.jwst import datamodels as dm
+
+    (d / "asdf").mkdir()
+    names["asdf"] = d / "asdf" / "product_cal.asdf"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with dm.open(names["cal"]) as m:
+            m.save(names["asdf"])
     return d, names
 
 
@@ -169,6 +179,16 @@ def test_read_metadata_equals_local(kind, name, folder, s3, http, proxy):
             n_hdus = len(f)
         assert gets % 2 == 0 and 2 <= gets // 2 <= n_hdus + 1
     assert all(r[2].startswith("bytes=") for r in server.requests if r[0] == "GET")
+
+
+@pytest.mark.parametrize("kind", ["s3", "http"])
+def test_read_metadata_asdf_file(kind, folder, s3, http, proxy):
+    """A plain .asdf product is fetched whole (one request)."""
+    server = proxy if kind == "s3" else http
+    server.reset()
+    url = _url(kind, folder, "asdf", http=http)
+    _equal(jwstio.read_metadata(url), jwstio.read_metadata(str(folder[1]["asdf"])))
+    assert server.counts()["GET"] == 1
 
 
 def test_read_metadata_request_count_big(folder, s3, proxy):
@@ -324,7 +344,9 @@ def test_scan_equals_local(folder, s3, proxy):
     per_file: dict[str, int] = {}
     for r in files:
         per_file[r[1]] = per_file.get(r[1], 0) + 1
-    assert len(per_file) == len(remote)
+    empty = f"/{PUBLIC}/{_key(d, names['empty'])}"
+    assert empty not in per_file  # the listing says it has 0 bytes: an error row, no request
+    assert len(per_file) == len(remote) - 1
     assert max(per_file.values()) <= 2
     small = [f"/{PUBLIC}/{_key(d, names[n])}" for n in SMALL]
     assert all(per_file[p] == 1 for p in small)
@@ -458,7 +480,7 @@ def test_reset_connections_are_retried(folder, s3, proxy):
 
 def test_truncated_and_not_fits(folder, s3, proxy):
     d, names = folder
-    for name in ("truncated", "notfits"):
+    for name in ("truncated", "notfits", "empty"):
         url = f"s3://{PUBLIC}/{_key(d, names[name])}"
         with pytest.raises(errors.FormatError, match=url) as remote:
             jwstio.fits.open(url)
