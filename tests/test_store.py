@@ -441,6 +441,23 @@ def test_denied_bucket_then_credentials(folder, s3, proxy, monkeypatch):
         store.configure()
 
 
+def test_profile_credentials(folder, s3, proxy, monkeypatch, tmp_path):
+    """AWS_PROFILE: credentials from the shared files, read with boto3 (signed requests)."""
+    (tmp_path / "credentials").write_text("[jwst]\naws_access_key_id = test\naws_secret_access_key = test\n")
+    (tmp_path / "config").write_text("[profile jwst]\nregion = us-east-1\n")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_PROFILE", "jwst")
+    store.configure()
+    try:
+        url = f"s3://{PRIVATE}/p/{folder[1]['cal'].name}"
+        _equal(jwstio.read_metadata(url), jwstio.read_metadata(str(folder[1]["cal"])))
+        assert proxy.counts()["GET"] == 1
+    finally:
+        monkeypatch.delenv("AWS_PROFILE")
+        store.configure()
+
+
 def test_stalled_server_times_out(folder, s3, proxy):
     url = _url("s3", folder, "cal")
     proxy.fault(f"/{PUBLIC}/", "stall")
