@@ -33,3 +33,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
                 f"    {b.name}: {b.stats.median * 1e3:.3f} ms ({b.stats.mean * 1e3:.3f} ms)"
                 f"  -> jwstio is {b.stats.median / jmed:.2f}x ({b.stats.mean / jm:.2f}x)"
             )
+        for b in benches:  # e.g. requests per file, counted by bench_store's proxy
+            if b.extra_info.get("requests"):
+                tr.write_line(f"    [{b.extra_info['requests']}]")

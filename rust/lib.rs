@@ -9,6 +9,7 @@ pub mod metadata;
 pub mod mmap;
 pub mod scan;
 pub mod section;
+pub mod store;
 
 #[cfg(feature = "python")]
 mod py;

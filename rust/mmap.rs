@@ -15,7 +15,8 @@ enum Store {
 
 pub struct Mapped {
     store: Store,
-    file: File,
+    /// None for bytes that are no file's (a remote object's fetched ranges).
+    file: Option<File>,
 }
 
 /// gzip member magic.
@@ -31,7 +32,7 @@ impl Mapped {
         if len == 0 {
             return Ok(Mapped {
                 store: Store::Empty,
-                file,
+                file: Some(file),
             });
         }
         // SAFETY: the map is read-only and private to this process. The data may change if
@@ -50,12 +51,30 @@ impl Mapped {
                 .map_err(|e| Error::format(format!("gzip data is corrupt: {e}")).with_path(path))?;
             return Ok(Mapped {
                 store: Store::Memory(out),
-                file,
+                file: Some(file),
             });
         }
         Ok(Mapped {
             store: Store::Map(map),
-            file,
+            file: Some(file),
+        })
+    }
+
+    /// `len` bytes of anonymous memory, zero until `fill` writes them, then read-only: a
+    /// remote object's fetched ranges at their offsets (see [`crate::store::sparse`]). Pages
+    /// `fill` leaves alone are never touched, so they cost no memory.
+    pub fn from_anon(len: usize, fill: impl FnOnce(&mut [u8])) -> std::io::Result<Mapped> {
+        if len == 0 {
+            return Ok(Mapped {
+                store: Store::Empty,
+                file: None,
+            });
+        }
+        let mut map = memmap2::MmapMut::map_anon(len)?;
+        fill(&mut map);
+        Ok(Mapped {
+            store: Store::Map(map.make_read_only()?),
+            file: None,
         })
     }
 
@@ -64,7 +83,7 @@ impl Mapped {
     pub fn file(&self) -> Option<&File> {
         match self.store {
             Store::Memory(_) => None,
-            _ => Some(&self.file),
+            _ => self.file.as_ref(),
         }
     }
 

@@ -32,7 +32,7 @@ pub enum HduSel {
 }
 
 impl HduSel {
-    fn matches(&self, hdu: &Hdu) -> bool {
+    pub(crate) fn matches(&self, hdu: &Hdu) -> bool {
         match self {
             HduSel::Primary => hdu.index == 0,
             HduSel::Index(i) => hdu.index == *i,
@@ -95,7 +95,7 @@ impl KeySpec {
 
 /// A header value as the scan reports it. Commentary keywords (COMMENT, HISTORY, blank) give
 /// every matching card's text joined by newlines, which is `str()` of what astropy returns.
-fn lookup(h: &Header, key: &str) -> Option<Value> {
+pub(crate) fn lookup(h: &Header, key: &str) -> Option<Value> {
     let upper = key.trim().to_ascii_uppercase();
     if is_commentary(&upper) {
         let texts: Vec<String> = h

@@ -16,6 +16,9 @@ __all__ = [
     "Tagged",
     "group_id_values",
     "read_metadata_fits",
+    "read_metadata_file",
+    "RemoteParts",
+    "ScanQuery",
     "scan_walk",
 ]
 
@@ -139,3 +142,34 @@ def group_id_values(
 ) -> list[tuple[bool, Any, dict[str, Any]] | None]:
     """Per FITS file, what jwst's ModelLibrary reads for a group id: ``(has meta.group_id,
     meta.group_id, {meta.observation key: value})``, or None when the general path must decide."""
+
+def read_metadata_file(
+    file: FitsFile, model_type: str | None, plan_for: Callable[[str], MetadataPlan | None]
+) -> dict[str, Any] | None:
+    """``read_metadata_fits`` of an opened file (a remote object's fetched bytes)."""
+
+@final
+class ScanQuery:
+    """Scan keys (``KEY``, ``EXT:KEY``, ``EXT,VER:KEY``, ``N:KEY``) parsed once."""
+
+    def __new__(cls, keys: list[str]) -> ScanQuery: ...
+
+@final
+class RemoteParts:
+    """The fetched byte ranges of one remote object and the header walks over them."""
+
+    def __new__(cls, url: str, size: int) -> RemoteParts: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def fetched(self) -> int: ...
+    def add(self, offset: int, data: Any) -> None: ...
+    def has(self, offset: int, n: int) -> bool: ...
+    def missing(self, offset: int, n: int) -> list[tuple[int, int]]: ...
+    def scan(
+        self, query: ScanQuery
+    ) -> tuple[int, int, list[tuple[int, int]]] | tuple[list[Any], str | None]: ...
+    def index(self) -> tuple[int, int, list[tuple[int, int]]] | list[tuple[str, int, int, int]]: ...
+    def fits_file(self) -> FitsFile: ...

@@ -30,8 +30,13 @@ def _scan_partition(
 ) -> tuple[list[str], list[str], list[list[Any]]]:
     """Run on a worker: scan the listed files; walk failures pass through as error rows."""
     files = [p for p, err in entries if err is None]
-    scanner = _core.Scanner(files, keys, ["*"], False, threads, True)
-    paths, errors, columns = scanner.result()
+    if files and files[0].startswith(("s3://", "http://", "https://")):
+        from . import store  # object-store URLs: this worker reads its part (jwstio.store)
+
+        paths, errors, columns = store.scan(files, keys, ["*"], False, threads)
+    else:
+        scanner = _core.Scanner(files, keys, ["*"], False, threads, True)
+        paths, errors, columns = scanner.result()
     out_p: list[str] = []
     out_e: list[str] = []
     out_c: list[list[Any]] = [[] for _ in keys]
@@ -94,7 +99,13 @@ def _scan_resolved(
     t0 = time.perf_counter()
     if client is None:
         client = get_client()
-    entries: list[Entry] = [(os.fsdecode(p), e) for p, e in _core.scan_walk(roots, patterns, recursive)]
+    entries: list[Entry]
+    if any(r.startswith(("s3://", "http://", "https://")) for r in roots):
+        from . import store  # prefixes are listed here; each worker reads its part's objects
+
+        entries = [(u, e) for r in roots for u, _, e in store.list_urls(r, patterns, recursive)]
+    else:
+        entries = [(os.fsdecode(p), e) for p, e in _core.scan_walk(roots, patterns, recursive)]
     if partition_size is None:
         nworkers = max(1, len(client.scheduler_info().get("workers", {})))
         partition_size = max(64, math.ceil(len(entries) / (4 * nworkers)))

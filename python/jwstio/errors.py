@@ -16,6 +16,7 @@ __all__ = [
     "IsADirectoryError",
     "AssociationError",
     "MemberNotFoundError",
+    "TimeoutError",
 ]
 
 
@@ -52,6 +53,10 @@ class PermissionError(JwstioOSError, builtins.PermissionError):  # noqa: A001
 
 class IsADirectoryError(JwstioOSError, builtins.IsADirectoryError):  # noqa: A001
     """A directory was given where a file was expected."""
+
+
+class TimeoutError(JwstioOSError, builtins.TimeoutError):  # noqa: A001
+    """A remote object did not answer in time (after the retries)."""
 
 
 class KeyNotFoundError(JwstioError, KeyError):

@@ -591,7 +591,12 @@ class FitsFile:
     """An open FITS file: a sequence of HDUs indexed by position, name or (name, ver)."""
 
     def __init__(self, path: str | os.PathLike[str]):
-        self._core = _core.FitsFile(os.fspath(path))
+        if isinstance(path, str) and path.startswith(("s3://", "http://", "https://")):
+            from . import store  # object stores: headers now, data on access (jwstio.store)
+
+            self._core = store.open_core(path)  # type: ignore[assignment]
+        else:
+            self._core = _core.FitsFile(os.fspath(path))
         self._hdus: list[HDU | None] = [None] * len(self._core)
 
     @property

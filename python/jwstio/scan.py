@@ -257,6 +257,8 @@ def scan(
         columns after ``error`` (``group_id`` as :attr:`Association.group_ids`, masked where
         the member cannot be read). Folders are searched for names matching ``pattern``
         (recursively unless ``recursive=False``); files named directly are always read.
+        Or ``s3://`` / ``http(s)://`` URLs (all of them URLs): a URL ending in ``/`` is a
+        prefix, listed like a folder (see :mod:`jwstio.store`).
     keywords
         ``KEY`` (primary header), ``EXT,VER:KEY`` (first extension with that EXTNAME and
         EXTVER, case-insensitive), ``EXT:KEY`` (the same with EXTVER 1, as astropy's
@@ -337,7 +339,15 @@ def scan(
                 roots, keys, names, patterns, recursive, threads, client, lazy, filename_fields,
                 callbacks=callbacks,
             )
-        paths, errors, columns = _run(roots, keys, patterns, recursive, threads, callbacks)
+        remote = [r.startswith(("s3://", "http://", "https://")) for r in roots]
+        if any(remote):
+            if not all(remote):
+                raise ValueError("scan either URLs (s3://, http(s)://) or local paths, not both at once")
+            from . import store
+
+            paths, errors, columns = store.scan(roots, keys, patterns, recursive, threads, callbacks)
+        else:
+            paths, errors, columns = _run(roots, keys, patterns, recursive, threads, callbacks)
     finally:
         if bar is not None:
             bar.close()

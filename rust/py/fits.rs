@@ -47,11 +47,20 @@ pub fn value_to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<(Bound<'py, PyAn
 #[pyclass(frozen, module = "jwstio._core")]
 pub struct FitsFile {
     path: String,
-    map: Arc<Mapped>,
-    hdus: Vec<Hdu>,
+    pub(crate) map: Arc<Mapped>,
+    pub(crate) hdus: Vec<Hdu>,
 }
 
 impl FitsFile {
+    /// A file whose bytes are already in memory and indexed (a remote object, `py/store.rs`).
+    pub(crate) fn from_memory(path: String, map: Mapped, hdus: Vec<Hdu>) -> FitsFile {
+        FitsFile {
+            path,
+            map: Arc::new(map),
+            hdus,
+        }
+    }
+
     fn hdu(&self, i: isize) -> PyResult<&Hdu> {
         let n = self.hdus.len() as isize;
         let j = if i < 0 { i + n } else { i };

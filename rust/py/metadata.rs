@@ -36,6 +36,7 @@ static KEYS: Mutex<FxHashMap<Box<str>, Py<PyString>>> =
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<MetadataPlan>()?;
     m.add_function(wrap_pyfunction!(read_metadata_fits, m)?)?;
+    m.add_function(wrap_pyfunction!(read_metadata_file, m)?)?;
     Ok(())
 }
 
@@ -107,9 +108,32 @@ fn read_metadata_fits<'py>(
     let Some((map, hdus)) = opened else {
         return Ok(None);
     };
+    metadata_of(py, &map, &hdus, model_type, plan_for)
+}
+
+/// `read_metadata_fits` of an opened file (a remote object's fetched headers and ASDF bytes).
+#[pyfunction]
+#[pyo3(signature = (file, model_type, plan_for))]
+pub fn read_metadata_file<'py>(
+    py: Python<'py>,
+    file: &Bound<'py, super::fits::FitsFile>,
+    model_type: Option<String>,
+    plan_for: &Bound<'py, PyAny>,
+) -> PyResult<Option<Bound<'py, PyDict>>> {
+    let f = file.get();
+    metadata_of(py, &f.map, &f.hdus, model_type, plan_for)
+}
+
+fn metadata_of<'py>(
+    py: Python<'py>,
+    map: &Mapped,
+    hdus: &[hdu::Hdu],
+    model_type: Option<String>,
+    plan_for: &Bound<'py, PyAny>,
+) -> PyResult<Option<Bound<'py, PyDict>>> {
     let name = match model_type {
         Some(n) => n,
-        None => match metadata::datamodl(&hdus) {
+        None => match metadata::datamodl(hdus) {
             Ok(n) => n,
             Err(_) => return Ok(None),
         },
@@ -120,7 +144,7 @@ fn read_metadata_fits<'py>(
     };
     let plan = plan.get();
     let bytes = map.bytes();
-    let Ok(tree) = py.detach(|| metadata::fits_tree(bytes, &hdus, &plan.plan)) else {
+    let Ok(tree) = py.detach(|| metadata::fits_tree(bytes, hdus, &plan.plan)) else {
         return Ok(None);
     };
     // Dotted keys and short values repeat from file to file: reuse their str objects (for

@@ -7,6 +7,7 @@ mod errors;
 mod fits;
 mod metadata;
 mod scan;
+mod store;
 
 use pyo3::prelude::*;
 
@@ -18,5 +19,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     scan::register(m)?;
     metadata::register(m)?;
     asn::register(m)?;
+    store::register(m)?;
     Ok(())
 }

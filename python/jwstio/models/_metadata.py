@@ -390,8 +390,8 @@ def _asdf_bytes(f: _core.FitsFile, path: str, i: int) -> Any:
     return buf[start : start + info["data_len"]]
 
 
-def _read_fits(fname: str, model_type: Any) -> Any:
-    f = _core.FitsFile(fname)
+def _read_fits(fname: str | _core.FitsFile, model_type: Any) -> Any:
+    f = fname if isinstance(fname, _core.FitsFile) else _core.FitsFile(fname)
     path = f.path
     i = f.find("ASDF", None)
     if i is None:
@@ -414,8 +414,13 @@ def _read_fits(fname: str, model_type: Any) -> Any:
 
 
 def _read_asdf(fname: str) -> Any:
-    with open(fname, "rb") as fh:
-        data = fh.read()
+    if fname.startswith(("s3://", "http://", "https://")):
+        from ..store import read_bytes
+
+        data = read_bytes(fname)
+    else:
+        with open(fname, "rb") as fh:
+            data = fh.read()
     tree = _core.AsdfDoc(data, fname).tree
     # asdf's tagged loader builds !!omap as an OrderedDict (a mapping), unlike SafeLoader.
     return _deep_plain_keep_omap(tree)
@@ -451,16 +456,26 @@ def read_metadata(fname: Any, model_type: str | None = None, flatten: bool = Tru
     if not isinstance(fname, (Path, str)):
         raise TypeError("Input must be a file path.")
     name = str(fname)
+    # An object store URL: every header and the ASDF extension's bytes, fetched (jwstio.store).
+    remote: _core.FitsFile | None = None
+    if isinstance(fname, str) and fname.startswith(("s3://", "http://", "https://")):
+        from ..store import metadata_core
+
+        if _file_type(name) == "fits":
+            remote = metadata_core(name)
     if flatten and _FAST and (model_type is None or type(model_type) is str):
         base = os.path.basename(name)
         if base.endswith(".fits") and base != ".fits":  # what _file_type says is "fits"
             # One pass in Rust; None when the general path below must decide.
-            out = _core.read_metadata_fits(name, model_type, _fast_plan)
+            if remote is not None:
+                out = _core.read_metadata_file(remote, model_type, _fast_plan)
+            else:
+                out = _core.read_metadata_fits(name, model_type, _fast_plan)
             if out is not None:
                 return out
     ext = _file_type(name)
     if ext == "fits":
-        tree = _read_fits(os.fspath(fname), model_type)
+        tree = _read_fits(remote if remote is not None else os.fspath(fname), model_type)
     elif ext == "asdf":
         tree = _read_asdf(name)
     else:
