@@ -365,9 +365,9 @@ class RemoteCore:
         self.ensure_hdu(i)
         return self._core.image(i)
 
-    def section(self, i: int, sel: Any) -> Any:
+    def section(self, i: int, sel: Any, out: Any = None) -> Any:
         self.ensure_hdu(i)
-        return self._core.section(i, sel)
+        return self._core.section(i, sel, out)
 
     def prefetch(self, i: int, first: int) -> None:
         self.ensure_hdu(i)
