@@ -182,12 +182,15 @@ def _check_fast(path, expect_fast):
 
 # --- which products are built by jwstio ------------------------------------------------------
 
-# The others fall back: a class outside the allow-list, or a table HDU (INT_TIMES in *ints
-# products, spectra tables, ...).
-EXPECT_FAST = {
-    "rate", "bsub", "cal", "cal_spec", "cal_ifu", "cal_mos", "cal_fs", "cal_wfss", "crf", "s2d",
-    "psfstack", "psfalign",
-}
+# Every product whose class is on the allow-list is built by jwstio; the others (MultiExposureModel,
+# the AMI models) fall back.
+EXPECT_FAST = {name for name in FITS_PRODUCTS if products.PRODUCTS[name][2] in jsd.ALLOWED_CLASSES}
+EXPECT_FALLBACK = {"cal_source", "ami", "amiavg", "aminorm", "amilg", "ami_oi", "aminorm_oi"}
+
+
+def test_expectations_cover_every_product():
+    assert EXPECT_FAST | EXPECT_FALLBACK == set(FITS_PRODUCTS)
+    assert not EXPECT_FAST & EXPECT_FALLBACK
 
 
 def _write(tmp_path, name, seed, **options):
@@ -205,10 +208,7 @@ def test_product(tmp_path, name, seed, options):
 def test_allow_list_is_exercised():
     """Every allowed class is built by jwstio for at least one product above."""
     classes = {products.PRODUCTS[n][2] for n in EXPECT_FAST}
-    assert classes == set(jsd.ALLOWED_CLASSES) - {"SlitModel"}
-    # SlitModel: its products carry an INT_TIMES table HDU, so they fall back; the class is
-    # built by jwstio from a file without one:
-    assert "SlitModel" in jsd.ALLOWED_CLASSES
+    assert classes == set(jsd.ALLOWED_CLASSES)
 
 
 def test_slit_model_without_table(tmp_path):
@@ -267,7 +267,7 @@ def test_fallbacks(tmp_path, caplog):
     edited = _write(tmp_path / "e", "rate", 8)
     products.edit_header(edited, "MYKEY", "x")
     caplog.set_level(logging.DEBUG, logger="jwstio.stdatamodels")
-    for p in (edited, _write(tmp_path, "x1d", 8), _write(tmp_path, "uncal", 8)):
+    for p in (edited, _write(tmp_path, "cal_source", 8), _write(tmp_path, "ami", 8)):
         _check_fast(p, False)
     assert "fallback" in caplog.text and "_fits_hash mismatch" in caplog.text
     # keyword arguments, a Path, a model, a list
@@ -308,7 +308,7 @@ def test_real_fixtures():
 
 # --- behaviour after open ------------------------------------------------------------------------
 
-BEHAVIOUR = ["cal_mos", "rate", "psfstack", "cal_ifu", "psfalign"]
+BEHAVIOUR = ["cal_mos", "rate", "rateints", "cal_ifu", "psfalign", "x1d", "s3d", "ramp", "uncal"]
 
 
 def _both(tmp_path, name, **kw):

@@ -31,6 +31,7 @@ import numpy as np
 
 from .. import _core, fits
 from ..models import _open as jm
+from ..models import _schema
 from ..models._base import HduArray, MigratedMovingTarget
 from . import _wcs
 
@@ -39,16 +40,29 @@ class Unsupported(Exception):
     """This input is not built by jwstio; stdatamodels opens it (the message says why)."""
 
 
-# Classes verified identical by tests/test_stdatamodels_oracle.py. Their constructors run only
-# DataModel.__init__ (and the default err/dq mixins, replayed below).
+# Classes verified identical by tests/test_stdatamodels_oracle.py. For a file path their
+# constructors run only DataModel.__init__ and the tails replayed in _make_model (default err/dq
+# mixins, RampModel's pixeldq/groupdq); none migrates its HDU list.
 ALLOWED_CLASSES = frozenset(
     {
         "ImageModel",
         "CubeModel",
         "QuadModel",
         "IFUImageModel",
+        "IFUCubeModel",
         "MultiSlitModel",
         "SlitModel",
+        "RampModel",
+        "MultiSpecModel",
+        "MRSMultiSpecModel",
+        "WFSSMultiSpecModel",
+        "TSOMultiSpecModel",
+        "CombinedSpecModel",
+        "WFSSCombinedSpecModel",
+        "MultiCombinedSpecModel",
+        "WFSSMultiCombinedSpecModel",
+        "SegmentationMapModel",
+        "Level1bModel",  # only files its _migrate_hdulist leaves alone (see build)
     }
 )
 
@@ -166,8 +180,11 @@ _CONTAINERS = frozenset((dict, list, _core.Tagged, _core.NDArrayNode))
 
 
 def _astropy_data(f: fits.FitsFile, i: int) -> np.ndarray | None:
-    """``hdulist[i].data`` as astropy gives it with ``memmap=False`` (image HDUs)."""
+    """``hdulist[i].data`` as astropy gives it with ``memmap=False``: image HDUs from jwstio's
+    arrays; binary tables by astropy itself, from the HDU's bytes (a ``FITS_rec``)."""
     h = f[i]
+    if h.kind == "bintable" and not h.compressed:
+        return _astropy_table(f, i)
     if h.kind not in ("primary", "image"):
         raise Unsupported(f"data of a {h.kind} HDU")
     if not h.shape:
@@ -182,8 +199,45 @@ def _astropy_data(f: fits.FitsFile, i: int) -> np.ndarray | None:
     return np.array(h.data, copy=True)
 
 
-def _materialize(f: fits.FitsFile, tree: Any) -> None:
-    """Replace jwstio's array markers by the arrays stdatamodels holds."""
+_EMPTY_PRIMARY = (
+    b"SIMPLE  =                    T".ljust(80) + b"BITPIX  =                    8".ljust(80)
+    + b"NAXIS   =                    0".ljust(80) + b"EXTEND  =                    T".ljust(80) + b"END".ljust(80)
+).ljust(2880)
+
+
+def _astropy_table(f: fits.FitsFile, i: int) -> Any:
+    """The table as astropy reads it from the file with ``memmap=False`` (a writeable FITS_rec):
+    astropy itself reads the HDU's bytes, behind an empty primary HDU, from memory."""
+    import io
+
+    from astropy.io import fits as afits
+
+    info = f._core.info(i)
+    if info["pcount"]:
+        raise Unsupported("a table with a heap (variable-length columns)")
+    start, end = info["header_start"], info["data_start"] + info["data_len"]
+    body = bytes(memoryview(f._core.buffer())[start:end])
+    raw = _EMPTY_PRIMARY + body + b"\0" * (-len(body) % 2880)  # the data's padding block
+    with afits.open(io.BytesIO(raw), memmap=False) as hl:
+        data = hl[1].data
+    return data
+
+
+def _subschema(schema: dict, path: tuple) -> dict:
+    """The merged-schema node of a tree path (what ``_load_from_schema`` walks to)."""
+    from stdatamodels import properties
+
+    s = schema
+    for p in path:
+        s = properties._get_schema_for_index(s, p) if isinstance(p, int) else properties._get_schema_for_property(s, p)
+    return s
+
+
+def _materialize(f: fits.FitsFile, tree: Any, schema: dict) -> None:
+    """Replace jwstio's array markers by the arrays stdatamodels holds: the HDU's data, cast
+    with stdatamodels' own ``properties._cast`` where its schema walk loads it."""
+    from stdatamodels import properties
+
     def rec(node: Any, path: tuple) -> None:
         items = node.items() if isinstance(node, dict) else enumerate(node)
         for k, v in list(items):
@@ -193,7 +247,10 @@ def _materialize(f: fits.FitsFile, tree: Any) -> None:
             elif isinstance(v, HduArray):
                 if type(v) is MigratedMovingTarget:
                     raise Unsupported("migrated table")
-                node[k] = _astropy_data(f, v.index)
+                data = _astropy_data(f, v.index)
+                if v.nid is not None:
+                    data = properties._cast(data, _subschema(schema, path + (k,)))
+                node[k] = data
             elif isinstance(v, jm._Lazy):
                 raise Unsupported(f"{type(v).__name__} value")
 
@@ -214,12 +271,17 @@ def build(path: str, cls_lookup: Any) -> Any:
     if not isinstance(name, str) or name not in ALLOWED_CLASSES:
         raise Unsupported(f"class {name!r} not in the verified list")
     summary = core.summary()
-    if any(s[2] != "image" and s[2] != "primary" and s[0] != "ASDF" for s in summary):
-        raise Unsupported("a table HDU")
+    if any(s[2] not in ("image", "primary", "bintable") for s in summary):
+        raise Unsupported("an ASCII table or unusual HDU")
     if f[0].shape:
         raise Unsupported("data in the primary HDU")
     if core.find("ASDF") is None:
         raise Unsupported("no ASDF extension")
+    if name == "Level1bModel" and any(
+        s[0] == "MOVING_TARGET_POSITION" and (s[2] != "bintable" or i in jm._old_moving_target_tables(f, summary))
+        for i, s in enumerate(summary)
+    ):
+        raise Unsupported("Level1bModel migrates this file's MOVING_TARGET_POSITION table")
     cls = cls_lookup(name)
 
     # -- the tree (jwstio.models._open.open, with stdatamodels' types)
@@ -245,6 +307,12 @@ def build(path: str, cls_lookup: Any) -> Any:
     # re-reads every keyword and warns about invalid values; that path is left to it.)
     if tree.get("_fits_hash") != jm._headers_hash(f, summary):
         raise Unsupported("headers changed after writing (_fits_hash mismatch)")
+    # With a (non-ASDF) binary table, stdatamodels' schema walk still runs for arrays only and
+    # casts every schema array it finds in the file (fits_support._load_from_schema); jwstio's
+    # walk marks the same nodes (HduArray with the schema node), cast in _materialize.
+    if any(s[2] == "bintable" and s[0] != "ASDF" for s in summary):
+        items = jm.list_item_indexes([s[1] for s in summary])
+        jm._walk(_schema.plan(name), f, jm._Headers(f), tree, (), None, items, {}, set(), False)
     hist = core.values(0, "HISTORY")
     if hist:
         from asdf.tags.core import HistoryEntry
@@ -252,7 +320,7 @@ def build(path: str, cls_lookup: Any) -> Any:
         tree["history"] = {"entries": [HistoryEntry({"description": h}) for h in hist]}
 
     schema = merged_schema(cls)
-    _materialize(f, tree)
+    _materialize(f, tree, schema)
     return _make_model(cls, tree, schema, f, doc, path)
 
 
@@ -291,5 +359,10 @@ def _make_model(cls: type, tree: Any, schema: dict, f: fits.FitsFile, doc: Any, 
                 model.err = model.get_default("err")
             if isinstance(model, DefaultDQMixin) and getattr(model, "dq", None) is None:
                 model.dq = model.get_default("dq")
+    if type(model).__name__ == "RampModel" and model.data is not None:  # RampModel.__init__
+        if model.pixeldq is None:
+            model.pixeldq = model.get_default("pixeldq")
+        if model.groupdq is None:
+            model.groupdq = model.get_default("groupdq")
     model._file_references.append(_FileReference(f))
     return model
