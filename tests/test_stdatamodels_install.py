@@ -204,3 +204,23 @@ def test_jwstio_run_keeps_existing_pythonpath(tmp_path):
                        env=env, timeout=300)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "7"
+
+
+def test_types_check():
+    """The drop-in package type-checks (it ships under jwstio's py.typed)."""
+    pytest.importorskip("mypy")
+    import jwstio
+
+    pkg = Path(jwstio.__file__).parent
+    r = subprocess.run([sys.executable, "-m", "mypy", "--ignore-missing-imports", str(pkg / "stdatamodels"),
+                        str(pkg / "_run.py")], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:]
+
+
+def test_core_does_not_import_the_drop_in():
+    """Imports stay one-way: importing jwstio (and its CLI) loads neither jwstio.stdatamodels
+    nor stdatamodels."""
+    r = _run("import sys, jwstio, jwstio.cli, jwstio.models; "
+             "print('jwstio.stdatamodels' in sys.modules, 'stdatamodels' in sys.modules)")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["False", "False"]

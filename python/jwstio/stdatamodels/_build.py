@@ -72,11 +72,11 @@ _ENV = (("PASS_INVALID_VALUES", False), ("STRICT_VALIDATION", False), ("VALIDATE
 _WCS_TAG = "tag:stsci.edu:gwcs/wcs-"
 _CORE = "tag:stsci.edu:asdf/core/"
 
-_schemas: dict[type, dict] = {}
+_schemas: dict[type, bytes] = {}
 _schemas_lock = threading.Lock()
 
 
-def merged_schema(cls: type) -> dict:
+def merged_schema(cls: Any) -> dict:
     """A new copy of the class's merged schema (what ``DataModel.__init__`` computes)."""
     blob = _schemas.get(cls)
     if blob is None:
@@ -216,7 +216,7 @@ def _astropy_table(f: fits.FitsFile, i: int) -> Any:
     if info["pcount"]:
         raise Unsupported("a table with a heap (variable-length columns)")
     start, end = info["header_start"], info["data_start"] + info["data_len"]
-    body = bytes(memoryview(f._core.buffer())[start:end])
+    body = bytes(memoryview(f._core.buffer())[start:end])  # type: ignore[arg-type]
     raw = _EMPTY_PRIMARY + body + b"\0" * (-len(body) % 2880)  # the data's padding block
     with afits.open(io.BytesIO(raw), memmap=False) as hl:
         data = hl[1].data
@@ -286,10 +286,11 @@ def build(path: str, cls_lookup: Any) -> Any:
 
     # -- the tree (jwstio.models._open.open, with stdatamodels' types)
     i = core.find("ASDF")
+    assert i is not None
     info = core.info(i)
     if info["kind"] != "bintable":
         raise Unsupported("ASDF HDU is not a table")
-    buf = memoryview(core.buffer())[info["data_start"] : info["data_start"] + info["data_len"]]
+    buf = memoryview(core.buffer())[info["data_start"] : info["data_start"] + info["data_len"]]  # type: ignore[arg-type]
     doc = _core.AsdfDoc(buf, f.path)
     raw_tree = doc.tree
     if isinstance(raw_tree, _core.Tagged):
@@ -324,7 +325,7 @@ def build(path: str, cls_lookup: Any) -> Any:
     return _make_model(cls, tree, schema, f, doc, path)
 
 
-def _make_model(cls: type, tree: Any, schema: dict, f: fits.FitsFile, doc: Any, path: str) -> Any:
+def _make_model(cls: Any, tree: Any, schema: dict, f: fits.FitsFile, doc: Any, path: str) -> Any:
     """``cls(hdulist)`` + ``util.open``'s file reference, from a finished tree."""
     import asdf
     from stdatamodels.jwst.datamodels.model_base import DefaultDQMixin, DefaultErrMixin
