@@ -14,12 +14,14 @@ converter registered with asdf that converts it first and then hands the now gen
 ``gwcs.WCS`` to gwcs' own converter ("deferral", so only gwcs' extension is recorded in the
 written file, as for stdatamodels' models).
 
-Conversion happens once per file for all of its WCS subtrees (one ``asdf.open`` of the
-embedded ASDF, as stdatamodels reads it, shared by every slit), under a lock: models may be
-read from several threads. Measured on test1_cal.fits: asdf's parse + schema defaults +
-validation 46 ms, converting the one slit WCS 52 ms, a deepcopy of the converted WCS 53 ms (so
-converting a shared subtree once and copying it per slit saves nothing, and handing several
-slits the same mutable astropy models is not safe).
+The embedded ASDF is read by asdf once per file (tags kept: its YAML parse, schema defaults
+and validation, as stdatamodels reads it) when the first WCS is used; then only the WCS
+subtree asked for is converted with asdf's converters, so a step that uses three slits of a
+400-slit file converts three WCSs. All under a lock: models may be read from several threads.
+Measured on test1_cal.fits: asdf's parse + schema defaults + validation 46 ms, converting the
+one slit WCS 52 ms, a deepcopy of the converted WCS 53 ms (so converting a subtree shared by
+many slits once and copying it per slit would save nothing, and handing several slits the same
+mutable astropy models is not safe: each slit's WCS is converted on its own).
 """
 
 from __future__ import annotations
@@ -34,30 +36,38 @@ _REGISTERED = False
 
 
 class WcsSource:
-    """The embedded ASDF of one file, converted on first request (thread-safe)."""
+    """The embedded ASDF of one file: read by asdf (tags kept) on the first request, then each
+    requested WCS subtree converted on its own (thread-safe)."""
 
-    __slots__ = ("_buf", "_tree", "_lock", "__weakref__")
+    __slots__ = ("_buf", "_af", "_done", "_lock", "__weakref__")
 
     def __init__(self, buf: Any):
         self._buf = buf
-        self._tree: Any = None
+        self._af: Any = None
+        self._done: dict[tuple, Any] = {}
         self._lock = threading.Lock()
 
     def get(self, path: tuple) -> Any:
         with self._lock:
-            if self._tree is None:
+            obj = self._done.get(path)
+            if obj is not None:
+                return obj
+            if self._af is None:
                 import asdf
 
-                # asdf's own reading, as stdatamodels' from_fits_asdf does it (schema defaults
-                # filled, the tree validated): only later, on first use.
-                af = asdf.open(io.BytesIO(bytes(self._buf)), lazy_load=True, memmap=False, ignore_missing_extensions=True)
-                tree = af.tree
-                self._tree = tree
+                # asdf's own reading of the tagged tree, as in stdatamodels' from_fits_asdf
+                # (schema defaults filled, the tree validated), without converting anything.
+                self._af = asdf.open(
+                    io.BytesIO(bytes(self._buf)), lazy_load=True, memmap=False, _force_raw_types=True
+                )
                 self._buf = None
-            node = self._tree
-        for p in path:
-            node = node[p]
-        return node
+            from asdf import yamlutil
+
+            node = self._af.tree
+            for p in path:
+                node = node[p]
+            obj = self._done[path] = yamlutil.tagged_tree_to_custom_tree(node, self._af)
+            return obj
 
 
 def lazy_wcs_class() -> Any:
