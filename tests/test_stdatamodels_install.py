@@ -224,3 +224,15 @@ def test_core_does_not_import_the_drop_in():
              "print('jwstio.stdatamodels' in sys.modules, 'stdatamodels' in sys.modules)")
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["False", "False"]
+
+
+def test_jwstio_run_chains_an_existing_sitecustomize(tmp_path):
+    """The hook shadows the interpreter's own sitecustomize; it runs that one too."""
+    (tmp_path / "sitecustomize.py").write_text("import os\nos.environ['OTHER_SITECUSTOMIZE_RAN'] = '1'\n")
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    code = ("import os, stdatamodels.jwst.datamodels as dm; from jwstio import stdatamodels as jsd; "
+            "print(os.environ.get('OTHER_SITECUSTOMIZE_RAN'), dm.open is jsd.open)")
+    r = subprocess.run([sys.executable, "-m", "jwstio", "run", "--", sys.executable, "-c", code],
+                       capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["1", "True"]

@@ -28,9 +28,11 @@ from __future__ import annotations
 
 import io
 import threading
+import weakref
 from typing import Any
 
 _LOCK = threading.RLock()
+_KEEP: dict[int, Any] = {}
 _LAZY_CLASS: Any = None
 _REGISTERED = False
 
@@ -39,19 +41,15 @@ class WcsSource:
     """The embedded ASDF of one file: read by asdf (tags kept) on the first request, then each
     requested WCS subtree converted on its own (thread-safe)."""
 
-    __slots__ = ("_buf", "_af", "_done", "_lock", "__weakref__")
+    __slots__ = ("_buf", "_af", "_lock", "__weakref__")
 
     def __init__(self, buf: Any):
         self._buf = buf
         self._af: Any = None
-        self._done: dict[tuple, Any] = {}
         self._lock = threading.Lock()
 
     def get(self, path: tuple) -> Any:
         with self._lock:
-            obj = self._done.get(path)
-            if obj is not None:
-                return obj
             if self._af is None:
                 import asdf
 
@@ -66,8 +64,7 @@ class WcsSource:
             node = self._af.tree
             for p in path:
                 node = node[p]
-            obj = self._done[path] = yamlutil.tagged_tree_to_custom_tree(node, self._af)
-            return obj
+            return yamlutil.tagged_tree_to_custom_tree(node, self._af)
 
 
 def lazy_wcs_class() -> Any:
@@ -136,6 +133,11 @@ def materialize(obj: Any) -> None:
         d.clear()
         d.update(state)
         object.__setattr__(obj, "__class__", type(real))
+        # Arrays inside the WCS (e.g. tabular lookup tables) may still be asdf NDArrayTypes that
+        # read their block through the asdf file on first use: keep it alive with the WCS (as a
+        # stdatamodels model keeps its AsdfFile).
+        _KEEP[id(obj)] = source
+        weakref.finalize(obj, _KEEP.pop, id(obj), None)
 
 
 def _register_converter(lazy_cls: type) -> None:
