@@ -8,12 +8,13 @@ functions (``from ... import open as datamodel_open`` included). In jwst 3.0 tha
 names: ``stdatamodels.jwst.datamodels.{open,read_metadata}``,
 ``stdatamodels.jwst.datamodels.util.{open,read_metadata}``, ``jwst.datamodels.open``,
 ``jwst.datamodels.container.datamodel_open``, ``jwst.datamodels.library.{datamodels_open,
-read_metadata}`` and ``jwst.stpipe.core.read_metadata``. Modules imported after ``install()``
-are scanned again by the next ``install()`` call (and by ``patched_names()``).
+read_metadata}`` and ``jwst.stpipe.core.read_metadata``; jwst also registers stdatamodels'
+``util`` module as ``jwst.datamodels.util`` and re-exports ``read_metadata`` as
+``jwst.datamodels.read_metadata``, so ``install()`` reports twelve dotted names. A module
+imported after ``install()`` that binds the originals is patched by the next ``install()`` call.
 
-``JWSTIO_STDATAMODELS=1`` in the environment makes ``import jwstio`` ... no: it is read by
-``jwstio run`` and by the ``sitecustomize`` hook that ``jwstio run`` puts on the path of the
-command it runs (see ``jwstio.cli``).
+``ENV_VAR`` (``JWSTIO_STDATAMODELS=1``) is read only by the ``sitecustomize`` hook that
+``jwstio run`` puts on the ``PYTHONPATH`` of the command it runs (``jwstio._run``).
 """
 
 from __future__ import annotations
