@@ -377,6 +377,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    from ._run import run
+
+    return run(args.cmd, report=args.report)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="jwstio", description="Read JWST science products fast.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -409,6 +415,13 @@ def _parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="write sample products, open and scan them, time against astropy")
     d.add_argument("--dir", metavar="D", help="folder for the sample files (default: a new temp dir)")
     d.set_defaults(func=cmd_demo)
+
+    r = sub.add_parser("run", help="run a command with stdatamodels/jwst reading through jwstio",
+                       description="Run CMD with every Python process reading JWST models through "
+                       "jwstio (jwstio.stdatamodels.install()), e.g. jwstio run -- strun calwebb_image3 asn.json")
+    r.add_argument("--report", action="store_true", help="print how many opens jwstio built at exit")
+    r.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD ...")
+    r.set_defaults(func=cmd_run)
     return p
 
 

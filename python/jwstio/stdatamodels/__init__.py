@@ -1,0 +1,123 @@
+"""Genuine stdatamodels models built by jwstio, and a switch that makes stdatamodels and the
+``jwst`` pipeline read through it.
+
+```python
+from jwstio import stdatamodels as jsd
+m = jsd.open(path)            # same signature and result as stdatamodels.jwst.datamodels.open
+jsd.read_metadata(path)       # = stdatamodels.jwst.datamodels.read_metadata
+jsd.install(); ...; jsd.uninstall()      # or: with jsd.installed(): ...
+```
+
+Needs stdatamodels (``pip install "jwstio[stdatamodels]"``). Whatever jwstio does not build
+identically (see ``_build``: inputs that are not ``.fits`` paths, keyword arguments, classes
+outside ``ALLOWED_CLASSES``, table HDUs, environment variables that change validation, any
+jwstio error) is opened by stdatamodels' own function. ``stats()`` counts both kinds of opens;
+the logger ``jwstio.stdatamodels`` says at DEBUG level why each fallback happened.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from ._build import ALLOWED_CLASSES, Unsupported, build
+from ._patch import ENV_VAR, install, installed, is_installed, patched_names, uninstall
+
+__all__ = [
+    "open",
+    "read_metadata",
+    "install",
+    "uninstall",
+    "installed",
+    "is_installed",
+    "patched_names",
+    "stats",
+    "reset_stats",
+    "ALLOWED_CLASSES",
+    "ENV_VAR",
+]
+
+log = logging.getLogger(__name__)
+
+_stats_lock = threading.Lock()
+_stats = {"open_fast": 0, "open_fallback": 0, "read_metadata_fast": 0, "read_metadata_fallback": 0}
+
+
+def _count(key: str) -> None:
+    with _stats_lock:
+        _stats[key] += 1
+
+
+def stats() -> dict[str, int]:
+    """Opens and metadata reads done by jwstio (``*_fast``) and by stdatamodels (``*_fallback``)."""
+    with _stats_lock:
+        return dict(_stats)
+
+
+def reset_stats() -> None:
+    with _stats_lock:
+        for k in _stats:
+            _stats[k] = 0
+
+
+def _originals() -> tuple[Any, Any]:
+    from . import _patch
+
+    return _patch.original_open(), _patch.original_read_metadata()
+
+
+def _class(name: str) -> type:
+    from stdatamodels.jwst import datamodels
+
+    return getattr(datamodels, name)
+
+
+def _fits_path(init: Any) -> str | None:
+    if isinstance(init, (str, Path)) and Path(init).suffix == ".fits":
+        return str(init)
+    return None
+
+
+def open(init: Any = None, guess: bool = True, **kwargs: Any) -> Any:  # noqa: A001
+    """``stdatamodels.jwst.datamodels.open``: built by jwstio when it can, else by stdatamodels."""
+    path = _fits_path(init)
+    reason = None
+    if path is None:
+        reason = "not a .fits path"
+    elif kwargs:
+        reason = f"keyword arguments {sorted(kwargs)}"
+    else:
+        try:
+            model = build(path, _class)
+        except Unsupported as e:
+            reason = str(e)
+        except Exception as e:  # any jwstio error: stdatamodels decides (and raises its own error)
+            reason = f"{type(e).__name__}: {e}"
+        else:
+            _count("open_fast")
+            log.debug("jwstio built %s as %s", path, type(model).__name__)
+            return model
+    _count("open_fallback")
+    log.debug("stdatamodels opens %r (fallback %d: %s)", init, _stats["open_fallback"], reason)
+    return _originals()[0](init, guess=guess, **kwargs)
+
+
+def read_metadata(filename: Any, model_type: str | None = None, flatten: bool = True) -> dict:
+    """``stdatamodels.jwst.datamodels.read_metadata`` (jwstio's fast reader for .fits paths)."""
+    path = _fits_path(filename)
+    reason = "not a .fits path"
+    if path is not None:
+        try:
+            from ..models import read_metadata as jread
+
+            out = jread(path, model_type=model_type, flatten=flatten)
+        except Exception as e:
+            reason = f"{type(e).__name__}: {e}"
+        else:
+            _count("read_metadata_fast")
+            return out
+    _count("read_metadata_fallback")
+    log.debug("stdatamodels reads metadata of %r (fallback %d: %s)", filename, _stats["read_metadata_fallback"], reason)
+    return _originals()[1](filename, model_type=model_type, flatten=flatten)

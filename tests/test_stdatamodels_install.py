@@ -1,0 +1,242 @@
+"""``jwstio.stdatamodels.install()/uninstall()/installed()`` and ``jwstio run``: every name under
+which stdatamodels and jwst bind the opener and ``read_metadata`` reads through jwstio while
+installed, and is stdatamodels' own function again after."""
+
+import importlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("stdatamodels")
+
+import products  # noqa: E402
+
+from jwstio import stdatamodels as jsd  # noqa: E402
+
+# The names the issue lists for jwst 3.0 (found in its source with grep); stdatamodels' four are
+# there whether or not jwst is installed.
+STDATAMODELS_NAMES = [
+    ("stdatamodels.jwst.datamodels", "open"),
+    ("stdatamodels.jwst.datamodels.util", "open"),
+    ("stdatamodels.jwst.datamodels", "read_metadata"),
+    ("stdatamodels.jwst.datamodels.util", "read_metadata"),
+]
+JWST_NAMES = [
+    ("jwst.datamodels", "open"),
+    ("jwst.datamodels.container", "datamodel_open"),
+    ("jwst.datamodels.library", "datamodels_open"),
+    ("jwst.datamodels.library", "read_metadata"),
+    ("jwst.stpipe.core", "read_metadata"),
+]
+
+
+def _has_jwst():
+    try:
+        importlib.import_module("jwst.datamodels")
+    except ImportError:
+        return False
+    return True
+
+
+def _names():
+    return STDATAMODELS_NAMES + (JWST_NAMES if _has_jwst() else [])
+
+
+@pytest.fixture
+def clean():
+    jsd.uninstall()
+    yield
+    jsd.uninstall()
+
+
+def _value(mod, attr):
+    return getattr(importlib.import_module(mod), attr)
+
+
+def test_install_covers_every_name_and_uninstall_restores(clean):
+    from stdatamodels.jwst.datamodels import util
+
+    orig = {"open": util.open, "read_metadata": util.read_metadata}
+    names = _names()
+    if _has_jwst():
+        assert len(names) == 9
+    before = {n: _value(*n) for n in names}
+    for (mod, attr), v in before.items():
+        assert v is orig["read_metadata" if attr == "read_metadata" else "open"], (mod, attr)
+    patched = jsd.install()
+    assert jsd.is_installed()
+    for mod, attr in names:
+        assert f"{mod}.{attr}" in patched
+        v = _value(mod, attr)
+        assert v is (jsd.read_metadata if attr == "read_metadata" else jsd.open), (mod, attr)
+    # no binding of the originals is left anywhere in stdatamodels/jwst
+    for modname, mod in list(sys.modules.items()):
+        if mod is not None and modname.split(".")[0] in ("stdatamodels", "jwst"):
+            for attr, v in list(vars(mod).items()):
+                assert v is not orig["open"] and v is not orig["read_metadata"], f"{modname}.{attr}"
+    assert jsd.install() == patched  # idempotent
+    jsd.uninstall()
+    assert not jsd.is_installed()
+    for n, v in before.items():
+        assert _value(*n) is v
+
+
+def test_each_name_reads_through_jwstio(clean, tmp_path):
+    path = Path(products.write("rate", tmp_path, np.random.default_rng(1)))
+    with jsd.installed() as patched:
+        assert patched
+        for mod, attr in _names():
+            fn = _value(mod, attr)
+            jsd.reset_stats()
+            if attr == "read_metadata":
+                out = fn(path)
+                assert jsd.stats()["read_metadata_fast"] == 1
+                assert out["meta.model_type"] == "ImageModel"
+            else:
+                m = fn(path)
+                assert jsd.stats()["open_fast"] == 1, (mod, attr)
+                assert type(m).__name__ == "ImageModel"
+                m.close()
+    assert not jsd.is_installed()
+
+
+def _same(a, b):
+    """Equal trees, key order and scalar types included, NaN equal to NaN."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, float) and a != a:
+        return b != b
+    return a == b
+
+
+def test_same_sees_differences():
+    assert _same({"a": [1.0, float("nan")]}, {"a": [1.0, float("nan")]})
+    assert not _same({"a": 1}, {"a": 1.0})
+    assert not _same({"a": 1, "b": 2}, {"b": 2, "a": 1})
+    assert not _same([float("nan")], [1.0])
+
+
+def test_read_metadata_equals_stdatamodels(clean, tmp_path):
+    from stdatamodels.jwst.datamodels import util
+
+    paths = [Path(products.write(n, tmp_path, np.random.default_rng(2))) for n in ("rate", "cal_mos", "x1d", "uncal")]
+    real = Path("/work/shared/fixtures/real/test1_cal.fits")
+    if real.exists():
+        paths.append(real)
+    for p in paths:
+        for flatten in (True, False):
+            a = jsd.read_metadata(p, flatten=flatten)
+            b = util.read_metadata(p, flatten=flatten)
+            assert list(a) == list(b) and _same(a, b), p.name
+    # not a FITS path: stdatamodels decides (and raises its error)
+    jsd.reset_stats()
+    with pytest.raises(Exception) as e1:
+        jsd.read_metadata(42)
+    with pytest.raises(Exception) as e2:
+        util.read_metadata(42)
+    assert type(e1.value) is type(e2.value)
+    assert jsd.stats()["read_metadata_fallback"] == 1
+
+
+def test_installed_context_nests(clean):
+    with jsd.installed():
+        with jsd.installed():
+            assert jsd.is_installed()
+        assert jsd.is_installed()  # the outer block still owns it
+    assert not jsd.is_installed()
+
+
+def _run(code, env=None, cmd_prefix=()):
+    return subprocess.run([*cmd_prefix, sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_only_stdatamodels_present():
+    """install() works when jwst is not importable (it is optional)."""
+    code = (
+        "import sys; sys.modules['jwst'] = None\n"
+        "from jwstio import stdatamodels as jsd\n"
+        "names = jsd.install()\n"
+        "import stdatamodels.jwst.datamodels as dm\n"
+        "assert dm.open is jsd.open and dm.util.read_metadata is jsd.read_metadata\n"
+        "print(sorted(names))\n"
+    )
+    r = _run(code)
+    assert r.returncode == 0, r.stderr
+    expect = sorted(f"{m}.{a}" for m, a in STDATAMODELS_NAMES)
+    assert eval(r.stdout.strip()) == expect  # noqa: S307
+
+
+def test_jwstio_run(tmp_path):
+    path = Path(products.write("rate", tmp_path, np.random.default_rng(3)))
+    code = (
+        "import stdatamodels.jwst.datamodels as dm\n"
+        "from jwstio import stdatamodels as jsd\n"
+        f"m = dm.open({str(path)!r})\n"
+        "print(dm.open is jsd.open, jsd.stats()['open_fast'], type(m).__name__)\n"
+    )
+    exe = Path(sys.executable).with_name("jwstio")
+    prefix = [str(exe), "run", "--report", "--"] if exe.exists() else [sys.executable, "-m", "jwstio", "run", "--report", "--"]
+    r = _run(code, cmd_prefix=prefix)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["True", "1", "ImageModel"]
+    assert "1 opens built by jwstio" in r.stderr
+    # without jwstio run: stdatamodels' own
+    r = _run(code)
+    assert r.stdout.split() == ["False", "0", "ImageModel"]
+    # the exit status of the command is passed on
+    r = subprocess.run([*prefix, sys.executable, "-c", "raise SystemExit(3)"], capture_output=True, timeout=300)
+    assert r.returncode == 3
+
+
+def test_jwstio_run_keeps_existing_pythonpath(tmp_path):
+    (tmp_path / "mymod_for_jwstio_test.py").write_text("X = 7\n")
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    r = subprocess.run([sys.executable, "-m", "jwstio", "run", "--", sys.executable, "-c",
+                        "import mymod_for_jwstio_test as m; print(m.X)"], capture_output=True, text=True,
+                       env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "7"
+
+
+def test_types_check():
+    """The drop-in package type-checks (it ships under jwstio's py.typed). mypy reads the
+    sources of this checkout (checking an installed copy inside site-packages makes mypy
+    report site-packages' own modules); errors of the jwstio modules it imports are theirs to
+    report (--follow-imports silent)."""
+    pytest.importorskip("mypy")
+    src = Path(__file__).resolve().parent.parent / "python"
+    if not (src / "jwstio" / "stdatamodels" / "__init__.py").exists():
+        pytest.skip("no source checkout next to the tests")
+    r = subprocess.run([sys.executable, "-m", "mypy", "--ignore-missing-imports", "--follow-imports", "silent", "--cache-dir", os.devnull,
+                        "-p", "jwstio.stdatamodels", "-m", "jwstio._run"],
+                       capture_output=True, text=True, timeout=600, cwd=str(src))
+    assert r.returncode == 0, r.stdout[-3000:]
+
+
+def test_core_does_not_import_the_drop_in():
+    """Imports stay one-way: importing jwstio (and its CLI) loads neither jwstio.stdatamodels
+    nor stdatamodels."""
+    r = _run("import sys, jwstio, jwstio.cli, jwstio.models; "
+             "print('jwstio.stdatamodels' in sys.modules, 'stdatamodels' in sys.modules)")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["False", "False"]
+
+
+def test_jwstio_run_chains_an_existing_sitecustomize(tmp_path):
+    """The hook shadows the interpreter's own sitecustomize; it runs that one too."""
+    (tmp_path / "sitecustomize.py").write_text("import os\nos.environ['OTHER_SITECUSTOMIZE_RAN'] = '1'\n")
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    code = ("import os, stdatamodels.jwst.datamodels as dm; from jwstio import stdatamodels as jsd; "
+            "print(os.environ.get('OTHER_SITECUSTOMIZE_RAN'), dm.open is jsd.open)")
+    r = subprocess.run([sys.executable, "-m", "jwstio", "run", "--", sys.executable, "-c", code],
+                       capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["1", "True"]
