@@ -27,6 +27,17 @@ def _is_array_index(k: Any) -> bool:
     return isinstance(k, (list, tuple, np.ndarray, bool, np.bool_))
 
 
+def _integer(k: Any, d: int, axis: int) -> int:
+    """An integer index into an axis of size ``d``, negative counted from the end, checked."""
+    try:
+        i = operator.index(k)
+    except TypeError:
+        raise IndexError(_VALID) from None
+    if not -d <= i < d:
+        raise IndexError(f"index {i} is out of bounds for axis {axis} with size {d}")
+    return i % d
+
+
 def _is_bool_index(k: Any) -> bool:
     return _is_array_index(k) and np.asarray(k).dtype == bool
 
@@ -94,13 +105,7 @@ class Section:
                 sel.append((start if count else 0, step, count))
                 post.append(slice(None))
             else:
-                try:
-                    i = operator.index(k)
-                except TypeError:
-                    raise IndexError(_VALID) from None
-                if not -d <= i < d:
-                    raise IndexError(f"index {i} is out of bounds for axis {axis} with size {d}")
-                sel.append((i % d, 0, 0))
+                sel.append((_integer(k, d, axis), 0, 0))
             axis += 1
         got = self._file.section(self._index, sel, None if None in post else out)
         return got[tuple(post)] if None in post else got
@@ -139,13 +144,8 @@ class Section:
                 read.append(slice(lo, hi))
                 shifted.append(a - lo)
             else:
-                try:
-                    i = operator.index(k)
-                except TypeError:
-                    raise IndexError(_VALID) from None
-                if not -d <= i < d:
-                    raise IndexError(f"index {i} is out of bounds for axis {axis} with size {d}")
-                read.append(slice(i % d, i % d + 1))
+                i = _integer(k, d, axis)
+                read.append(slice(i, i + 1))
                 shifted.append(0)
             axis += 1
         return self[tuple(read)][tuple(shifted)]

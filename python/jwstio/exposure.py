@@ -9,7 +9,6 @@ reads the next one. ``open_segments`` opens the ``-segNNN`` files of one exposur
 from __future__ import annotations
 
 import glob
-import operator
 import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
@@ -18,7 +17,7 @@ from typing import Any, Union
 import numpy as np
 
 from . import models
-from ._section import _VALID, _expand, _is_array_index
+from ._section import _expand, _integer, _is_array_index
 from ._table import FitsTable
 from .errors import FileNotFoundError as _FileNotFoundError
 from .errors import FormatError
@@ -319,7 +318,7 @@ class ExposureSection:
             return self[tuple(parts[1:])][None]
         first, rest = parts[0], tuple(parts[1:])
         if not _is_array_index(first) and not isinstance(first, slice):
-            k, j = self._exp.locate(_index(first))
+            k, j = self._exp.locate(_integer(first, self.shape[0], 0))
             sec = self._secs[k]
             if hasattr(sec, "_get") and sec.dtype == self.dtype:
                 return sec._get((j, *rest), out)
@@ -356,9 +355,3 @@ class ExposureSection:
             return self._secs[0][(slice(0, 0), *rest)].astype(self.dtype, copy=False)
         return pieces[0] if len(pieces) == 1 else np.concatenate(pieces, axis=0)
 
-
-def _index(k: Any) -> int:
-    try:
-        return operator.index(k)
-    except TypeError:
-        raise IndexError(_VALID) from None
