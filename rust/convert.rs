@@ -169,6 +169,16 @@ pub fn convert_from_file(
     let ni = bitpix.unsigned_abs() as usize / 8;
     let no = plan.out().size();
     let n = out.len() / no;
+    if in_place(plan) {
+        return out[..n * no]
+            .par_chunks_mut(CHUNK_ELEMS * no)
+            .enumerate()
+            .try_for_each(|(k, o)| {
+                file.read_exact_at(o, offset + (k * CHUNK_ELEMS * ni) as u64)?;
+                convert_in_place(o, bitpix, plan);
+                Ok(())
+            });
+    }
     out[..n * no]
         .par_chunks_mut(CHUNK_ELEMS * no)
         .enumerate()
@@ -182,6 +192,53 @@ pub fn convert_from_file(
                 Ok(())
             },
         )
+}
+
+/// Byte swap and sign flip keep the element size: such data can be read straight into the
+/// output and converted there, while the chunk is still in cache.
+pub fn in_place(plan: &Plan) -> bool {
+    matches!(plan, Plan::Swap(_) | Plan::FlipSign(_))
+}
+
+macro_rules! in_place_kernel {
+    ($buf:expr, $n:expr, |$c:ident| $conv:expr) => {{
+        for $c in $buf.chunks_exact_mut($n) {
+            let v = $conv;
+            $c.copy_from_slice(&v);
+        }
+    }};
+}
+
+/// Convert stored bytes in place for a plan where [`in_place`] holds (no-op otherwise).
+pub fn convert_in_place(buf: &mut [u8], bitpix: i64, plan: &Plan) {
+    let ni = bitpix.unsigned_abs() as usize / 8;
+    match (*plan, ni) {
+        (Plan::Swap(_), 2) => {
+            in_place_kernel!(buf, 2, |c| u16::from_be_bytes([c[0], c[1]]).to_ne_bytes())
+        }
+        (Plan::Swap(_), 4) => {
+            in_place_kernel!(buf, 4, |c| u32::from_be_bytes([c[0], c[1], c[2], c[3]])
+                .to_ne_bytes())
+        }
+        (Plan::Swap(_), 8) => in_place_kernel!(buf, 8, |c| u64::from_be_bytes(
+            (&*c).try_into().unwrap_or([0; 8])
+        )
+        .to_ne_bytes()),
+        (Plan::FlipSign(_), 1) => buf.iter_mut().for_each(|b| *b ^= 0x80),
+        (Plan::FlipSign(_), 2) => in_place_kernel!(buf, 2, |c| (u16::from_be_bytes([c[0], c[1]])
+            ^ 0x8000)
+            .to_ne_bytes()),
+        (Plan::FlipSign(_), 4) => {
+            in_place_kernel!(buf, 4, |c| (u32::from_be_bytes([c[0], c[1], c[2], c[3]])
+                ^ 0x8000_0000)
+                .to_ne_bytes())
+        }
+        (Plan::FlipSign(_), 8) => in_place_kernel!(buf, 8, |c| (u64::from_be_bytes(
+            (&*c).try_into().unwrap_or([0; 8])
+        ) ^ (1 << 63))
+            .to_ne_bytes()),
+        _ => {}
+    }
 }
 
 /// Sequential conversion of one chunk.
@@ -366,6 +423,26 @@ mod tests {
         assert_eq!(got[0], 10.5);
         assert!(got[1].is_nan());
         assert_eq!(got[2], 13.5);
+    }
+
+    #[test]
+    fn in_place_equals_copying() {
+        let raw: Vec<u8> = (0..4096u32)
+            .map(|v| (v.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        for bitpix in [8i64, 16, 32, 64, -32, -64] {
+            for bzero in [0i128, -128, 1 << 15, 1 << 31, 1 << 63] {
+                let p = plan(&sc(bitpix, bzero, 1.0, None));
+                if !in_place(&p) {
+                    continue;
+                }
+                let mut want = vec![0u8; raw.len()];
+                convert(&raw, bitpix, &p, &mut want);
+                let mut got = raw.clone();
+                convert_in_place(&mut got, bitpix, &p);
+                assert_eq!(got, want, "bitpix {bitpix} bzero {bzero}");
+            }
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! output as they arrive. Reads at most about 8× the selected bytes (plus 64 KiB a read) and
 //! holds at most one bounded read buffer per thread, never the whole image.
 
-use crate::convert::{convert_seq, Plan, CHUNK_ELEMS};
+use crate::convert::{convert_in_place, convert_seq, in_place, Plan, CHUNK_ELEMS};
 use crate::error::{Error, Result};
 use rayon::prelude::*;
 use std::fs::File;
@@ -237,9 +237,18 @@ pub fn read(
                     Vec::new,
                     |buf, (c, oc)| {
                         let n = oc.len() / no;
-                        src.span((at + c * chunk) * ni, n * ni, buf, |raw| {
-                            convert_seq(raw, bitpix, plan, oc)
-                        })
+                        let at = (at + c * chunk) * ni;
+                        match src {
+                            // Same-size plans: read into the output, convert it in cache.
+                            Source::File { file, offset } if in_place(plan) => {
+                                file.read_exact_at(oc, offset + at as u64)?;
+                                convert_in_place(oc, bitpix, plan);
+                                Ok(())
+                            }
+                            _ => {
+                                src.span(at, n * ni, buf, |raw| convert_seq(raw, bitpix, plan, oc))
+                            }
+                        }
                     },
                 )
             });
