@@ -26,7 +26,8 @@ pub enum HduSel {
     Primary,
     /// HDU by position (0 = primary).
     Index(usize),
-    /// First HDU with this EXTNAME (upper-cased, right-stripped) and, if given, EXTVER.
+    /// First HDU with this EXTNAME (case-insensitive, blanks around it ignored) and, if
+    /// given, EXTVER.
     /// A missing EXTVER card counts as 1.
     Name(String, Option<i64>),
 }
@@ -36,7 +37,9 @@ impl HduSel {
         match self {
             HduSel::Primary => hdu.index == 0,
             HduSel::Index(i) => hdu.index == *i,
-            HduSel::Name(n, v) => hdu.name == *n && v.is_none_or(|v| v == hdu.ver),
+            HduSel::Name(n, v) => {
+                hdu.name.trim().eq_ignore_ascii_case(n) && v.is_none_or(|v| v == hdu.ver)
+            }
         }
     }
 }

@@ -21,6 +21,9 @@ pub enum Value {
     Unparsable(String),
 }
 
+/// Bytes of one card image.
+const CARD: usize = 80;
+
 /// Keywords whose value is free text.
 pub fn is_commentary(key: &str) -> bool {
     matches!(key, "" | "COMMENT" | "HISTORY")
@@ -517,8 +520,25 @@ fn parse_card(img: &[u8], want_comment: bool) -> (Value, String) {
         kw.vstart
     };
     if img.len() > 80 {
-        // A record-valued first card makes it unparsable (astropy refuses the comment of a
-        // record-valued card followed by CONTINUE cards, and the value of an ordinary one).
+        if standard && maybe_rvkc(&img[vstart..]) {
+            if let Some(m) = match_rvkc(&img[vstart..]) {
+                // A record-valued card whose comment runs on over its CONTINUE cards: astropy
+                // reads its value but refuses its comment (see `comment_refused`); the comment
+                // given is the first card's.
+                let rest = &img[vstart..CARD.max(vstart)];
+                return match rvkc_value(&img[vstart..][m.number]) {
+                    Some(f) => (
+                        Value::Float(f),
+                        parse_vc(trim(&text_of(rest)), want_comment).1,
+                    ),
+                    None => (
+                        Value::Unparsable(trim(&text_of(rest)).to_string()),
+                        String::new(),
+                    ),
+                };
+            }
+        }
+        // An ordinary card whose first card is record-valued is unparsable (see parse_long).
         return parse_long(img, vstart);
     }
     let rest = &img[vstart.min(img.len())..];
@@ -537,6 +557,13 @@ fn parse_card(img: &[u8], want_comment: bool) -> (Value, String) {
         }
     }
     (v, c)
+}
+
+/// Does astropy refuse the comment of this card (a record-valued card followed by CONTINUE
+/// cards: its comment is read through the CONTINUE rules, which need string values) though it
+/// reads its value?
+pub fn comment_refused(img: &[u8]) -> bool {
+    img.len() > CARD && parse_keyword(img).rvkc.is_some()
 }
 
 /// Where astropy's `image.split(" ", 1)` puts the value of a CONTINUE card.
@@ -1098,16 +1125,19 @@ mod tests {
         // A D exponent: astropy fails to convert it (and refuses the header).
         assert!(matches!(val("DP1     = 'X: 1.5D3'"), Value::Unparsable(_)));
         // With CONTINUE cards: record-valued only when a comment runs on to the end; astropy
-        // then refuses the comment (its first card holds no string); without one, the card is
-        // an ordinary one whose first card holds a float, which astropy refuses too.
+        // then reads the value but refuses the comment (its first card holds no string);
+        // without one, the card is an ordinary card whose first card holds a float, which
+        // astropy refuses.
         let mut img = card("DP1     = 'NAXES: 2' / c");
         img.extend(card("CONTINUE  'x'"));
         assert_eq!(parse_keyword(&img).key, "DP1.NAXES");
-        assert!(matches!(val_long(&img), Value::Unparsable(_)));
+        assert_eq!(val_long(&img), Value::Float(2.0));
+        assert!(comment_refused(&img) && !comment_refused(&img[..80]));
         let mut img = card("DP1     = 'NAXES: 2'");
         img.extend(card("CONTINUE  'x'"));
         assert_eq!(parse_keyword(&img).key, "DP1");
         assert!(matches!(val_long(&img), Value::Unparsable(_)));
+        assert!(!comment_refused(&img));
         // A record-valued CONTINUE card is not a string either.
         let mut img = card("S       = 'abc&'");
         img.extend(card("CONTINUE= 'X: 1'"));

@@ -298,11 +298,11 @@ fn nonstandard(header: Header, start: usize, hdr_len: usize, file_len: u64) -> (
     (hdu, file_len)
 }
 
-/// EXTNAME upper-cased and right-stripped ("PRIMARY" for HDU 0 without one, "" for other
-/// HDUs), EXTVER default 1.
+/// EXTNAME as astropy's `hdu.name` gives it (right-stripped, its case kept; "PRIMARY" for HDU
+/// 0 without one, "" for other HDUs), EXTVER default 1.
 fn name_ver(h: &Header, index: usize) -> (String, i64) {
     let name = match h.get("EXTNAME") {
-        Some(Value::Str(s)) => s.trim_end().to_ascii_uppercase(),
+        Some(Value::Str(s)) => s.trim_end().to_string(),
         Some(Value::Int(i)) => i.to_string(),
         _ => {
             if index == 0 {
@@ -333,6 +333,15 @@ pub fn index(buf: &[u8]) -> Result<Vec<Hdu>> {
     let mut off = 0usize;
     loop {
         let (hdu, next) = parse_hdu(buf, off, hdus.len())?;
+        if hdus.is_empty() {
+            if let Some(key) = hdu.header.refused_card() {
+                // astropy cannot build this header, which it builds at open for the primary
+                // HDU: it refuses the file (in another HDU, only reading that header fails).
+                return Err(Error::format(format!(
+                    "HDU 0: record-valued card {key:?} holds a number astropy cannot convert (a D exponent): astropy refuses the file"
+                )));
+            }
+        }
         let last = hdu.kind == Kind::Nonstandard;
         hdus.push(hdu);
         if last {
@@ -357,10 +366,11 @@ pub fn index(buf: &[u8]) -> Result<Vec<Hdu>> {
 /// astropy's `HDUList.index_of`: `PRIMARY` also names HDU 0 (whose EXTVER must still match
 /// `ver`). First match wins.
 pub fn find(hdus: &[Hdu], name: &str, ver: Option<i64>) -> Option<usize> {
-    let want = name.trim().to_ascii_uppercase();
-    let primary = want == "PRIMARY";
+    let want = name.trim();
+    let primary = want.eq_ignore_ascii_case("PRIMARY");
     hdus.iter().position(|h| {
-        (h.name.trim_start() == want || primary && h.index == 0) && ver.is_none_or(|v| h.ver == v)
+        (h.name.trim().eq_ignore_ascii_case(want) || primary && h.index == 0)
+            && ver.is_none_or(|v| h.ver == v)
     })
 }
 
@@ -401,7 +411,7 @@ mod tests {
         let h = index(&f).unwrap();
         assert_eq!(h.len(), 2);
         assert_eq!(h[0].name, "PRIMARY");
-        assert_eq!(h[1].name, "SCI");
+        assert_eq!(h[1].name, "sci");
         assert_eq!(h[1].ver, 2);
         assert_eq!(h[1].shape(), vec![2, 3]);
         assert_eq!(h[1].data_len, 12);
@@ -451,7 +461,8 @@ mod tests {
         let h = index(&f).unwrap();
         assert_eq!(h.len(), 1);
         assert_eq!(h[0].kind, Kind::Nonstandard);
-        assert_eq!((h[0].name.as_str(), h[0].ver), ("RAW", 1));
+        assert_eq!((h[0].name.as_str(), h[0].ver), ("raw", 1));
+        assert_eq!(find(&h, " RAW", None), Some(0));
         assert_eq!(
             (h[0].data_start, h[0].data_len),
             (header_len, f.len() - header_len)
@@ -479,5 +490,33 @@ mod tests {
         let mut f = f;
         f.resize(2 * BLOCK, 0);
         assert_eq!(index(&f).unwrap()[0].kind, Kind::Primary);
+    }
+
+    #[test]
+    fn headers_astropy_cannot_build() {
+        // A record-valued card with a D exponent: astropy refuses the file when it is in the
+        // primary header (it builds that header at open); elsewhere only that card fails.
+        let bad = "DP1     = 'X: 1.5D3'";
+        let primary = [
+            "SIMPLE  =                    T",
+            "BITPIX  =                    8",
+            "NAXIS   =                    0",
+        ];
+        let f = block(&[&primary[..], &[bad]].concat());
+        assert!(index(&f).is_err());
+        let mut f = sample();
+        let n = index(&f).unwrap().len();
+        f.extend(block(&[
+            "XTENSION= 'IMAGE   '",
+            "BITPIX  =                    8",
+            "NAXIS   =                    0",
+            bad,
+        ]));
+        let h = index(&f).unwrap();
+        assert_eq!(h.len(), n + 1);
+        assert!(matches!(
+            h[n].header.get("DP1.X"),
+            Some(Value::Unparsable(_))
+        ));
     }
 }

@@ -397,6 +397,17 @@ impl Header {
         })
     }
 
+    /// The keyword of the first record-valued card whose number astropy cannot convert (a `D`
+    /// exponent): astropy then cannot build the header at all.
+    pub fn refused_card(&self) -> Option<&str> {
+        self.rvkc
+            .iter()
+            .find_map(|&(i, _)| match self.rvkc_rawvalue(i) {
+                Some(Value::Unparsable(_)) => Some(self.cards[i].key.as_str()),
+                _ => None,
+            })
+    }
+
     /// The value `header[key]` gives for card `i` found by `key` (as astropy's `__getitem__`
     /// compares it: stripped for a string key): astropy gives the raw value of a record-valued
     /// card looked up by its raw keyword as written, the card's value otherwise.
@@ -589,7 +600,8 @@ mod tests {
         assert_eq!(h.find("dp1.AXIS.1", 0), Some(2));
         assert_eq!(h.find_within("DP1", 0, &[0, 3, 5]), Some(3));
         assert_eq!(h.find_within("DP1.NAXES", 0, &[0, 3]), None);
-        assert!(matches!(h.value_at(6).0, Value::Unparsable(_)));
+        assert_eq!(h.value_at(6).0, Value::Float(1.0));
+        assert_eq!(h.refused_card(), Some("D2IM1.EXTVER"));
         // Without a comment running on, DP5 is an ordinary card, whose first card holds a
         // record-valued float: astropy refuses it.
         assert!(matches!(h.value_at(7).0, Value::Unparsable(_)));

@@ -6,6 +6,7 @@ use crate::convert::{self, OutType, Plan, Scaling};
 use crate::error::Error;
 use crate::fits::card;
 use crate::fits::hdu::{self, Hdu, Kind};
+use crate::fits::header::CARD;
 use crate::fits::{Header, Value};
 use crate::mmap::Mapped;
 use numpy::ndarray::IxDyn;
@@ -27,6 +28,9 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 const OK: u8 = 0;
 const UNDEFINED: u8 = 1;
 const UNPARSABLE: u8 = 2;
+/// The value is read, the comment refused (a record-valued card followed by CONTINUE cards:
+/// astropy reads its comment through the CONTINUE rules, which need string values).
+const COMMENT_REFUSED: u8 = 3;
 
 /// A card value as a Python object plus a status (0 ok, 1 undefined, 2 unparsable).
 pub fn value_to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<(Bound<'py, PyAny>, u8)> {
@@ -59,7 +63,10 @@ fn card_tuple<'py>(
             v = h.value_for(k, key);
         }
     }
-    let (pv, st) = value_to_py(py, &v)?;
+    let (pv, mut st) = value_to_py(py, &v)?;
+    if st == OK && h.rvkc_raw(k).is_some() && h.cards[k].len > CARD {
+        st = COMMENT_REFUSED;
+    }
     (h.cards[k].key.as_str(), pv, c, st).into_pyobject(py)
 }
 
@@ -265,7 +272,8 @@ impl FitsFile {
     }
 
     /// Header cards of HDU `i`: list of (keyword, value, comment, status); status 0 ok,
-    /// 1 undefined value (value None), 2 unparsable (value is the raw text).
+    /// 1 undefined value (value None), 2 unparsable (value is the raw text), 3 comment refused
+    /// (the comment is the first card's).
     fn cards<'py>(&self, py: Python<'py>, i: isize) -> PyResult<Bound<'py, PyList>> {
         let h = self.hdu(i)?;
         let out = PyList::empty(py);
