@@ -40,13 +40,38 @@ def _wildcard(pattern: str) -> re.Pattern[str]:
 class Card:
     """One card as astropy's ``Card`` reads (``Header.card(key)`` gives one): ``keyword``,
     ``value``, ``comment`` (also as a 3-item sequence), and the record-valued keyword attributes
-    ``field_specifier`` (None for other cards), ``rawkeyword`` and ``rawvalue``."""
+    ``field_specifier`` (None for other cards), ``rawkeyword`` and ``rawvalue``. Reading the
+    value of a card astropy cannot parse raises ``jwstio.FormatError``."""
 
-    __slots__ = ("keyword", "value", "comment", "rawkeyword", "rawvalue")
+    __slots__ = ("keyword", "_value", "_comment", "rawkeyword", "_rawvalue", "_error", "_comment_error")
 
-    def __init__(self, keyword: str, value: Any, comment: str, raw: tuple[str, Any] | None = None):
-        self.keyword, self.value, self.comment = keyword, value, comment
-        self.rawkeyword, self.rawvalue = raw if raw is not None else (keyword, value)
+    def __init__(self, keyword: str, value: Any, comment: str, raw: tuple[str, Any] | None = None,
+                 error: str | None = None, comment_error: str | None = None):
+        self.keyword, self._value, self._comment = keyword, value, comment
+        self.rawkeyword, self._rawvalue = raw if raw is not None else (keyword, value)
+        self._error, self._comment_error = error, comment_error
+
+    @property
+    def comment(self) -> str:
+        """The comment (astropy refuses the comment of a record-valued card followed by
+        CONTINUE cards: so does this)."""
+        if self._comment_error is not None:
+            raise FormatError(self._comment_error)
+        return self._comment
+
+    @property
+    def value(self) -> Any:
+        """The value (a float for a record-valued card)."""
+        if self._error is not None:
+            raise FormatError(self._error)
+        return self._value
+
+    @property
+    def rawvalue(self) -> Any:
+        """``'AXIS.1: 1'`` of a record-valued card ``DP1.AXIS.1``; the value for other cards."""
+        if self._error is not None:
+            raise FormatError(self._error)
+        return self._rawvalue
 
     @property
     def field_specifier(self) -> str | None:
@@ -160,6 +185,10 @@ class Header:
     def __contains__(self, key: object) -> bool:
         if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
             return -len(self) <= key < len(self)
+        if isinstance(key, tuple):
+            if len(key) != 2 or not isinstance(key[0], str) or not isinstance(key[1], (int, np.integer)):
+                return False
+            return self._locate(key[0], int(key[1])) is not None
         if not isinstance(key, str):
             return False
         # astropy: the key as given among the raw keywords of record-valued cards, or found.
@@ -194,7 +223,9 @@ class Header:
 
     @property
     def cards(self) -> list[tuple[str, Any, str]]:
-        """Every card as (keyword, value, comment)."""
+        """Every card as (keyword, value, comment). Where astropy refuses a card's value or
+        comment, this gives the raw text (``header[key]``, ``card(key)`` and ``comments[key]``
+        refuse it as astropy does)."""
         return [(c[0], c[1], c[2]) for c in self._load()]
 
     def card(self, key: Key) -> "Card":
@@ -211,9 +242,19 @@ class Header:
                 raise KeyNotFoundError(f"Keyword {name!r} not found.")
             pos = hit[0]
         c = self._load()[pos]
-        value = self._value(c)
+        error = None
+        try:
+            self._value(c)
+        except FormatError as e:
+            error = str(e)
         raw = self._rvkc_info().get(self._all_ids()[pos])
-        return Card(c[0], value, c[2], None if raw is None else (raw[0], raw[1]))
+        return Card(c[0], c[1], c[2], None if raw is None else (raw[0], raw[1]), error, self._comment_error(c))
+
+    def _comment_error(self, card: tuple[str, Any, str, int]) -> str | None:
+        if card[3] != 3:
+            return None
+        return (f"{self._file.path}: HDU {self._hdu}: the comment of record-valued card {card[0]!r} "
+                "runs on over CONTINUE cards, which must hold strings")
 
     @property
     def comments(self) -> dict[str, str]:
@@ -255,22 +296,28 @@ class Header:
 
 
 class _Comments(dict):
-    """``Header.comments``: a dict of first-card comments that looks other keys up as the
-    header does (record-valued raw keywords, ``(key, n)``, other spellings)."""
+    """``Header.comments``: a dict of first-card comments by keyword whose lookups are the
+    header's (as astropy's ``header.comments[key]``: other spellings, ``(key, n)``, positions,
+    record-valued raw keywords)."""
 
     def __init__(self, header: Header):
         super().__init__()
         self._header = header
 
-    def __missing__(self, key: Any) -> str:
+    def __getitem__(self, key: Any) -> str:
         h = self._header
         if isinstance(key, (int, np.integer)):
-            return h._load()[key][2]
-        name, n = key if isinstance(key, tuple) else (key, 0)
-        hit = h._locate(name, n) if isinstance(name, str) else None
-        if hit is None:
-            raise KeyError(key)
-        return hit[1][2]
+            card = h._load()[key]
+        else:
+            name, n = key if isinstance(key, tuple) else (key, 0)
+            hit = h._locate(name, n) if isinstance(name, str) else None
+            if hit is None:
+                raise KeyError(key)
+            card = hit[1]
+        error = h._comment_error(card)
+        if error is not None:
+            raise FormatError(error)
+        return card[2]
 
 
 # --- binary tables ------------------------------------------------------------------------------
@@ -507,7 +554,8 @@ class HDU:
 
     @property
     def name(self) -> str:
-        """EXTNAME upper-cased ('PRIMARY' for HDU 0 without one; '' for a 'nonstandard' HDU without one)."""
+        """EXTNAME as astropy gives it (trailing blanks dropped, case kept; 'PRIMARY' for HDU 0 without
+        one, '' for a 'nonstandard' HDU without one). Lookups by name ignore case."""
         return self._info["name"]
 
     @property

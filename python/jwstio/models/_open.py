@@ -310,11 +310,11 @@ class _Headers:
             d = {}
             for k, v, _c, st in self.cards(i):
                 if k not in d:
-                    d[k] = None if st else v
+                    d[k] = None if st == 1 or st == 2 else v
             # A keyword no card has finds the first record-valued card with that raw keyword
             # (astropy then gives its raw value).
             for _k, raw, v, st in self.f._core.rvkc(i):
-                d.setdefault(raw, None if st else v)
+                d.setdefault(raw, None if st == 2 else v)
             self._first[i] = d
         return d.get(key)
 
