@@ -30,7 +30,8 @@ def demo_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def odd_file(tmp_path_factory):
-    """CONTINUE, HIERARCH, duplicate and commentary cards, a compressed image, a BZERO image."""
+    """CONTINUE, HIERARCH, duplicate, commentary and record-valued cards, a compressed image, a
+    BZERO image."""
     p = tmp_path_factory.mktemp("odd") / "odd.fits"
     h = fits.PrimaryHDU()
     h.header["LONGSTR"] = "a long value " * 12
@@ -39,6 +40,8 @@ def odd_file(tmp_path_factory):
     h.header.append(("DUP", 2))
     h.header["HISTORY"] = "first"
     h.header["HISTORY"] = "second"
+    for card in ("NAXES: 2", "AXIS.1: 1", "AXIS.2: 2"):  # record-valued keyword cards
+        h.header.append(("DP1", card))
     comp = fits.CompImageHDU(np.arange(600, dtype=np.int16).reshape(20, 30), name="SCI")
     u16 = fits.ImageHDU(np.arange(12, dtype=np.uint16).reshape(3, 4), name="RAW")
     scaled = fits.ImageHDU(np.arange(12, dtype=np.int16).reshape(3, 4), name="SCALED")
@@ -125,6 +128,7 @@ def _fitsheader(args):
         ["-k", "NAXIS?", "-e", "SCI,3"],
         ["-k", "LONGSTR", "-k", "ESO.DET.CHIP", "-k", "DUP", "-k", "HISTORY"],
         ["-k", "EXT..."],
+        ["-k", "DP1", "-k", "DP1.AXIS.2", "-k", "dp1.AXIS.1", "-k", "DP1.axis.1", "-k", "DP1.*"],
         ["-c", "-e", "1"],
     ],
     ids=lambda a: " ".join(a) or "all",
