@@ -33,6 +33,8 @@ def _err(msg: str) -> None:
 def _dims_and_format(h: Any) -> tuple[str, str]:
     """Dimensions (FITS axis order, as fitsinfo) and a format note for one HDU."""
     hdr = h.header
+    if h.kind == "nonstandard":  # fitsinfo's NonstandardHDU row
+        return "()", ""
     if h.compressed:
         n = int(hdr.get("ZNAXIS", 0) or 0)
         dims = tuple(int(hdr.get(f"ZNAXIS{i}", 0) or 0) for i in range(1, n + 1))
