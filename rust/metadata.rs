@@ -655,8 +655,10 @@ pub fn read_cards<'a>(plan: &KwPlan, hdus: &'a [Hdu], items: &[usize]) -> R<Card
 /// UNDEFINED), which stores nothing.
 fn card_value(h: &Hdu, k: usize) -> Option<V<'_>> {
     // A record-valued card is found only by its raw keyword: its raw value.
-    if let Some(v) = h.header.rvkc_rawvalue(k) {
-        return Some(V::card(v));
+    if !h.header.rvkc.is_empty() {
+        if let Some(v) = h.header.rvkc_rawvalue(k) {
+            return Some(V::card(v));
+        }
     }
     let img = h.header.image(&h.header.cards[k]);
     if let Some(v) = quick_value(img) {
