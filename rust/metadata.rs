@@ -532,10 +532,8 @@ fn lookup(h: &Hdu, batch: &Batch) -> Vec<Option<u32>> {
     for (i, (c, &p)) in header.cards.iter().zip(&header.packed).enumerate() {
         let slots = if p != NOT_PACKED {
             batch.short.get(&p)
-        } else if c.key.bytes().any(|b| b.is_ascii_lowercase()) {
-            batch.long.get(c.key.to_ascii_uppercase().as_str())
         } else {
-            batch.long.get(c.key.as_str())
+            batch.long.get(&*card::normalize_key(&c.key))
         };
         if let Some(slots) = slots {
             for &s in slots {
@@ -543,6 +541,19 @@ fn lookup(h: &Hdu, batch: &Batch) -> Vec<Option<u32>> {
                 if f.is_none() {
                     *f = Some(i as u32);
                 }
+            }
+        }
+    }
+    // A keyword no card has may name record-valued cards by their raw keyword (astropy's
+    // `header[key]` then gives the first one's raw value).
+    for &(i, raw) in &header.rvkc {
+        let Some(p) = header.cards[i].key.get(..raw).and_then(packed_key) else {
+            continue;
+        };
+        for &s in batch.short.get(&p).into_iter().flatten() {
+            let f = &mut found[s as usize];
+            if f.is_none() {
+                *f = Some(i as u32);
             }
         }
     }
@@ -643,6 +654,12 @@ pub fn read_cards<'a>(plan: &KwPlan, hdus: &'a [Hdu], items: &[usize]) -> R<Card
 /// Card `k` of `h` as the tree stores it; None for a card without a value (astropy's
 /// UNDEFINED), which stores nothing.
 fn card_value(h: &Hdu, k: usize) -> Option<V<'_>> {
+    // A record-valued card is found only by its raw keyword: its raw value.
+    if !h.header.rvkc.is_empty() {
+        if let Some(v) = h.header.rvkc_rawvalue(k) {
+            return Some(V::card(v));
+        }
+    }
     let img = h.header.image(&h.header.cards[k]);
     if let Some(v) = quick_value(img) {
         return Some(v);

@@ -26,7 +26,8 @@ pub enum HduSel {
     Primary,
     /// HDU by position (0 = primary).
     Index(usize),
-    /// First HDU with this EXTNAME (upper-cased, right-stripped) and, if given, EXTVER.
+    /// First HDU with this EXTNAME (case-insensitive, blanks around it ignored) and, if
+    /// given, EXTVER.
     /// A missing EXTVER card counts as 1.
     Name(String, Option<i64>),
 }
@@ -36,7 +37,9 @@ impl HduSel {
         match self {
             HduSel::Primary => hdu.index == 0,
             HduSel::Index(i) => hdu.index == *i,
-            HduSel::Name(n, v) => hdu.name == *n && v.is_none_or(|v| v == hdu.ver),
+            HduSel::Name(n, v) => {
+                hdu.name.trim().eq_ignore_ascii_case(n) && v.is_none_or(|v| v == hdu.ver)
+            }
         }
     }
 }
@@ -125,7 +128,8 @@ const STRUCTURE: [&str; 10] = [
 /// Picks, from their first 8 bytes, the card images a lookup of the requested keywords (or of
 /// the HDU structure) could match, so only those are parsed. It keeps a superset of the cards
 /// `Header::position` can find for those keys (leading blanks and case ignored, any card whose
-/// keyword field starts with a wanted key, every HIERARCH card, CONTINUE cards of kept cards),
+/// keyword field starts with a wanted key or with a wanted record-valued name's raw keyword,
+/// every HIERARCH card, CONTINUE cards of kept cards),
 /// in file order, so every lookup gives the same card as on the whole header.
 #[derive(Debug, Clone)]
 pub struct CardFilter {
@@ -155,7 +159,9 @@ impl CardFilter {
         for s in specs {
             let k = s.key.trim().to_ascii_uppercase();
             let k = k.strip_prefix("HIERARCH ").map_or(k.as_str(), str::trim);
-            // Longer keys can only be HIERARCH keywords, which are always kept.
+            // A record-valued name (`DP1.AXIS.1`) is found on cards of its raw keyword. Other
+            // longer keys can only be HIERARCH keywords, which are always kept.
+            let k = k.find('.').map_or(k, |dot| &k[..dot]);
             if k.len() <= 8 {
                 let w = prefix_word(k.as_bytes());
                 if !prefixes.contains(&w) {
@@ -706,6 +712,12 @@ mod tests {
             "lower   = 'lower-case key'",
             "EXP_TYPE= 'NRC_IMAGE'",
             "EXP     = 'not EXP_TYPE'",
+            "DP1     = 'NAXES: 2'",
+            "DP1     = 'AXIS.1: 1' / axis",
+            "DP1X    = 'AXIS.1: 5'",
+            "dp3     = 'A: 1'",
+            "DP4     = 'X: 1'",
+            "DP4     = 'plain'",
         ];
         let mut full = Vec::new();
         for c in images {
@@ -728,6 +740,15 @@ mod tests {
             "NAXIS1",
             "DROPPED",
             "MISSING",
+            "DP1",
+            "DP1.NAXES",
+            "DP1.AXIS.1",
+            "dp1.AXIS.1",
+            "DP1X.AXIS.1",
+            "DP3",
+            "DP3.A",
+            "DP4",
+            "DP4.X",
         ];
         let whole = Header::from_cards(full.clone()).unwrap();
         for key in keys {
@@ -752,6 +773,12 @@ mod tests {
         assert_eq!(whole.get("ABC"), Some(Value::Str("abcdef".into())));
         assert_eq!(whole.get("AB"), Some(Value::Int(2)));
         assert_eq!(whole.get("ESO DET CHIP"), Some(Value::Int(7)));
+        // Record-valued cards: the field by its name, the raw value by the raw keyword (after
+        // the cards that have that keyword).
+        assert_eq!(whole.get("DP1.AXIS.1"), Some(Value::Float(1.0)));
+        assert_eq!(whole.get("dp1.AXIS.1"), Some(Value::Float(1.0)));
+        assert_eq!(whole.get("DP1"), Some(Value::Str("NAXES: 2".into())));
+        assert_eq!(whole.get("DP4"), Some(Value::Str("plain".into())));
         assert_eq!(
             lookup(&whole, "HISTORY"),
             Some(Value::Text("one\ntwo".into()))

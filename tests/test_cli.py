@@ -30,7 +30,8 @@ def demo_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def odd_file(tmp_path_factory):
-    """CONTINUE, HIERARCH, duplicate and commentary cards, a compressed image, a BZERO image."""
+    """CONTINUE, HIERARCH, duplicate, commentary and record-valued cards, a compressed image, a
+    BZERO image."""
     p = tmp_path_factory.mktemp("odd") / "odd.fits"
     h = fits.PrimaryHDU()
     h.header["LONGSTR"] = "a long value " * 12
@@ -39,6 +40,8 @@ def odd_file(tmp_path_factory):
     h.header.append(("DUP", 2))
     h.header["HISTORY"] = "first"
     h.header["HISTORY"] = "second"
+    for card in ("NAXES: 2", "AXIS.1: 1", "AXIS.2: 2"):  # record-valued keyword cards
+        h.header.append(("DP1", card))
     comp = fits.CompImageHDU(np.arange(600, dtype=np.int16).reshape(20, 30), name="SCI")
     u16 = fits.ImageHDU(np.arange(12, dtype=np.uint16).reshape(3, 4), name="RAW")
     scaled = fits.ImageHDU(np.arange(12, dtype=np.int16).reshape(3, 4), name="SCALED")
@@ -64,11 +67,21 @@ def files(demo_dir, odd_file):
 # --- info ------------------------------------------------------------------------------------------
 
 _TYPES = {"PrimaryHDU": "primary", "ImageHDU": "image", "BinTableHDU": "bintable", "TableHDU": "table",
-          "CompImageHDU": "bintable"}
+          "CompImageHDU": "bintable", "NonstandardHDU": "nonstandard"}
 
 
-def test_info_table_matches_astropy(demo_dir, odd_file, capsys):
-    for path in files(demo_dir, odd_file):
+@pytest.fixture(scope="module")
+def nonstandard_file(tmp_path_factory):
+    """A SIMPLE = F file (astropy's _NonstandardHDU) with bytes after its header."""
+    p = tmp_path_factory.mktemp("nonstd") / "nonstandard.fits"
+    h = fits.PrimaryHDU().header
+    h["SIMPLE"] = False
+    p.write_bytes(h.tostring().encode() + b"raw bytes")
+    return str(p)
+
+
+def test_info_table_matches_astropy(demo_dir, odd_file, nonstandard_file, capsys):
+    for path in [*files(demo_dir, odd_file), nonstandard_file]:
         code, out, err = run_cli(["info", path], capsys)
         assert code == 0, err
         lines = out.splitlines()
@@ -78,6 +91,8 @@ def test_info_table_matches_astropy(demo_dir, odd_file, capsys):
         rows = lines[2 : 2 + len(want)]
         for row, w in zip(rows, want):
             cells = re.split(r"\s{2,}", row.strip())
+            if w[1] == "":  # an empty name leaves no cell between No. and Ver
+                cells.insert(1, "")
             no, name, ver, kind, cards, dims = cells[:6]
             fmt = cells[6] if len(cells) > 6 else ""
             assert (int(no), name, int(ver)) == (w[0], w[1], w[2]), (path, row)
@@ -125,6 +140,7 @@ def _fitsheader(args):
         ["-k", "NAXIS?", "-e", "SCI,3"],
         ["-k", "LONGSTR", "-k", "ESO.DET.CHIP", "-k", "DUP", "-k", "HISTORY"],
         ["-k", "EXT..."],
+        ["-k", "DP1", "-k", "DP1.AXIS.2", "-k", "dp1.AXIS.1", "-k", "DP1.axis.1", "-k", "DP1.*"],
         ["-c", "-e", "1"],
     ],
     ids=lambda a: " ".join(a) or "all",

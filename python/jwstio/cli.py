@@ -34,6 +34,8 @@ def _err(msg: str) -> None:
 def _dims_and_format(h: Any) -> tuple[str, str]:
     """Dimensions (FITS axis order, as fitsinfo) and a format note for one HDU."""
     hdr = h.header
+    if h.kind == "nonstandard":  # fitsinfo's NonstandardHDU row
+        return "()", ""
     if h.compressed:
         n = int(hdr.get("ZNAXIS", 0) or 0)
         dims = tuple(int(hdr.get(f"ZNAXIS{i}", 0) or 0) for i in range(1, n + 1))
@@ -153,10 +155,15 @@ def _select_cards(h: Any, keywords: list[str] | None, path: str, compressed: boo
             rx = _wildcard(kw)
             out += [img for k, img in groups if rx.match(k)]
             continue
-        want = kw.strip().upper()
-        if want.startswith("HIERARCH "):
-            want = want[9:].strip()
-        hit = next((img for k, img in groups if k.upper() == want), None)
+        # fitsheader: header.cards[kw] (astropy's lookup: other spellings, record-valued
+        # cards by their raw keyword)
+        if h.compressed and not compressed:
+            want = kw.strip().upper()
+            want = want[9:].strip() if want.startswith("HIERARCH ") else want
+            hit = next((img for k, img in groups if k.upper() == want), None)
+        else:
+            found = h.header._locate(kw)
+            hit = None if found is None else groups[found[0]][1]
         if hit is None:
             _err(f"{path} (HDU {h.index}): Keyword {kw} not found.")
         else:

@@ -20,73 +20,168 @@ from ._section import Section
 from ._table import Convert, FitsTable, logical, text
 from .errors import FormatError, HDUNotFoundError, KeyNotFoundError
 
-__all__ = ["open", "FitsFile", "HDU", "Header", "FitsTable", "Section"]
+__all__ = ["open", "FitsFile", "HDU", "Header", "Card", "FitsTable", "Section"]
 
 Key = Union[int, str, "tuple[str, int]"]
+
+
+_COMMENTARY = frozenset(("", "COMMENT", "HISTORY", "END"))
+
+
+def _has_wildcard(key: object) -> bool:
+    """astropy Header._haswildcard."""
+    return isinstance(key, str) and (key.endswith("...") or "*" in key or "?" in key)
+
+
+def _wildcard(pattern: str) -> re.Pattern[str]:
+    """astropy Header._wildcardmatch's pattern (matched from the keyword's start; its ``.`` is
+    not escaped, so it matches any character)."""
+    return re.compile(pattern.replace("*", ".*").replace("?", ".").replace("...", r"\S*") + "$", re.IGNORECASE)
+
+
+class Card:
+    """One card as astropy's ``Card`` reads (``Header.card(key)`` gives one): ``keyword``,
+    ``value``, ``comment`` (also as a 3-item sequence), and the record-valued keyword attributes
+    ``field_specifier`` (None for other cards), ``rawkeyword`` and ``rawvalue``. Reading the
+    value of a card astropy cannot parse raises ``jwstio.FormatError``."""
+
+    __slots__ = ("keyword", "_value", "_comment", "rawkeyword", "_rawvalue", "_error", "_comment_error")
+
+    def __init__(self, keyword: str, value: Any, comment: str, raw: tuple[str, Any] | None = None,
+                 error: str | None = None, comment_error: str | None = None):
+        self.keyword, self._value, self._comment = keyword, value, comment
+        self.rawkeyword, self._rawvalue = raw if raw is not None else (keyword, value)
+        self._error, self._comment_error = error, comment_error
+
+    @property
+    def comment(self) -> str:
+        """The comment (astropy refuses the comment of a record-valued card followed by
+        CONTINUE cards: so does this)."""
+        if self._comment_error is not None:
+            raise FormatError(self._comment_error)
+        return self._comment
+
+    @property
+    def value(self) -> Any:
+        """The value (a float for a record-valued card)."""
+        if self._error is not None:
+            raise FormatError(self._error)
+        return self._value
+
+    @property
+    def rawvalue(self) -> Any:
+        """``'AXIS.1: 1'`` of a record-valued card ``DP1.AXIS.1``; the value for other cards."""
+        if self._error is not None:
+            raise FormatError(self._error)
+        return self._rawvalue
+
+    @property
+    def field_specifier(self) -> str | None:
+        """``AXIS.1`` of a record-valued card ``DP1.AXIS.1``; None for other cards."""
+        if self.rawkeyword == self.keyword:
+            return None
+        return self.keyword[len(self.rawkeyword) + 1 :]
+
+    def __len__(self) -> int:
+        return 3
+
+    def __getitem__(self, i: Any) -> Any:
+        return (self.keyword, self.value, self.comment)[i]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.keyword, self.value, self.comment))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Card):
+            other = tuple(other)
+        return isinstance(other, tuple) and (self.keyword, self.value, self.comment) == other
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr((self.keyword, self.value, self.comment))
 
 
 class Header:
     """The cards of one HDU, read like an astropy Header (values typed as astropy types them).
 
-    Lookup is case-insensitive; the first card with a keyword wins; COMMENT / HISTORY give the
-    list of their texts. Undefined values read as None.
+    Keywords are looked up as astropy looks them up: case-insensitive (the field specifier of a
+    record-valued name such as ``DP1.AXIS.1`` as written), the first card with a keyword wins,
+    ``(key, n)`` gives the n-th; a record-valued card's raw keyword (``DP1``) finds it when no
+    card has that keyword, and gives its raw value (``'AXIS.1: 1'``); COMMENT / HISTORY / blank
+    give the list of their texts; a wildcard (``*``, ``?``, ``...``) or a slice gives a Header of
+    the matching cards. Undefined values read as None.
     """
 
-    __slots__ = ("_cards", "_index", "_file", "_hdu")
+    __slots__ = ("_cards", "_file", "_hdu", "_ids", "_rvkc")
 
-    def __init__(self, file: _core.FitsFile, hdu: int):
+    def __init__(self, file: _core.FitsFile, hdu: int, ids: list[int] | None = None):
         self._file = file
         self._hdu = hdu
+        # The cards of this header among the HDU's (None: all of them).
+        self._ids = ids
         self._cards: list[tuple[str, Any, str, int]] | None = None
-        self._index: dict[str, int] | None = None
+        self._rvkc: dict[int, tuple[str, Any, int]] | None = None
 
     def _load(self) -> list[tuple[str, Any, str, int]]:
         if self._cards is None:
-            self._cards = self._file.cards(self._hdu)
-            index: dict[str, int] = {}
-            for i, c in enumerate(self._cards):
-                index.setdefault(c[0].upper(), i)
-            self._index = index
+            cards = self._file.cards(self._hdu)
+            self._cards = cards if self._ids is None else [cards[i] for i in self._ids]
         return self._cards
 
-    def _pos(self, key: str) -> int:
-        self._load()
-        assert self._index is not None
-        k = key.strip().upper()
-        if k.startswith("HIERARCH "):
-            k = k[9:].strip()
-        try:
-            return self._index[k]
-        except KeyError:
-            raise KeyNotFoundError(f"Keyword {key!r} not found.") from None
+    def _all_ids(self) -> list[int]:
+        return list(range(len(self._load()))) if self._ids is None else self._ids
+
+    def _locate(self, key: str, n: int = 0) -> tuple[int, tuple[str, Any, str, int]] | None:
+        """(index in this header, card with the value ``header[key]`` gives), or None."""
+        hit = self._file.locate(self._hdu, key, n, self._ids)
+        if hit is None:
+            return None
+        i, card = hit
+        return (i if self._ids is None else self._ids.index(i)), card
 
     def _value(self, card: tuple[str, Any, str, int]) -> Any:
         if card[3] == 2:
             raise FormatError(f"{self._file.path}: HDU {self._hdu}: unparsable card {card[0]!r}: {card[1]!r}")
         return card[1]
 
-    def __getitem__(self, key: Key) -> Any:
-        cards = self._load()
+    def _subset(self, positions: list[int]) -> "Header":
+        ids = self._all_ids()
+        return Header(self._file, self._hdu, [ids[i] for i in positions])
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, slice):
+            return self._subset(list(range(len(self._load())))[key])
+        if _has_wildcard(key):
+            rx = _wildcard(key).match
+            return self._subset([i for i, c in enumerate(self._load()) if rx(c[0])])
         if isinstance(key, (int, np.integer)):
-            return self._value(cards[key])
+            return self._value(self._load()[key])
         if isinstance(key, tuple):
+            if len(key) != 2 or not isinstance(key[0], str) or not isinstance(key[1], (int, np.integer)):
+                raise ValueError("Tuple indices must be 2-tuples consisting of a keyword string and an integer index.")
             name, n = key
-            hits = [c for c in cards if c[0].upper() == name.strip().upper()]
-            if n >= len(hits):
+            hit = self._locate(name, int(n))
+            if hit is None:
                 raise KeyNotFoundError(f"Keyword {name!r} (occurrence {n}) not found.")
-            return self._value(hits[n])
-        k = key.strip().upper()
-        if k in ("COMMENT", "HISTORY", ""):
-            texts = [c[1] for c in cards if c[0] == k]
+            return self._value(hit[1])
+        if not isinstance(key, str):
+            raise ValueError("Header indices must be either a string, a 2-tuple, or an integer.")
+        k = key.strip()
+        if k.upper() in _COMMENTARY:
+            texts = [c[1] for c in self._load() if c[0] == k.upper()]
             if not texts:
                 raise KeyNotFoundError(f"Keyword {key!r} not found.")
             return texts
-        return self._value(cards[self._pos(key)])
+        hit = self._locate(k)
+        if hit is None:
+            raise KeyNotFoundError(f"Keyword {key!r} not found.")
+        return self._value(hit[1])
 
-    def get(self, key: str, default: Any = None) -> Any:
+    def get(self, key: Any, default: Any = None) -> Any:
         try:
             return self[key]
-        except KeyError:
+        except (KeyError, IndexError):
             return default
 
     def _first(self, key: str, default: Any = None) -> Any:
@@ -98,14 +193,27 @@ class Header:
         return default if i is None else self._value(self._cards[i])
 
     def __contains__(self, key: object) -> bool:
+        if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+            return -len(self) <= key < len(self)
+        if isinstance(key, tuple):
+            if len(key) != 2 or not isinstance(key[0], str) or not isinstance(key[1], (int, np.integer)):
+                return False
+            return self._locate(key[0], int(key[1])) is not None
         if not isinstance(key, str):
             return False
-        self._load()
-        assert self._index is not None
-        k = key.strip().upper()
-        if k.startswith("HIERARCH "):
-            k = k[9:].strip()
-        return k in self._index
+        # astropy: the key as given among the raw keywords of record-valued cards, or found.
+        return key in self._raw_keys() or self._locate(key) is not None
+
+    def _rvkc_info(self) -> dict[int, tuple[str, Any, int]]:
+        """Record-valued cards of the HDU: card index -> (raw keyword, raw value, status)."""
+        if self._rvkc is None:
+            self._rvkc = {i: (raw, v, st) for i, raw, v, st in self._file.rvkc(self._hdu)}
+        return self._rvkc
+
+    def _raw_keys(self) -> set[str]:
+        info = self._rvkc_info()
+        ids = info.keys() if self._ids is None else [i for i in self._ids if i in info]
+        return {info[i][0] for i in ids}
 
     def __len__(self) -> int:
         return len(self._load())
@@ -125,32 +233,101 @@ class Header:
 
     @property
     def cards(self) -> list[tuple[str, Any, str]]:
-        """Every card as (keyword, value, comment)."""
+        """Every card as (keyword, value, comment). Where astropy refuses a card's value or
+        comment, this gives the raw text (``header[key]``, ``card(key)`` and ``comments[key]``
+        refuse it as astropy does)."""
         return [(c[0], c[1], c[2]) for c in self._load()]
+
+    def card(self, key: Key) -> "Card":
+        """The card ``key`` finds (as astropy's ``header.cards[key]``): ``(keyword, value,
+        comment)`` with ``field_specifier``, ``rawkeyword`` and ``rawvalue`` as astropy's Card
+        has them (for a record-valued card: ``'DP1.AXIS.1'``, ``1.0``, …, ``'AXIS.1'``,
+        ``'DP1'``, ``'AXIS.1: 1'``)."""
+        if isinstance(key, (int, np.integer)):
+            pos = range(len(self._load()))[key]
+        else:
+            name, n = key if isinstance(key, tuple) else (key, 0)
+            hit = self._locate(name, n)
+            if hit is None:
+                raise KeyNotFoundError(f"Keyword {name!r} not found.")
+            pos = hit[0]
+        c = self._load()[pos]
+        error = None
+        try:
+            self._value(c)
+        except FormatError as e:
+            error = str(e)
+        raw = self._rvkc_info().get(self._all_ids()[pos])
+        return Card(c[0], c[1], c[2], None if raw is None else (raw[0], raw[1]), error, self._comment_error(c))
+
+    def _comment_error(self, card: tuple[str, Any, str, int]) -> str | None:
+        if card[3] != 3:
+            return None
+        return (f"{self._file.path}: HDU {self._hdu}: the comment of record-valued card {card[0]!r} "
+                "runs on over CONTINUE cards, which must hold strings")
 
     @property
     def comments(self) -> dict[str, str]:
-        """Comment of the first card of each keyword."""
-        out: dict[str, str] = {}
+        """Comment of the first card of each keyword (a key not among them is looked up as
+        ``header[key]`` looks it up)."""
+        out = _Comments(self)
         for c in self._load():
             out.setdefault(c[0], c[2])
         return out
 
+    def _images(self) -> list[bytes]:
+        raw = self._file.header_bytes(self._hdu)
+        spans = self._file.card_spans(self._hdu)
+        return [raw[s : s + n] for s, n in (spans if self._ids is None else [spans[i] for i in self._ids])]
+
     def tostring(self) -> str:
         """The header as stored: 80-character cards, END, blank padding to 2880 bytes."""
-        return self._file.header_string(self._hdu)
+        if self._ids is None:
+            return self._file.header_string(self._hdu)
+        text = b"".join(self._images()).decode("ascii", "replace") + "END".ljust(80)
+        return text + " " * (-len(text) % 2880)
 
     def to_astropy(self):
         """An ``astropy.io.fits.Header`` built from the same card images."""
         from astropy.io.fits import Header as AstropyHeader
 
-        return AstropyHeader.fromstring(self._file.header_bytes(self._hdu).decode("ascii", "replace"))
+        raw = self._file.header_bytes(self._hdu) if self._ids is None else b"".join(self._images())
+        return AstropyHeader.fromstring(raw.decode("ascii", "replace"))
 
     def __repr__(self) -> str:
-        return "\n".join(
-            self._file.header_string(self._hdu)[i : i + 80].rstrip()
-            for i in range(0, len(self._load()) * 80, 80)
-        )
+        text = self.tostring()
+        lines = []
+        for i in range(0, len(text), 80):
+            line = text[i : i + 80]
+            if line.rstrip() == "END":
+                break
+            lines.append(line.rstrip())
+        return "\n".join(lines)
+
+
+class _Comments(dict):
+    """``Header.comments``: a dict of first-card comments by keyword whose lookups are the
+    header's (as astropy's ``header.comments[key]``: other spellings, ``(key, n)``, positions,
+    record-valued raw keywords)."""
+
+    def __init__(self, header: Header):
+        super().__init__()
+        self._header = header
+
+    def __getitem__(self, key: Any) -> str:
+        h = self._header
+        if isinstance(key, (int, np.integer)):
+            card = h._load()[key]
+        else:
+            name, n = key if isinstance(key, tuple) else (key, 0)
+            hit = h._locate(name, n) if isinstance(name, str) else None
+            if hit is None:
+                raise KeyError(key)
+            card = hit[1]
+        error = h._comment_error(card)
+        if error is not None:
+            raise FormatError(error)
+        return card[2]
 
 
 # --- binary tables ------------------------------------------------------------------------------
@@ -424,7 +601,8 @@ class HDU:
 
     @property
     def name(self) -> str:
-        """EXTNAME upper-cased ('PRIMARY' for HDU 0 without one)."""
+        """EXTNAME as astropy gives it (trailing blanks dropped, case kept; 'PRIMARY' for HDU 0 without
+        one, '' for a 'nonstandard' HDU without one). Lookups by name ignore case."""
         return self._info["name"]
 
     @property
@@ -434,12 +612,14 @@ class HDU:
 
     @property
     def kind(self) -> str:
-        """'primary', 'image', 'bintable', 'table' or 'other'."""
+        """'primary', 'image', 'bintable', 'table', 'other' (an extension type astropy does not
+        model), or 'nonstandard' (a primary header with ``SIMPLE = F``, astropy's
+        ``_NonstandardHDU``: its data is every byte after the header, and no HDU follows)."""
         return self._info["kind"]
 
     @property
     def shape(self) -> tuple[int, ...]:
-        """Data shape in NumPy order; () without data."""
+        """Data shape in NumPy order; () without data ((n bytes,) for 'nonstandard')."""
         return self._info["shape"]
 
     @property
@@ -508,6 +688,10 @@ class HDU:
         kind = self.kind
         if kind in ("primary", "image") and not info["groups"]:
             return self._file.image(self.index)
+        if kind == "nonstandard":
+            # astropy: the bytes after the header, to the end of the file, as uint8.
+            start, n = info["data_start"], info["data_len"]
+            return np.frombuffer(self._file.buffer(), dtype="u1", count=n, offset=start).copy()
         if kind == "bintable":
             return _table_data(self._file, self)
         if kind == "table":

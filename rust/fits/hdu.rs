@@ -2,7 +2,7 @@
 //! version, kind and shape. Every extent is checked against the file size here, once, so nothing
 //! later can read past the end of the file.
 
-use super::card::Value;
+use super::card::{self, Value};
 use super::header::{find_end, Header, BLOCK, CARD};
 use crate::error::{Error, Result};
 
@@ -17,6 +17,9 @@ pub enum Kind {
     Table,
     /// An extension type astropy does not model (e.g. FOREIGN); data kept raw.
     Other,
+    /// A primary header with `SIMPLE = F` (astropy's `_NonstandardHDU`): its data is every byte
+    /// after the header, to the end of the file, and no HDU follows it.
+    Nonstandard,
 }
 
 impl Kind {
@@ -27,6 +30,7 @@ impl Kind {
             Kind::BinTable => "bintable",
             Kind::Table => "table",
             Kind::Other => "other",
+            Kind::Nonstandard => "nonstandard",
         }
     }
 }
@@ -58,6 +62,9 @@ pub struct Hdu {
 impl Hdu {
     /// Data shape in NumPy order (NAXISn reversed); empty when there is no data.
     pub fn shape(&self) -> Vec<usize> {
+        if self.kind == Kind::Nonstandard {
+            return vec![self.data_len];
+        }
         if self.naxes.is_empty() || self.data_len == 0 && self.naxes.iter().all(|&n| n == 0) {
             return Vec::new();
         }
@@ -128,6 +135,9 @@ pub fn from_header(
     let kind = if index == 0 {
         if first_key != "SIMPLE" {
             return Err(Error::format("not a FITS file: first card is not SIMPLE"));
+        }
+        if is_nonstandard(&header) {
+            return Ok(nonstandard(header, start, hdr_len, file_len));
         }
         Kind::Primary
     } else {
@@ -255,10 +265,44 @@ pub fn from_header(
     Ok((hdu, next))
 }
 
-/// EXTNAME upper-cased and right-stripped ("PRIMARY" for HDU 0 without one), EXTVER default 1.
+/// astropy opens a primary header as a `_NonstandardHDU` when its first card, read on its own
+/// (as astropy's fast header parser reads it), is `SIMPLE = F`, unless `GROUPS = T` makes it a
+/// random-groups HDU.
+fn is_nonstandard(h: &Header) -> bool {
+    let first = &h.bytes[..h.bytes.len().min(CARD)];
+    card::parse_value(first) == Value::Bool(false) && h.get_bool("GROUPS") != Some(true)
+}
+
+/// The HDU of a `SIMPLE = F` primary header starting at `start`: astropy reads none of its
+/// structure keywords; its data runs from the end of the header to the end of the file.
+fn nonstandard(header: Header, start: usize, hdr_len: usize, file_len: u64) -> (Hdu, usize) {
+    let file_len = usize::try_from(file_len).unwrap_or(usize::MAX);
+    let data_start = start.saturating_add(hdr_len).min(file_len);
+    let (name, ver) = name_ver(&header, 1);
+    let hdu = Hdu {
+        index: 0,
+        header,
+        header_start: start,
+        data_start,
+        data_len: file_len - data_start,
+        name,
+        ver,
+        kind: Kind::Nonstandard,
+        bitpix: 8,
+        naxes: Vec::new(),
+        pcount: 0,
+        gcount: 1,
+        groups: false,
+        compressed: false,
+    };
+    (hdu, file_len)
+}
+
+/// EXTNAME as astropy's `hdu.name` gives it (right-stripped, its case kept; "PRIMARY" for HDU
+/// 0 without one, "" for other HDUs), EXTVER default 1.
 fn name_ver(h: &Header, index: usize) -> (String, i64) {
     let name = match h.get("EXTNAME") {
-        Some(Value::Str(s)) => s.trim_end().to_ascii_uppercase(),
+        Some(Value::Str(s)) => s.trim_end().to_string(),
         Some(Value::Int(i)) => i.to_string(),
         _ => {
             if index == 0 {
@@ -289,7 +333,21 @@ pub fn index(buf: &[u8]) -> Result<Vec<Hdu>> {
     let mut off = 0usize;
     loop {
         let (hdu, next) = parse_hdu(buf, off, hdus.len())?;
+        if hdus.is_empty() {
+            if let Some(key) = hdu.header.refused_card() {
+                // astropy cannot build this header, which it builds at open for the primary
+                // HDU: it refuses the file (in another HDU, only reading that header fails).
+                return Err(Error::format(format!(
+                    "HDU 0: record-valued card {key:?} holds a number astropy cannot convert (a D exponent): astropy refuses the file"
+                )));
+            }
+        }
+        let last = hdu.kind == Kind::Nonstandard;
         hdus.push(hdu);
+        if last {
+            // astropy reads nothing after a non-standard primary HDU: its data runs to EOF.
+            break;
+        }
         // Stop at EOF (a missing final padding block is tolerated) or at anything that is not
         // another extension (astropy ignores trailing bytes that are not an HDU).
         if next >= buf.len() {
@@ -304,17 +362,16 @@ pub fn index(buf: &[u8]) -> Result<Vec<Hdu>> {
     Ok(hdus)
 }
 
-/// Find an HDU by name (case-insensitive, trailing blanks ignored) and optional version.
-/// `PRIMARY` also names HDU 0. First match wins.
+/// Find an HDU by name (case-insensitive, blanks around it ignored) and optional version, as
+/// astropy's `HDUList.index_of`: `PRIMARY` also names HDU 0 (whose EXTVER must still match
+/// `ver`). First match wins.
 pub fn find(hdus: &[Hdu], name: &str, ver: Option<i64>) -> Option<usize> {
-    let want = name.trim_end().to_ascii_uppercase();
-    let hit = hdus
-        .iter()
-        .position(|h| h.name == want && ver.is_none_or(|v| h.ver == v));
-    if hit.is_none() && want == "PRIMARY" && ver.is_none_or(|v| v == 1) && !hdus.is_empty() {
-        return Some(0);
-    }
-    hit
+    let want = name.trim();
+    let primary = want.eq_ignore_ascii_case("PRIMARY");
+    hdus.iter().position(|h| {
+        (h.name.trim().eq_ignore_ascii_case(want) || primary && h.index == 0)
+            && ver.is_none_or(|v| h.ver == v)
+    })
 }
 
 #[cfg(test)]
@@ -354,7 +411,7 @@ mod tests {
         let h = index(&f).unwrap();
         assert_eq!(h.len(), 2);
         assert_eq!(h[0].name, "PRIMARY");
-        assert_eq!(h[1].name, "SCI");
+        assert_eq!(h[1].name, "sci");
         assert_eq!(h[1].ver, 2);
         assert_eq!(h[1].shape(), vec![2, 3]);
         assert_eq!(h[1].data_len, 12);
@@ -389,5 +446,77 @@ mod tests {
             "NAXIS   =                    0",
         ]);
         assert!(index(&f).is_err());
+    }
+
+    #[test]
+    fn simple_false_is_nonstandard() {
+        let mut f = block(&[
+            "SIMPLE  =                    F",
+            "BITPIX  =                   12",
+            "EXTNAME = 'raw '",
+        ]);
+        let header_len = f.len();
+        f.extend(sample()); // a whole standard file after it: data of the non-standard HDU
+        f.extend(b"tail");
+        let h = index(&f).unwrap();
+        assert_eq!(h.len(), 1);
+        assert_eq!(h[0].kind, Kind::Nonstandard);
+        assert_eq!((h[0].name.as_str(), h[0].ver), ("raw", 1));
+        assert_eq!(find(&h, " RAW", None), Some(0));
+        assert_eq!(
+            (h[0].data_start, h[0].data_len),
+            (header_len, f.len() - header_len)
+        );
+        assert_eq!(h[0].shape(), vec![f.len() - header_len]);
+        // Named "" without EXTNAME, still found as PRIMARY; GROUPS = T makes it random groups.
+        let f = block(&["SIMPLE  =                    F"]);
+        let h = index(&f).unwrap();
+        assert_eq!(
+            (h[0].kind, h[0].name.as_str(), h[0].data_len),
+            (Kind::Nonstandard, "", 0)
+        );
+        assert_eq!(
+            (find(&h, "", None), find(&h, "primary", Some(1))),
+            (Some(0), Some(0))
+        );
+        assert_eq!(find(&h, "PRIMARY", Some(2)), None);
+        let f = block(&[
+            "SIMPLE  =                    F",
+            "BITPIX  =                    8",
+            "NAXIS   =                    1",
+            "NAXIS1  =                    0",
+            "GROUPS  =                    T",
+        ]);
+        let mut f = f;
+        f.resize(2 * BLOCK, 0);
+        assert_eq!(index(&f).unwrap()[0].kind, Kind::Primary);
+    }
+
+    #[test]
+    fn headers_astropy_cannot_build() {
+        // A record-valued card with a D exponent: astropy refuses the file when it is in the
+        // primary header (it builds that header at open); elsewhere only that card fails.
+        let bad = "DP1     = 'X: 1.5D3'";
+        let primary = [
+            "SIMPLE  =                    T",
+            "BITPIX  =                    8",
+            "NAXIS   =                    0",
+        ];
+        let f = block(&[&primary[..], &[bad]].concat());
+        assert!(index(&f).is_err());
+        let mut f = sample();
+        let n = index(&f).unwrap().len();
+        f.extend(block(&[
+            "XTENSION= 'IMAGE   '",
+            "BITPIX  =                    8",
+            "NAXIS   =                    0",
+            bad,
+        ]));
+        let h = index(&f).unwrap();
+        assert_eq!(h.len(), n + 1);
+        assert!(matches!(
+            h[n].header.get("DP1.X"),
+            Some(Value::Unparsable(_))
+        ));
     }
 }

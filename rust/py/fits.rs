@@ -4,8 +4,10 @@
 use super::buffer::MapBuffer;
 use crate::convert::{self, OutType, Plan, Scaling};
 use crate::error::Error;
+use crate::fits::card;
 use crate::fits::hdu::{self, Hdu, Kind};
-use crate::fits::Value;
+use crate::fits::header::CARD;
+use crate::fits::{Header, Value};
 use crate::mmap::Mapped;
 use crate::section::{self, Layout, Sel, Source};
 use numpy::ndarray::IxDyn;
@@ -19,6 +21,7 @@ use std::sync::Arc;
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<FitsFile>()?;
     m.add_class::<MapBuffer>()?;
+    m.add_function(wrap_pyfunction!(normalize_key, m)?)?;
     Ok(())
 }
 
@@ -26,6 +29,9 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 const OK: u8 = 0;
 const UNDEFINED: u8 = 1;
 const UNPARSABLE: u8 = 2;
+/// The value is read, the comment refused (a record-valued card followed by CONTINUE cards:
+/// astropy reads its comment through the CONTINUE rules, which need string values).
+const COMMENT_REFUSED: u8 = 3;
 
 /// A card value as a Python object plus a status (0 ok, 1 undefined, 2 unparsable).
 pub fn value_to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<(Bound<'py, PyAny>, u8)> {
@@ -42,6 +48,33 @@ pub fn value_to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<(Bound<'py, PyAn
         Value::Undefined => (py.None().into_bound(py), UNDEFINED),
         Value::Unparsable(s) => (s.into_pyobject(py)?.into_any(), UNPARSABLE),
     })
+}
+
+/// Card `k` of `h` as (keyword, value, comment, status); with `key`, the value astropy's
+/// `header[key]` gives for it (a record-valued card's raw value when `key` is its raw keyword).
+fn card_tuple<'py>(
+    py: Python<'py>,
+    h: &Header,
+    k: usize,
+    key: Option<&str>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let (mut v, c) = h.value_at(k);
+    if let Some(key) = key {
+        if h.rvkc_raw(k) == Some(key) {
+            v = h.value_for(k, key);
+        }
+    }
+    let (pv, mut st) = value_to_py(py, &v)?;
+    if st == OK && h.rvkc_raw(k).is_some() && h.cards[k].len > CARD {
+        st = COMMENT_REFUSED;
+    }
+    (h.cards[k].key.as_str(), pv, c, st).into_pyobject(py)
+}
+
+/// astropy's `Card.normalize_keyword`: the form under which a keyword is looked up.
+#[pyfunction]
+fn normalize_key(key: &str) -> String {
+    card::normalize_key(key).into_owned()
 }
 
 #[pyclass(frozen, module = "jwstio._core")]
@@ -280,20 +313,20 @@ impl FitsFile {
     }
 
     /// Header cards of HDU `i`: list of (keyword, value, comment, status); status 0 ok,
-    /// 1 undefined value (value None), 2 unparsable (value is the raw text).
+    /// 1 undefined value (value None), 2 unparsable (value is the raw text), 3 comment refused
+    /// (the comment is the first card's).
     fn cards<'py>(&self, py: Python<'py>, i: isize) -> PyResult<Bound<'py, PyList>> {
         let h = self.hdu(i)?;
         let out = PyList::empty(py);
         for k in 0..h.header.len() {
-            let (v, c) = h.header.value_at(k);
-            let (pv, st) = value_to_py(py, &v)?;
-            out.append((h.header.cards[k].key.as_str(), pv, c, st))?;
+            out.append(card_tuple(py, &h.header, k, None)?)?;
         }
         Ok(out)
     }
 
-    /// Value of the first card `key` in HDU `i` (None when absent or undefined); a single-card
-    /// lookup that does not build the whole card list.
+    /// Value of the first card `key` in HDU `i` as astropy's `header[key]` gives it (None when
+    /// absent, undefined or unparsable); a single-card lookup that does not build the whole
+    /// card list.
     fn get<'py>(
         &self,
         py: Python<'py>,
@@ -301,10 +334,11 @@ impl FitsFile {
         key: &str,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
         let h = self.hdu(i)?;
+        let key = card::trim(key);
         match h.header.position(key) {
             None => Ok(None),
             Some(k) => {
-                let (v, _) = h.header.value_at(k);
+                let v = h.header.value_for(k, key);
                 let (pv, st) = value_to_py(py, &v)?;
                 Ok(if st == OK { Some(pv) } else { None })
             }
@@ -312,7 +346,8 @@ impl FitsFile {
     }
 
     /// The first card of each keyword in `keys` for HDU `i`: (keyword, value, comment, status)
-    /// as in `cards`, or None when absent. Parses only the cards asked for.
+    /// as in `cards`, the value as astropy's `header[key]` gives it, or None when absent.
+    /// Parses only the cards asked for.
     fn cards_for<'py>(
         &self,
         py: Python<'py>,
@@ -322,16 +357,64 @@ impl FitsFile {
         let h = self.hdu(i)?;
         let out = PyList::empty(py);
         for key in keys {
-            match h.header.position_indexed(&key) {
+            let key = card::trim(&key);
+            match h.header.position_indexed(key) {
                 None => out.append(py.None())?,
-                Some(k) => {
-                    let (v, c) = h.header.value_at(k);
-                    let (pv, st) = value_to_py(py, &v)?;
-                    out.append((h.header.cards[k].key.as_str(), pv, c, st))?;
-                }
+                Some(k) => out.append(card_tuple(py, &h.header, k, Some(key))?)?,
             }
         }
         Ok(out)
+    }
+
+    /// astropy's `header[key]` / `header[(key, n)]` lookup in HDU `i` (among the cards `within`,
+    /// in order, when given): (card index, (keyword, value, comment, status)) with the value
+    /// `header[...]` gives, or None. `key` is used as given (astropy strips string keys first).
+    #[pyo3(signature = (i, key, n=0, within=None))]
+    fn locate<'py>(
+        &self,
+        py: Python<'py>,
+        i: isize,
+        key: &str,
+        n: usize,
+        within: Option<Vec<usize>>,
+    ) -> PyResult<Option<(usize, Bound<'py, PyTuple>)>> {
+        let h = self.hdu(i)?;
+        let at = match &within {
+            None => h.header.find(key, n),
+            Some(w) => h.header.find_within(key, n, w),
+        };
+        match at {
+            None => Ok(None),
+            Some(k) => Ok(Some((k, card_tuple(py, &h.header, k, Some(key))?))),
+        }
+    }
+
+    /// The record-valued keyword cards of HDU `i`: (card index, raw keyword, raw value,
+    /// status) each (status 2: astropy cannot convert the card's number).
+    fn rvkc<'py>(&self, py: Python<'py>, i: isize) -> PyResult<Bound<'py, PyList>> {
+        let h = self.hdu(i)?;
+        let out = PyList::empty(py);
+        for &(k, _) in &h.header.rvkc {
+            let raw = h.header.rvkc_raw(k).unwrap_or_default();
+            let v = h
+                .header
+                .rvkc_rawvalue(k)
+                .unwrap_or(Value::Unparsable(String::new()));
+            let (pv, st) = value_to_py(py, &v)?;
+            out.append((k, raw, pv, st))?;
+        }
+        Ok(out)
+    }
+
+    /// (offset, length) of each card's image (with its CONTINUE cards) in `header_bytes(i)`.
+    fn card_spans(&self, i: isize) -> PyResult<Vec<(usize, usize)>> {
+        Ok(self
+            .hdu(i)?
+            .header
+            .cards
+            .iter()
+            .map(|c| (c.start, c.len))
+            .collect())
     }
 
     /// Values of every card named `key` in HDU `i` (e.g. all HISTORY texts).

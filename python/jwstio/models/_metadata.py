@@ -254,7 +254,7 @@ def _apply_runs(
         for leaf, card in zip(leaves, cards):
             if card is None:
                 continue
-            if card[3]:  # 1: undefined value (astropy gives None: nothing stored); 2: unparsable
+            if card[3] == 1 or card[3] == 2:  # 1: undefined value (astropy gives None: nothing stored); 2: unparsable
                 if card[3] == 2:
                     headers.value(card)
                 continue

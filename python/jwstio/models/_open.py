@@ -312,7 +312,11 @@ class _Headers:
             d = {}
             for k, v, _c, st in self.cards(i):
                 if k not in d:
-                    d[k] = None if st else v
+                    d[k] = None if st == 1 or st == 2 else v
+            # A keyword no card has finds the first record-valued card with that raw keyword
+            # (astropy then gives its raw value).
+            for _k, raw, v, st in self.f._core.rvkc(i):
+                d.setdefault(raw, None if st == 2 else v)
             self._first[i] = d
         return d.get(key)
 
@@ -490,6 +494,9 @@ def open(path: str | os.PathLike[str], model_type: str | None = None) -> DataMod
 
         return Table.read(os.fspath(path), format="ascii.ecsv")  # type: ignore[return-value]
     f = fits.open(path)
+    if f[0].kind == "nonstandard":
+        # astropy reads such a file as one _NonstandardHDU, which stdatamodels cannot open.
+        raise FormatError(f"{f.path}: the primary header says SIMPLE = F (a non-standard FITS file): not a data model")
     if model_type is not None:
         name, guessed = model_type, False
         if name not in _schema.doc()["models"]:
