@@ -187,10 +187,8 @@ class Header:
     def _first(self, key: str, default: Any = None) -> Any:
         """``get`` for a keyword given upper case, without blanks or HIERARCH (the table readers'
         many TFORMn / TTYPEn / ... lookups)."""
-        self._load()
-        assert self._cards is not None and self._index is not None
-        i = self._index.get(key)
-        return default if i is None else self._value(self._cards[i])
+        hit = self._file.locate(self._hdu, key, 0, self._ids)
+        return default if hit is None else self._value(hit[1])
 
     def __contains__(self, key: object) -> bool:
         if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
