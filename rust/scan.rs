@@ -5,7 +5,7 @@
 //! its error becomes that row's error text.
 
 use crate::error::{Error, Result};
-use crate::fits::card::{is_commentary, Value};
+use crate::fits::card::{is_commentary, is_py_space, Value};
 use crate::fits::hdu::{from_header, Hdu};
 use crate::fits::header::{find_end, Header, BLOCK, CARD};
 use rayon::prelude::*;
@@ -173,17 +173,23 @@ impl CardFilter {
     }
 
     fn keeps(&self, img: &[u8]) -> bool {
+        const ONES: u64 = 0x0101_0101_0101_0101;
         let head = &img[..img.len().min(8)];
-        let lead = head
+        // The blanks the keyword parser strips (Python's whitespace in latin-1).
+        let lead = head.iter().take_while(|&&b| is_py_space(b)).count();
+        let mut bytes = [0u8; 8];
+        bytes[..head.len() - lead].copy_from_slice(&head[lead..]);
+        let w = u64::from_le_bytes(bytes);
+        // ASCII upper case, eight bytes at once: 0x20 off every byte in 'a'..='z'.
+        let low7 = w & (ONES * 0x7f);
+        let ge_a = low7 + ONES * (0x80 - u64::from(b'a'));
+        let gt_z = low7 + ONES * (0x80 - u64::from(b'z') - 1);
+        let lower = ge_a & !gt_z & !w & (ONES * 0x80);
+        let w = w - (lower >> 2);
+        // Without branches: a handful of prefixes compared at once.
+        self.prefixes
             .iter()
-            .take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c))
-            .count();
-        let mut up = [0u8; 8];
-        for (d, s) in up.iter_mut().zip(&head[lead..]) {
-            *d = s.to_ascii_uppercase();
-        }
-        let w = u64::from_le_bytes(up);
-        self.prefixes.iter().any(|&(p, m)| w & m == p)
+            .fold(false, |hit, &(p, m)| hit | (w & m == p))
     }
 
     /// The kept card images of `cards` (whole 80-byte cards before END). The first card is
@@ -688,6 +694,26 @@ mod tests {
     }
 
     #[test]
+    fn keeps_upper_cases_as_ascii() {
+        let f = CardFilter::new(&[KeySpec::parse("AZ_09-Q").unwrap()]);
+        for (head, kept) in [
+            ("az_09-q = 1", true),
+            ("AZ_09-Q = 1", true),
+            ("Az_09-q = 1", true),
+            ("  simple= T", true),
+            ("\u{e0}z_09-q = 1", false),
+            ("`z_09-q = 1", false),
+            ("{z_09-q = 1", false),
+            ("simple  = T", true),
+            ("other   = 1", false),
+        ] {
+            let mut img = head.as_bytes().to_vec();
+            img.resize(80, b' ');
+            assert_eq!(f.keeps(&img), kept, "{head:?}");
+        }
+    }
+
+    #[test]
     fn card_filter_keeps_every_lookup_result() {
         let images = [
             "SIMPLE  =                    T",
@@ -695,6 +721,7 @@ mod tests {
             "naxis   =                    1",
             "NAXIS1  =                    0",
             "  LEAD  = 'leading blanks'",
+            "\x1cFS     = 'a file separator before the keyword'",
             "AB= 2",
             "ABC     = 'abc&'",
             "CONTINUE  'def'",
@@ -729,6 +756,7 @@ mod tests {
             "AB",
             "ABC",
             "LEAD",
+            "FS",
             "ESO DET CHIP",
             "HIERARCH ESO DET CHIP",
             "HISTORY",
