@@ -282,16 +282,19 @@ fn field_specifier(b: &[u8], i: usize) -> Option<usize> {
     }
 }
 
+/// The end of the run of ASCII digits at `b[k..]`, and its length.
+fn digit_run(b: &[u8], mut k: usize) -> (usize, usize) {
+    let s = k;
+    while b.get(k).is_some_and(u8::is_ascii_digit) {
+        k += 1;
+    }
+    (k, k - s)
+}
+
 /// astropy's `_numr_FSC`, `[+-]?(\.\d+|\d+(\.\d*)?)([DE][+-]?\d+)?`, at `b[i..]`; its end (as
 /// long as possible: in the record-valued pattern a quote must follow it).
 fn fsc_number(b: &[u8], i: usize) -> Option<usize> {
-    let digits = |mut k: usize| {
-        let s = k;
-        while b.get(k).is_some_and(u8::is_ascii_digit) {
-            k += 1;
-        }
-        (k, k - s)
-    };
+    let digits = |k: usize| digit_run(b, k);
     let mut k = i + usize::from(matches!(b.get(i), Some(b'+' | b'-')));
     let (e, n_int) = digits(k);
     k = e;
@@ -879,13 +882,7 @@ fn parse_vc(vc: &str, want_comment: bool) -> (Value, String) {
 
 /// The end of a float at `b[i..]` in the form [`parse_vc`]'s fast path takes.
 fn plain_float(b: &[u8], i: usize) -> Option<usize> {
-    let digits = |mut k: usize| {
-        let s = k;
-        while b.get(k).is_some_and(u8::is_ascii_digit) {
-            k += 1;
-        }
-        (k, k - s)
-    };
+    let digits = |k: usize| digit_run(b, k);
     let mut k = i + usize::from(matches!(b.get(i), Some(b'+' | b'-')));
     let (e, n_int) = digits(k);
     k = e;
