@@ -55,18 +55,9 @@ def _is_wcs(v):
 
 
 def _eval_wcs(w):
-    n = w.forward_transform.n_inputs
-    try:
-        box = w.bounding_box
-    except NotImplementedError:
-        box = None
-    if box is None:
-        intervals = [(0.0, 10.0)] * n
-    else:
-        iv = box.bounding_box(order="F")
-        intervals = [iv] if n == 1 else list(iv)
-    fr = np.array([0.0, 0.25, 0.5, 0.77, 1.0])
-    inputs = [lo + (hi - lo) * np.roll(fr, i) for i, (lo, hi) in enumerate(intervals)]
+    from test_models_oracle import _sample_inputs  # the same pixel positions as that oracle
+
+    inputs = _sample_inputs(w)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         r = w(*inputs)
