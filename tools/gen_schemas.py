@@ -38,7 +38,9 @@ Format (JSON; Python's ``json`` module, NaN allowed because schema defaults cont
          | {"k": "a", "hdu": str|null, "dt": asdf datatype, "np": numpy dtype str | columns,
             "ndim": int, "max_ndim": int, "default": value, "extra_cols": bool, "tag": str}
          | {"k": "s", "type": str|list|null, "kw": str, "hdu": str, "enum": enum id,
-            "pattern": str, "default": value, "tag": str}
+            "pattern": str, "default": value, "tag": str, "c": str}
+    Object nodes carry "t": the schema title (a comment section when saving); keyword nodes
+    "c": the card comment stdatamodels writes (``fits_support._get_short_doc``).
     Any node may also carry "any": [enum id, ...] (an anyOf made only of enums), or
     "anyOf"/"oneOf": [node id, ...] and "not": node id (other combiners, kept as trees).
     Only keys that apply are present.  On keyword nodes the schemas use no validation
@@ -78,6 +80,13 @@ KEYWORD_NODE_KEYS = {
     "fits_keyword", "fits_hdu", "title", "description", "type", "enum", "anyOf",
     "pattern", "default", "blend_table", "blend_rule",
 }
+
+
+def _short_doc(schema):
+    """The card comment stdatamodels writes (fits_support._get_short_doc)."""
+    from stdatamodels import fits_support
+
+    return fits_support._get_short_doc(schema)
 
 
 def _np_str(dtype):
@@ -147,6 +156,7 @@ class _Builder:
         node = {"k": "s", "type": schema.get("type")}
         if "fits_keyword" in schema:
             node["kw"] = schema["fits_keyword"]
+            node["c"] = _short_doc(schema)
         if "fits_hdu" in schema:
             node["hdu"] = schema["fits_hdu"]
         if "enum" in schema:
@@ -184,6 +194,8 @@ class _Builder:
                 raise ValueError("object node with fits_keyword")
             props = [[name, self.tree(sub)] for name, sub in schema.get("properties", {}).items()]
             node = {"k": "o", "p": props}
+            if schema.get("title") is not None:
+                node["t"] = schema["title"]
         elif stype == "array":
             if "fits_keyword" in schema:
                 raise ValueError("array node with fits_keyword")

@@ -14,6 +14,7 @@ from ._core import __version__
 from .exposure import Exposure, iter_integrations, open_segments
 from .filename import parse_filename
 from .models import read_metadata
+from .models._save import WriteError, save
 from .asn import Association, open
 from .scan import scan
 from .errors import (
@@ -33,6 +34,8 @@ __all__ = [
     "models",
     "open",
     "read_metadata",
+    "save",
+    "WriteError",
     "scan",
     "parse_filename",
     "iter_integrations",

@@ -5,6 +5,7 @@
 //! [`ndarray`] reads ndarray node specs. Nothing here knows about Python.
 
 pub mod block;
+pub mod emit;
 pub mod fast;
 pub mod file;
 pub mod lazy;

@@ -361,6 +361,33 @@ fn region_export(
 }
 
 impl Tagged {
+    /// The tag URI.
+    pub(crate) fn tag_uri(&self) -> &str {
+        &self.tag
+    }
+
+    /// The parsed value, parsing a deferred subtree now if needed.
+    pub(crate) fn value_of<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(self.load(py)?.value.bind(py).clone())
+    }
+
+    /// The source text of a deferred subtree not parsed yet: (tag token, body lines). None
+    /// when parsed, or when the body shares anchors with other regions (it cannot be copied
+    /// alone).
+    pub(crate) fn source_text(&self, py: Python<'_>) -> Option<(String, Vec<u8>)> {
+        if self.loaded.get(py).is_some() {
+            return None;
+        }
+        let (shared, level, idx) = self.lazy.as_ref()?;
+        let region = level.plan.as_ref()?.regions.get(*idx as usize)?;
+        if !region.imports.is_empty() || !region.exports.is_empty() {
+            return None;
+        }
+        let text = level.text(shared);
+        let tag = std::str::from_utf8(text.get(region.tag.clone())?).ok()?.to_string();
+        Some((tag, text.get(region.body.clone())?.to_vec()))
+    }
+
     fn load<'a>(&'a self, py: Python<'_>) -> PyResult<&'a Loaded> {
         self.loaded.get_or_try_init(py, || match &self.lazy {
             Some((shared, level, idx)) => load_region(py, shared, level, *idx),
@@ -422,6 +449,14 @@ pub struct NDArrayNode {
 }
 
 impl NDArrayNode {
+    pub(crate) fn tag_uri(&self) -> &str {
+        &self.tag
+    }
+
+    pub(crate) fn node_of<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
+        self.node.bind(py).clone()
+    }
+
     fn field<'py>(&self, py: Python<'py>, key: &str) -> PyResult<Bound<'py, PyAny>> {
         let n = self.node.bind(py);
         match n.cast::<PyDict>() {

@@ -3,6 +3,7 @@
 mod asdf;
 mod asn;
 mod buffer;
+mod emit;
 mod errors;
 mod fits;
 mod metadata;
@@ -16,6 +17,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     fits::register(m)?;
     asdf::register(m)?;
+    emit::register(m)?;
     scan::register(m)?;
     metadata::register(m)?;
     asn::register(m)?;

@@ -528,6 +528,12 @@ class DataModel(ObjectNode):
             elif isinstance(v, list):
                 print(f"  {k:<20} list of {len(v)}")
 
+    def save(self, path: Any, dir_path: Any = None, *, overwrite: bool = True, checksum: bool = False) -> str:
+        """Write the model as stdatamodels' ``save`` does (see ``jwstio.save``); returns the path."""
+        from ._save import save
+
+        return save(self, path, dir_path, overwrite=overwrite, checksum=checksum)
+
     def close(self) -> None:
         """Release the file. Arrays already taken stay valid."""
         object.__setattr__(self, "_af", None)
