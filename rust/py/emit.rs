@@ -90,6 +90,12 @@ fn convert(obj: &Bound<'_, PyAny>, depth: usize, where_: &mut Vec<String>) -> Py
     if let Ok(t) = obj.cast::<Tagged>() {
         let t = t.get();
         if let Some((tag, body)) = t.source_text(py) {
+            if memchr::memmem::find(&body, b"source: -").is_some() {
+                return Err(bad(format!(
+                    "{}: an array in a block counted from the end of the source file",
+                    where_.join(".")
+                )));
+            }
             return Ok(Value::Raw { tag, body });
         }
         let inner = convert(&t.value_of(py)?, depth + 1, where_)?;
@@ -100,9 +106,9 @@ fn convert(obj: &Bound<'_, PyAny>, depth: usize, where_: &mut Vec<String>) -> Py
         let node = n.node_of(py);
         if let Ok(d) = node.cast::<PyDict>() {
             if let Some(src) = d.get_item("source")? {
-                if src.is_instance_of::<PyInt>() {
+                if src.is_instance_of::<PyInt>() && src.extract::<i64>().map_or(true, |i| i < 0) {
                     return Err(bad(format!(
-                        "{}: an array in a binary block of the source file",
+                        "{}: an array in a block counted from the end of the source file",
                         where_.join(".")
                     )));
                 }
@@ -133,7 +139,8 @@ fn convert(obj: &Bound<'_, PyAny>, depth: usize, where_: &mut Vec<String>) -> Py
 
 /// The ASDF file text (through the `...` end marker) of `tree`: dicts (OrderedDict as
 /// `!!omap`), lists, str, int, float, bool, None, NumPy scalars, `EmitTag` nodes and the
-/// reader's `Tagged` / `NDArrayNode` (a deferred subtree not parsed yet is copied as read).
+/// reader's `Tagged` / `NDArrayNode` (a deferred subtree not parsed yet is copied as read; block
+/// sources are kept, so the caller writes the source file's blocks first, in their order).
 #[pyfunction]
 fn emit_asdf<'py>(
     py: Python<'py>,

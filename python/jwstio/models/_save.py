@@ -172,6 +172,7 @@ class _Plain:
     def __init__(self, model: DataModel):
         self.model = model
         self.objects = False  # objects only the asdf library can serialize
+        self.reader_nodes = False  # the reader's Tagged / NDArrayNode, written as read
 
     def copy(self, v: Any, path: tuple) -> Any:
         t = type(v)
@@ -195,11 +196,15 @@ class _Plain:
             return out_l
         if isinstance(v, _Lazy):
             if isinstance(v, TaggedObject):
+                self.reader_nodes = True
                 return v.tagged
             return v.load(self.model, path)
         if t is str or t is int or t is float or t is bool:
             return v
-        if isinstance(v, (np.ndarray, np.generic, str, int, float, complex, _core.Tagged, _core.NDArrayNode)):
+        if isinstance(v, (_core.Tagged, _core.NDArrayNode)):
+            self.reader_nodes = True
+            return v
+        if isinstance(v, (np.ndarray, np.generic, str, int, float, complex)):
             return v
         if isinstance(v, datetime.datetime) or _is_time(v):
             return _iso(v)
@@ -222,6 +227,7 @@ def build(model: DataModel, output: str) -> tuple[HduList, dict]:
     _save_extra_fits(hdus, tree, walker, output)
     _save_history(hdus, tree)
     tree["__objects__"] = plain.objects
+    tree["__reader_nodes__"] = plain.reader_nodes
     return hdus, tree
 
 
@@ -476,11 +482,18 @@ def asdf_bytes(tree: dict, model: Any, output: str) -> bytes:
     """The ASDF file of the extension: jwstio's emitter, or the asdf library when the tree
     holds objects only it can serialize (a WCS loaded or set by the user, units...)."""
     objects = tree.pop("__objects__", False)
+    reader_nodes = tree.pop("__reader_nodes__", False)
     blocks: list[np.ndarray] = []
     out = dict(tree)
     if not objects:
         try:
-            out = _blocks_to_refs(out, blocks)
+            # Nodes copied as read may point at the source's blocks: those come first, as read.
+            source_blocks = _source_blocks(model) if reader_nodes else []
+            # ... and their tags belong to the source's ASDF standard: keep it.
+            standard = _source_standard(model) if reader_nodes else ASDF_STANDARD
+            if standard != ASDF_STANDARD:
+                out = _retag(out, NDARRAY_TAG, _CORE + "ndarray-1.0.0")
+            out = _blocks_to_refs(out, blocks, len(source_blocks), _ndarray_tag(standard))
             hist = out.get("history")
             hist = dict(hist) if isinstance(hist, dict) else ({"entries": hist} if isinstance(hist, list) else {})
             hist["extensions"] = [_core.EmitTag(EXTENSION_TAG, {
@@ -490,8 +503,8 @@ def asdf_bytes(tree: dict, model: Any, output: str) -> bytes:
             })] + _source_extensions(model)
             out["history"] = hist
             root = {**out, "asdf_library": _software("jwstio", _core.__version__, author="jwstio")}
-            text = _core.emit_asdf(root, ASDF_VERSION, ASDF_STANDARD, ROOT_TAG)
-            return text + b"".join(_block_bytes(b) for b in blocks)
+            text = _core.emit_asdf(root, ASDF_VERSION, standard, ROOT_TAG)
+            return text + b"".join(source_blocks) + b"".join(_block_bytes(b) for b in blocks)
         except JwstioError:
             pass  # a node the emitter cannot copy: the asdf library writes the whole tree
     return _asdf_library_bytes(tree, model, output)
@@ -526,12 +539,52 @@ def _plain_software(v: Any) -> dict:
     return {str(k): str(x) for k, x in v.items()} if isinstance(v, dict) else {"name": str(v), "version": ""}
 
 
-def _blocks_to_refs(tree: Any, blocks: list) -> Any:
+def _source_standard(model: Any) -> str:
+    """The source file's ASDF standard version (1.6.0 when it does not say, or says more)."""
+    doc = getattr(model, "_doc", None)
+    v = getattr(doc, "standard_version", None)
+    try:
+        parts = tuple(int(x) for x in str(v).split("."))
+    except ValueError:
+        return ASDF_STANDARD
+    return str(v) if len(parts) == 3 and parts < (1, 6, 0) else ASDF_STANDARD
+
+
+def _ndarray_tag(standard: str) -> str:
+    return NDARRAY_TAG if standard == ASDF_STANDARD else _CORE + "ndarray-1.0.0"
+
+
+def _retag(tree: Any, old: str, new: str) -> Any:
+    if isinstance(tree, dict):
+        return {k: _retag(v, old, new) for k, v in tree.items()}
+    if isinstance(tree, list):
+        return [_retag(v, old, new) for v in tree]
+    if isinstance(tree, _core.EmitTag) and tree.tag == old:
+        return _core.EmitTag(new, tree.value)
+    return tree
+
+
+def _source_blocks(model: Any) -> list[bytes]:
+    """The binary blocks of the ASDF extension read, byte for byte."""
+    doc = getattr(model, "_doc", None)
+    buf = getattr(model, "_asdf_buf", None)
+    if doc is None or buf is None or not doc.nblocks:
+        return []
+    out = []
+    for i in range(doc.nblocks):
+        info = doc.block_info(i)
+        if info["flags"] & 1:
+            raise WriteError("a streamed block in the source file")  # caught: asdf writes it
+        out.append(bytes(buf[info["offset"] : info["data_start"] + info["allocated_size"]]))
+    return out
+
+
+def _blocks_to_refs(tree: Any, blocks: list, base: int = 0, tag: str = NDARRAY_TAG) -> Any:
     """Arrays left in the tree (not in HDUs) become internal blocks, as asdf writes them."""
     if isinstance(tree, dict):
-        return {k: _blocks_to_refs(v, blocks) for k, v in tree.items()}
+        return {k: _blocks_to_refs(v, blocks, base, tag) for k, v in tree.items()}
     if isinstance(tree, list):
-        return [_blocks_to_refs(v, blocks) for v in tree]
+        return [_blocks_to_refs(v, blocks, base, tag) for v in tree]
     if isinstance(tree, complex):
         return _core.EmitTag(COMPLEX_TAG, str(tree))
     if isinstance(tree, np.ndarray):
@@ -539,7 +592,7 @@ def _blocks_to_refs(tree: Any, blocks: list) -> Any:
         arr = np.ascontiguousarray(arr)
         datatype, byteorder = asdf_datatype(arr.dtype)
         blocks.append(arr)
-        return _core.EmitTag(NDARRAY_TAG, {"source": len(blocks) - 1, "datatype": datatype,
+        return _core.EmitTag(tag, {"source": base + len(blocks) - 1, "datatype": datatype,
                                            "byteorder": byteorder, "shape": list(arr.shape)})
     if isinstance(tree, datetime.date):
         raise WriteError("a date in the tree: written by the asdf library")  # caught: fallback
