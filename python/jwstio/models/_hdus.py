@@ -52,11 +52,15 @@ class Hdu:
 
 
 class HduList:
-    """HDUs in file order, looked up as astropy's ``HDUList`` does."""
+    """HDUs in file order, looked up as astropy's ``HDUList`` does (by name, first match)."""
 
     def __init__(self, path: str):
         self.path = path
         self.hdus = [Hdu("primary", "PRIMARY")]
+        self._by_name: dict[str, list[Hdu]] = {"PRIMARY": [self.hdus[0]]}
+        # (name, EXTVER or 1) -> HDUs; an HDU's effective EXTVER never changes once added
+        self._by_ver: dict[tuple[str, int], list[Hdu]] = {("PRIMARY", 1): [self.hdus[0]]}
+        self._pos: dict[int, int] | None = None
 
     def __iter__(self) -> Iterator[Hdu]:
         return iter(self.hdus)
@@ -68,20 +72,32 @@ class HduList:
         return len(self.hdus)
 
     def index(self, hdu: Hdu) -> int:
-        return next(i for i, h in enumerate(self.hdus) if h is hdu)
+        if self._pos is None:
+            self._pos = {id(h): i for i, h in enumerate(self.hdus)}
+        return self._pos[id(hdu)]
 
     def append(self, hdu: Hdu) -> None:
+        if self._pos is not None:
+            self._pos[id(hdu)] = len(self.hdus)
         self.hdus.append(hdu)
+        self._by_name.setdefault(hdu.name, []).append(hdu)
+        self._by_ver.setdefault((hdu.name, hdu.ver or 1), []).append(hdu)
+
+    def remove(self, hdu: Hdu) -> None:
+        self.hdus = [h for h in self.hdus if h is not hdu]
+        self._by_name[hdu.name] = [h for h in self._by_name.get(hdu.name, []) if h is not hdu]
+        key = (hdu.name, hdu.ver or 1)
+        self._by_ver[key] = [h for h in self._by_ver.get(key, []) if h is not hdu]
+        self._pos = None
 
     def drop(self, name: str) -> None:
-        self.hdus = [h for h in self.hdus if h.name != name]
+        for h in list(self._by_name.get(name, [])):
+            self.remove(h)
 
     def _find(self, name: str, ver: int | None) -> Hdu | None:
         key = name.strip().upper()
-        for h in self.hdus:
-            if h.name == key and (ver is None or (h.ver or 1) == ver):
-                return h
-        return None
+        found = self._by_name.get(key) if ver is None else self._by_ver.get((key, ver))
+        return found[0] if found else None
 
     def get(self, name: str | None, index: int | None) -> Hdu | None:
         """stdatamodels ``get_hdu`` (None where it raises AttributeError)."""
@@ -112,7 +128,7 @@ class HduList:
                         new.cards.append((key, val, ""))
                     else:
                         new.set(key, val, "")
-            self.hdus.remove(h)
+            self.remove(h)
             return new
         if value is not None:
             h.set_data(value)
@@ -124,7 +140,7 @@ class HduList:
         if kind is None:
             kind = "table" if getattr(value, "dtype", None) is not None and value.dtype.names is not None else "image"
         h = Hdu(kind, name.strip().upper(), None if index is None else index + 1, value)
-        self.hdus.append(h)
+        self.append(h)
         return h
 
 
