@@ -81,13 +81,14 @@ def _own_hash(path):
         return hashlib.sha256("".join(str(h.header) for h in hdul if h.name != "ASDF").encode()).hexdigest()
 
 
-def round_trip(path, tmp_path, change=None):
-    """Save ``path`` with jwstio and with stdatamodels (same file name, two folders) and compare."""
+def round_trip(path, tmp_path, change=None, opener=_jw_open):
+    """Save ``path`` with jwstio and with stdatamodels (same file name, two folders) and compare.
+    ``opener`` gives the model jwstio saves (a jwstio model, or a genuine stdatamodels one)."""
     ours_dir, ref_dir = tmp_path / "jwstio", tmp_path / "stdatamodels"
     ours_dir.mkdir(exist_ok=True)
     ref_dir.mkdir(exist_ok=True)
     name = "out_" + Path(path).name
-    m = _jw_open(path)
+    m = opener(path)
     ref = _sd_open(path)
     if change is not None:
         change(m)
@@ -156,6 +157,20 @@ def test_real_fixtures(tmp_path):
     assert paths
     for path in paths:
         round_trip(path, tmp_path)
+
+
+@pytest.mark.parametrize("name", FITS_PRODUCTS)
+def test_round_trip_genuine_model(tmp_path, name):
+    """``jwstio.save`` of a genuine stdatamodels model writes what its own save writes."""
+    path = products.write(name, tmp_path, np.random.default_rng(11), **products.STRESS)
+    round_trip(path, tmp_path, opener=_sd_open)
+
+
+def test_round_trip_genuine_real(tmp_path):
+    if not REAL.is_dir():
+        pytest.skip("no /work/shared fixtures")
+    for path in sorted(REAL.glob("*.fits")):
+        round_trip(path, tmp_path, opener=_sd_open)
 
 
 # --- changes before saving -------------------------------------------------------------------------

@@ -204,22 +204,62 @@ class _Plain:
         if isinstance(v, (_core.Tagged, _core.NDArrayNode)):
             self.reader_nodes = True
             return v
+        if type(v).__name__ == "FITS_rec":  # genuine stdatamodels models' tables
+            return _from_fitsrec(v)
         if isinstance(v, (np.ndarray, np.generic, str, int, float, complex)):
             return v
         if isinstance(v, datetime.datetime) or _is_time(v):
             return _iso(v)
+        if type(v).__name__ == "NDArrayType":  # asdf's lazy array (genuine stdatamodels models)
+            return np.asarray(v)
         if isinstance(v, (datetime.date,)):
             return v
         self.objects = True
         return v
 
 
-def build(model: DataModel, output: str) -> tuple[HduList, dict]:
-    """The HDUs (without the ASDF one) and the tree for the ASDF extension."""
+def _from_fitsrec(t: Any) -> FitsTable:
+    """An astropy FITS_rec as a FitsTable (text as bytes, logical as T/F codes, units kept)."""
+    fields, values, convert = [], [], {}
+    raw = t.view(np.ndarray)
+    for name in t.dtype.names:
+        if raw.dtype[name].base.kind == "S":  # text as stored (the declared width)
+            v = raw[name]
+            convert[name] = text
+            fields.append((name, v.dtype.base if v.ndim > 1 else v.dtype, v.shape[1:]))
+            values.append(v)
+            continue
+        v = np.asarray(t.field(name))
+        if v.dtype.kind == "U":
+            try:
+                v = np.char.encode(v, "ascii")
+            except UnicodeEncodeError:
+                raise WriteError(f"table column {name}: FITS text must be ASCII") from None
+            convert[name] = text
+        elif v.dtype.kind == "S":
+            convert[name] = text
+        elif v.dtype.kind == "b":
+            v = np.where(v, ord("T"), ord("F")).astype("i1")
+            convert[name] = logical
+        fields.append((name, v.dtype.base if v.ndim > 1 else v.dtype, v.shape[1:]))
+        values.append(v)
+    rec = np.empty(len(t), dtype=fields)
+    for (name, _, _), v in zip(fields, values):
+        rec[name] = v
+    units = {c.name: c.unit for c in t.columns if c.unit}
+    return FitsTable.build(rec, convert, units)
+
+
+def build(model: Any, output: str, instance: dict | None = None) -> tuple[HduList, dict]:
+    """The HDUs (without the ASDF one) and the tree for the ASDF extension, from the tree of
+    ``model`` (``instance``: the tree of a genuine stdatamodels model)."""
     plain = _Plain(model)
-    tree = plain.copy(model.instance, ())
-    # on_save: the model itself loses its None values too
-    _drop_none(model.instance)
+    if instance is None:
+        tree = plain.copy(model.instance, ())
+        # on_save: the model itself loses its None values too
+        _drop_none(model.instance)
+    else:
+        tree = plain.copy(instance, ())
     hdus = HduList(output)
     walker = _Walker(hdus, output)
     walker.walk(_schema.model(type(model).__name__)["root"], tree, None, None, ())

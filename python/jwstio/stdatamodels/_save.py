@@ -1,12 +1,41 @@
-"""``jwstio.save`` of a genuine stdatamodels model."""
+"""``jwstio.save`` of a genuine stdatamodels model: the model's own ``on_save``, then jwstio's
+product writer (schema walk, ASDF extension, atomic write), as for jwstio models."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 
 def save_genuine(model: Any, path: str | os.PathLike[str] | Callable[[str], str], dir_path: Any = None, *,
                  overwrite: bool = True, checksum: bool = False) -> str:
-    raise TypeError(f"jwstio.save: not a data model: {type(model).__name__}")
+    """``model.save(path, dir_path)`` of stdatamodels, written by jwstio (FITS only)."""
+    from ..models import _schema
+    from ..models._hdus import write_hdus
+    from ..models._save import WriteError, _finish, build
+
+    try:
+        from stdatamodels.model_base import DataModel as GenuineModel
+    except ImportError:  # pragma: no cover - depends on the environment
+        GenuineModel = None  # noqa: N806
+    if GenuineModel is None or not isinstance(model, GenuineModel):
+        raise TypeError(f"jwstio.save: not a data model: {type(model).__name__}")
+    cls = type(model).__name__
+    if cls not in _schema.doc()["models"]:
+        raise WriteError(f"jwstio.save: jwstio does not know the schema of {cls}")
+    if type(model).to_fits is not GenuineModel.to_fits:  # ASDF-only classes raise NotImplementedError
+        model.to_fits(None)
+    head, tail = os.path.split(path(model.meta.filename) if callable(path) else os.fspath(path))
+    if dir_path:
+        head = os.fspath(dir_path)
+    output = os.path.join(head, tail)
+    ext = Path(tail).suffix
+    if ext != ".fits":
+        raise WriteError(f"{output}: jwstio writes FITS products only" if ext == ".asdf" else f"unknown filetype {ext}")
+    model.on_save(output)
+    hdus, tree = build(model, output, model._instance)
+    _finish(hdus, tree, bool(getattr(model, "_no_asdf_extension", False)), model, output)
+    write_hdus(output, hdus, overwrite=overwrite, checksum=checksum)
+    return output

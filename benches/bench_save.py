@@ -1,0 +1,90 @@
+"""Read then save: ``jwstio.open`` + ``jwstio.save`` vs ``stdatamodels.open`` + ``model.save``
+(issue 12: the product writer).
+
+Run: pytest benches/bench_save.py --benchmark-only
+
+MultiSlit cal products with 100, 400 and 2000 slits (10 HDUs a slit); stdatamodels is timed at
+100 and 400 slits only (its save is quadratic in HDUs: minutes at 2000). The 2000-slit file is
+built by jwstio (slits of the 400-slit product repeated), the others by stdatamodels.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import jwstio
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+dm = pytest.importorskip("stdatamodels.jwst.datamodels")
+
+REAL = Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures" / "real" / "test1_cal.fits"
+
+
+def _jwstio(path, out):
+    m = jwstio.open(path)
+    jwstio.save(m, out)
+
+
+def _stdatamodels(path, out):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with dm.open(path) as m:
+            m.save(out)
+
+
+@pytest.fixture(scope="session")
+def multislit(tmp_path_factory):
+    import products
+
+    folder = tmp_path_factory.mktemp("ms")
+    paths = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for n in (100, 400):
+            sub = folder / str(n)
+            sub.mkdir()
+            paths[n] = products.write_multislit(sub, np.random.default_rng(n), n_slits=n)
+        m = jwstio.open(paths[400])
+        base = [m.slits[i] for i in range(400)]
+        for i in range(1600):
+            s = base[i % 400]
+            new = {}
+            for k in list(s.instance):
+                v = getattr(s, k)
+                new[k] = v.instance if hasattr(v, "instance") else (v.copy() if isinstance(v, np.ndarray) else v)
+            m.slits.append(new)
+        sub = folder / "2000"
+        sub.mkdir()
+        paths[2000] = jwstio.save(m, str(sub / Path(paths[400]).name))
+    return paths
+
+
+@pytest.mark.skipif(not REAL.exists(), reason="shared fixtures absent")
+@pytest.mark.benchmark(group="open + save: test1_cal.fits (real, 6 slits with gwcs)")
+def test_save_real_jwstio(benchmark, tmp_path):
+    benchmark(_jwstio, REAL, str(tmp_path / "out_cal.fits"))
+
+
+@pytest.mark.skipif(not REAL.exists(), reason="shared fixtures absent")
+@pytest.mark.benchmark(group="open + save: test1_cal.fits (real, 6 slits with gwcs)")
+def test_save_real_stdatamodels(benchmark, tmp_path):
+    benchmark(_stdatamodels, REAL, str(tmp_path / "out_cal.fits"))
+
+
+@pytest.mark.parametrize("n", [100, 400, 2000])
+def test_save_multislit_jwstio(benchmark, multislit, tmp_path, n):
+    benchmark.group = f"open + save: MultiSlit cal, {n} slits"
+    benchmark.extra_info["hdus"] = len(jwstio.fits.open(multislit[n]))
+    benchmark(_jwstio, multislit[n], str(tmp_path / "out_cal.fits"))
+
+
+@pytest.mark.parametrize("n", [100, 400])
+def test_save_multislit_stdatamodels(benchmark, multislit, tmp_path, n):
+    benchmark.group = f"open + save: MultiSlit cal, {n} slits"
+    benchmark.pedantic(_stdatamodels, args=(multislit[n], str(tmp_path / "out_cal.fits")), rounds=1 if n > 100 else 3,
+                       iterations=1)
