@@ -8,6 +8,8 @@ import numpy as np
 __all__ = [
     "__version__",
     "AsdfDoc",
+    "EmitTag",
+    "emit_asdf",
     "FitsFile",
     "MapBuffer",
     "MetadataPlan",
@@ -110,6 +112,21 @@ class Tagged:
     value: Any
     loaded: bool
     def __eq__(self, value: object, /) -> bool: ...
+
+@final
+class EmitTag:
+    """A node ``emit_asdf`` writes with an explicit tag (full URI)."""
+
+    def __new__(cls, tag: str, value: Any) -> EmitTag: ...
+    @property
+    def tag(self) -> str: ...
+    @property
+    def value(self) -> Any: ...
+
+def emit_asdf(tree: dict[Any, Any], asdf_version: str, standard: str, root_tag: str) -> bytes:
+    """The ASDF file text (header through ``...``) of a plain tree (dict/list/str/int/float/bool/
+    None, NumPy scalars, OrderedDict as omap, EmitTag, the reader's Tagged and NDArrayNode)."""
+    ...
 
 @final
 class AsdfDoc:
