@@ -22,6 +22,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from . import _container
 from ._build import ALLOWED_CLASSES, Unsupported, build
 from ._patch import ENV_VAR, install, installed, is_installed, patched_names, uninstall
 
@@ -42,7 +43,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _stats_lock = threading.Lock()
-_stats = {"open_fast": 0, "open_fallback": 0, "read_metadata_fast": 0, "read_metadata_fallback": 0}
+_stats = {"open_fast": 0, "open_fallback": 0, "open_container": 0, "read_metadata_fast": 0, "read_metadata_fallback": 0}
 
 
 def _count(key: str) -> None:
@@ -51,7 +52,9 @@ def _count(key: str) -> None:
 
 
 def stats() -> dict[str, int]:
-    """Opens and metadata reads done by jwstio (``*_fast``) and by stdatamodels (``*_fallback``)."""
+    """Opens and metadata reads done by jwstio (``*_fast``) and by stdatamodels (``*_fallback``);
+    ``open_container``: associations and lists opened as jwst's ModelContainer (each member
+    counted as its own open)."""
     with _stats_lock:
         return dict(_stats)
 
@@ -81,7 +84,17 @@ def _fits_path(init: Any) -> str | None:
 
 
 def open(init: Any = None, guess: bool = True, **kwargs: Any) -> Any:  # noqa: A001
-    """``stdatamodels.jwst.datamodels.open``: built by jwstio when it can, else by stdatamodels."""
+    """``stdatamodels.jwst.datamodels.open``: built by jwstio when it can, else by stdatamodels.
+
+    An association (``*.json`` path or dict) or a list of files gives jwst's ``ModelContainer``
+    as stdatamodels' ``open`` does, each member opened by this function (needs ``jwst``;
+    without it stdatamodels' ``open`` decides, and refuses)."""
+    if _container.is_container_input(init):
+        cls = _container.container_class()
+        if cls is not None:
+            _count("open_container")
+            log.debug("jwstio opens the members of container %r", init)
+            return _container.open_container(cls, init, open, **kwargs)
     path = _fits_path(init)
     reason = None
     if path is None:

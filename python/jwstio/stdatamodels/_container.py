@@ -1,0 +1,74 @@
+"""jwst's ``ModelContainer`` (what ``datamodels.open`` gives for an association or a list of
+files) with its members opened by ``jwstio.stdatamodels.open``.
+
+jwst's own ``ModelContainer.__init__`` and ``from_asn`` run unchanged, as copies of the
+functions whose module globals name ``jsd.open`` as ``datamodel_open`` (the name jwst's
+``container`` module imports stdatamodels' ``open`` under). Nothing global is patched, so this
+is safe next to other threads, and every detail (member order, ``asn_exptypes``,
+``asn_n_members``, ``tweakreg_catalog`` paths, ``asn_table``/``asn_table_name``/
+``asn_pool_name``, errors) is jwst's own. The container is a genuine ``ModelContainer``
+instance with the same instance attributes.
+"""
+
+from __future__ import annotations
+
+import types
+from typing import Any
+
+_OPENER = "datamodel_open"  # jwst.datamodels.container: `from ...util import open as datamodel_open`
+
+
+def _rebound(func: Any, opener: Any) -> Any:
+    """A copy of ``func`` whose globals bind ``datamodel_open`` to ``opener``."""
+    g = dict(func.__globals__)
+    g[_OPENER] = opener
+    f = types.FunctionType(func.__code__, g, func.__name__, func.__defaults__, func.__closure__)
+    f.__kwdefaults__ = func.__kwdefaults__
+    return f
+
+
+def container_class() -> Any:
+    """jwst's ModelContainer, or None when jwst (or the name its module binds) is absent."""
+    try:
+        from jwst.datamodels import container
+    except ImportError:
+        return None
+    if not hasattr(container, _OPENER) or not hasattr(container, "ModelContainer"):
+        return None
+    return container.ModelContainer
+
+
+def is_container_input(init: Any) -> bool:
+    """What stdatamodels' ``open`` hands to ModelContainer: a ``.json`` path (by its rule), an
+    association dict (``asn_id`` and ``asn_pool``), a list or other non-tuple sequence."""
+    from pathlib import Path
+
+    from astropy.io import fits
+    from stdatamodels import filetype
+    from stdatamodels.jwst.datamodels import JwstDataModel
+    from stdatamodels.jwst.datamodels.util import is_association
+
+    if isinstance(init, JwstDataModel):
+        return False
+    if isinstance(init, (str, Path)):
+        try:
+            return filetype.check(init) == "asn"
+        except (TypeError, ValueError):
+            return False
+    from collections.abc import Sequence
+
+    return is_association(init) or (
+        isinstance(init, Sequence) and not isinstance(init, (bytes, tuple, fits.HDUList))
+    )
+
+
+def open_container(cls: Any, init: Any, opener: Any, **kwargs: Any) -> Any:
+    """``ModelContainer(init, **kwargs)`` with every member opened by ``opener``."""
+    c = cls.__new__(cls)
+    # An instance attribute shadows the class's from_asn while __init__ runs.
+    c.from_asn = types.MethodType(_rebound(cls.from_asn, opener), c)
+    try:
+        _rebound(cls.__init__, opener)(c, init, **kwargs)
+    finally:
+        c.__dict__.pop("from_asn", None)
+    return c

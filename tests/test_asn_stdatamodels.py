@@ -1,0 +1,363 @@
+"""Associations as the pipeline sees them, and ASDF-format members.
+
+``jwstio.open(asn, stdatamodels=True)`` against jwst 3.0's ``datamodels.open(asn)`` (a
+``ModelContainer``): the container's attributes and every member model (class, instance
+attributes, tree, ``to_flat_dict``, the asn values jwst sets), for association files, dicts,
+lists and the container's keyword arguments; without jwst the call must refuse as
+stdatamodels does. Then ``asn[i]`` on members written as ``.asdf`` files against
+``stdatamodels.open`` (``to_flat_dict`` value by value and the model's attributes).
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+pytest.importorskip("stdatamodels")
+pytest.importorskip("gwcs")
+
+import asn_products as ap  # noqa: E402
+from test_models_oracle import compare_attributes, compare_flat  # noqa: E402
+from test_stdatamodels_oracle import compare_models  # noqa: E402
+
+import jwstio  # noqa: E402
+from jwstio import stdatamodels as jsd  # noqa: E402
+from jwstio.stdatamodels import _container  # noqa: E402
+
+try:
+    import jwst  # noqa: F401
+
+    HAVE_JWST = True
+except ImportError:
+    HAVE_JWST = False
+
+needs_jwst = pytest.mark.skipif(
+    not HAVE_JWST, reason="jwst not installed (the oracle): pip install '.[pipeline]'"
+)
+
+
+def _quiet(fn, *args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fn(*args, **kwargs)
+
+
+def _jwst_open(init, **kwargs):
+    from jwst import datamodels
+
+    return _quiet(datamodels.open, init, **kwargs)
+
+
+def _ours(init, **kwargs):
+    return _quiet(jwstio.open, init, stdatamodels=True, **kwargs)
+
+
+# --------------------------------------------------------------------------- products
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory):
+    """A level-3 association of FITS and ASDF members: gwcs, a group id and a tweakreg
+    catalogue in the association, a tree group id, a member in a folder, a duplicate, an ASDF
+    file without model_type, a background member."""
+    d = tmp_path_factory.mktemp("asn_mixed")
+    (d / "sub").mkdir()
+    rng = np.random.default_rng(1313)
+    w = ap.write_member
+    fits1 = w(d, rng, exposure=1, wcs=True)
+    fits2 = w(d, rng, exposure=1, detector="NRCA2")
+    fits3 = w(d / "sub", rng, exposure=2, group_id="tree-gid")
+    asdf1 = w(d, rng, exposure=3, wcs=True, name="jw02736007001_02101_00003_nrca1_cal.asdf")
+    asdf2 = w(d, rng, exposure=4, group_id="asdf-gid", name="jw02736007001_02101_00004_nrca1_cal.asdf")
+    asdf3 = w(d, rng, exposure=5, drop=("visit_group",), name="jw02736007001_02101_00005_nrca1_cal.asdf")
+    untyped = _untyped_asdf(d / "jw02736007001_02101_00006_nrca1_cal.asdf", rng)
+    # with a date, so that containers compare exactly (a missing one is "now")
+    dated = _untyped_asdf(d / "jw02736007001_02101_00007_nrca1_cal.asdf", rng, "2024-01-02T03:04:05.678")
+    members = [
+        {"expname": fits1.name, "exptype": "science", "tweakreg_catalog": "fits1_cat.ecsv"},
+        {"expname": fits2.name, "exptype": "science", "group_id": "asn-gid"},
+        {"expname": "sub/" + fits3.name, "exptype": "science"},
+        {"expname": asdf1.name, "exptype": "science"},
+        {"expname": asdf2.name, "exptype": "background", "tweakreg_catalog": ""},
+        {"expname": asdf3.name, "exptype": "science", "group_id": None},
+        {"expname": fits1.name, "exptype": "science"},
+        {"expname": dated.name, "exptype": "science"},
+    ]
+    path = ap.write_asn(d / "jw02736-o007_20221212t170524_image3_00009_asn.json",
+                        [("jw02736-o007_t001_nircam_clear-f090w", members)], **ap.LEVEL3_TOP)
+    return path, [fits1, fits2, fits3, asdf1, asdf2, asdf3, untyped, dated]
+
+
+def _untyped_asdf(path, rng, date=None):
+    """An ASDF file written by asdf itself, without meta.model_type (stdatamodels opens it as a
+    JwstDataModel with a NoTypeWarning) and, unless given, without meta.date (set at open)."""
+    import asdf
+
+    tree = {"meta": {"telescope": "JWST", "instrument": {"name": "NIRCAM"},
+                     "observation": {"program_number": "02736", "exposure_number": "6"}},
+            "data": rng.random((3, 4)).astype(np.float32)}
+    if date is not None:
+        tree["meta"]["date"] = date
+    asdf.AsdfFile(tree).write_to(path)
+    return path
+
+
+# --------------------------------------------------------------------------- ASDF members (no jwst)
+
+
+def test_asdf_products_open_as_stdatamodels_does(mixed):
+    from stdatamodels.jwst import datamodels as dm
+
+    _, paths = mixed
+    for p in paths:
+        if p.suffix != ".asdf":
+            continue
+        with warnings.catch_warnings(record=True) as ref_w:
+            warnings.simplefilter("always")
+            ref = dm.open(p)
+        with warnings.catch_warnings(record=True) as our_w:
+            warnings.simplefilter("always")
+            ours = jwstio.open(p)
+        try:
+            assert type(ours).__name__ == type(ref).__name__, p
+            names = lambda ws: sorted({type(x.message).__name__ for x in ws if "NoType" in type(x.message).__name__})  # noqa: E731
+            assert names(our_w) == names(ref_w), p
+            problems = compare_flat(ours.to_flat_dict(), ref.to_flat_dict(),
+                                    now_date="meta.date" if p.name.endswith("00006_nrca1_cal.asdf") else None)
+            problems += compare_attributes(ours, ref)
+            assert not problems, f"{p.name}: {problems[:10]}"
+            if ref.meta.hasattr("wcs") and ref.meta.wcs is not None:  # gwcs evaluated alike
+                x = np.array([0.0, 1.5, 3.0])
+                np.testing.assert_array_equal(np.array(ours.meta.wcs(x, x)), np.array(ref.meta.wcs(x, x)))
+        finally:
+            ref.close()
+            ours.close()
+
+
+def test_asdf_members_through_the_association(mixed):
+    """asn[i] and iteration open ASDF members: the stdatamodels values plus the asn values."""
+    from stdatamodels.jwst import datamodels as dm
+
+    asn_path, _ = mixed
+    asn = jwstio.open(asn_path)
+    gids = asn.group_ids
+    seen = 0
+    for i, (member, model) in enumerate(zip(asn.members, asn)):
+        assert model.meta.asn.exptype == member.exptype
+        assert model.meta.group_id == gids[i]
+        assert model.meta.asn.table_name == asn_path.name
+        assert model.meta.asn.pool_name == ap.LEVEL3_TOP["asn_pool"]
+        if not member.path.endswith(".asdf"):
+            continue
+        seen += 1
+        ref = _quiet(dm.open, member.path)
+        np.testing.assert_array_equal(model.data, ref.data)
+        assert model.data.dtype == ref.data.dtype
+        assert model.meta.observation.exposure_number == ref.meta.observation.exposure_number
+        ref.close()
+    assert seen == 4  # the members of the association (the dateless untyped file is not one)
+    assert asn[3].meta.filename == ap.member_name(exposure=3).replace(".fits", ".asdf")
+
+
+def test_asdf_member_errors(tmp_path):
+    bad = tmp_path / "x_cal.asdf"
+    bad.write_bytes(b"#ASDF 1.0.0\n%YAML 1.1\n--- [1, 2\n")
+    with pytest.raises(jwstio.FormatError, match="x_cal.asdf"):
+        jwstio.open(bad)
+    with pytest.raises(jwstio.errors.FileNotFoundError, match="gone_cal.asdf"):
+        jwstio.open(tmp_path / "gone_cal.asdf")
+    asn = jwstio.open({"asn_id": "a", "asn_pool": "p",
+                       "products": [{"members": [{"expname": "gone_cal.asdf", "exptype": "science"}]}]},
+                      folder=tmp_path)
+    with pytest.raises(jwstio.MemberNotFoundError, match="gone_cal.asdf"):
+        asn[0]
+
+
+# --------------------------------------------------------------------------- the pipeline's container
+
+
+def compare_containers(ours, ref):
+    """Every difference between two ModelContainers (ours built by jwstio)."""
+    out = []
+    if type(ours) is not type(ref):
+        return [f"class {type(ours)} != {type(ref)}"]
+    if sorted(vars(ours)) != sorted(vars(ref)):
+        out.append(f"attributes {sorted(vars(ours))} != {sorted(vars(ref))}")
+    for a in ("asn_exptypes", "asn_n_members", "asn_table_name", "asn_pool_name", "asn_file_path"):
+        if getattr(ours, a) != getattr(ref, a) or type(getattr(ours, a)) is not type(getattr(ref, a)):
+            out.append(f"{a}: {getattr(ours, a)!r} != {getattr(ref, a)!r}")
+    if ours.asn_table != ref.asn_table or type(ours.asn_table) is not type(ref.asn_table):
+        out.append(f"asn_table {ours.asn_table!r:.200} != {ref.asn_table!r:.200}")
+    if len(ours) != len(ref):
+        return out + [f"{len(ours)} models != {len(ref)}"]
+    for i, (a, b) in enumerate(zip(ours, ref)):
+        for p in compare_models(a, b):
+            out.append(f"[{i}] {p}")
+        fa, fb = a.to_flat_dict(), b.to_flat_dict()
+        # compare_models compared asdf's lazy NDArrayType blocks as such; here by value
+        fa_values = {k: np.asarray(v) if type(v).__name__ == "NDArrayType" else v for k, v in fa.items()}
+        out += [f"[{i}] {p}" for p in compare_flat(fa_values, fb)]
+        for key in ("meta.asn.exptype", "meta.asn.table_name", "meta.asn.pool_name", "meta.group_id",
+                    "meta.tweakreg_catalog", "meta.filename"):
+            if fa.get(key, "<absent>") != fb.get(key, "<absent>"):
+                out.append(f"[{i}] {key}: {fa.get(key, '<absent>')!r} != {fb.get(key, '<absent>')!r}")
+    return out
+
+
+@needs_jwst
+def test_container_equals_jwst_datamodels_open(mixed, monkeypatch):
+    asn_path, _ = mixed
+    for init in (asn_path, str(asn_path)):
+        jsd.reset_stats()
+        ours = _ours(init)
+        stats = jsd.stats()
+        ref = _jwst_open(init)
+        assert not compare_containers(ours, ref), compare_containers(ours, ref)[:20]
+        # FITS members built by jwstio, ASDF members (not .fits paths) by stdatamodels
+        assert stats["open_container"] == 1
+        assert stats["open_fast"] == 4 and stats["open_fallback"] == 4, stats
+        # grouping as jwst groups (ModelContainer.models_grouped assigns meta.group_id)
+        assert [[m.meta.filename for m in g] for g in ours.models_grouped] == \
+            [[m.meta.filename for m in g] for g in ref.models_grouped]
+        assert ours.group_names == ref.group_names
+        ours.close()
+        ref.close()
+    # relative to the current folder, as jwst resolves it
+    monkeypatch.chdir(asn_path.parent.parent)
+    rel = f"{asn_path.parent.name}/{asn_path.name}"
+    assert not compare_containers(_ours(rel), _jwst_open(rel))
+
+
+@needs_jwst
+def test_container_of_level3_members_equals_jwst(tmp_path):
+    """Header edits, missing keywords, tree and association group ids (test_asn's level-3 shapes)."""
+    rng = np.random.default_rng(31)
+    w = ap.write_member
+    paths = [
+        w(tmp_path, rng, exposure=1),
+        ap.edit_header(w(tmp_path, rng, exposure=2), EXPOSURE=9),
+        ap.edit_header(w(tmp_path, rng, exposure=3), VISITGRP=None, SEQ_ID=None),
+        w(tmp_path, rng, exposure=4, drop=("exposure_number", "activity_id")),
+        w(tmp_path, rng, exposure=5, group_id=""),
+    ]
+    members = [{"expname": p.name, "exptype": "science"} for p in paths]
+    members.append({"expname": paths[0].name, "exptype": "science", "group_id": 17})
+    asn_path = ap.write_asn(tmp_path / "l3_asn.json", [("p", members)], **ap.LEVEL3_TOP)
+    ours, ref = _ours(asn_path), _jwst_open(asn_path)
+    assert not compare_containers(ours, ref), compare_containers(ours, ref)[:20]
+    assert ours.group_names == ref.group_names
+
+
+@needs_jwst
+def test_container_keywords_dicts_and_lists(mixed, monkeypatch):
+    asn_path, paths = mixed
+    for kw in ({"asn_exptypes": ["background"]}, {"asn_n_members": 3}, {"asn_exptypes": ["SCIENCE"], "asn_n_members": 2}):
+        ours, ref = _ours(asn_path, **kw), _jwst_open(asn_path, **kw)
+        assert len(ref) == len(ours) > 0
+        assert not compare_containers(ours, ref), (kw, compare_containers(ours, ref)[:20])
+    # a dict: members relative to the current folder, no table name
+    monkeypatch.chdir(asn_path.parent)
+    data = json.loads(asn_path.read_text())
+    assert not compare_containers(_ours(data), _jwst_open(data))
+    # a list of files
+    files = [str(p) for p in paths[:5]]
+    assert not compare_containers(_ours(files), _jwst_open(files))
+    # jsd.open itself, as stdatamodels.open
+    assert not compare_containers(_quiet(jsd.open, asn_path), _jwst_open(asn_path))
+
+
+@needs_jwst
+def test_container_from_asn_from_list_object(mixed, monkeypatch):
+    """jwst's asn_from_list object: ``jwstio.open`` takes its ``.data`` (jwst's open refuses
+    the object and takes the dict)."""
+    from jwst.associations.asn_from_list import asn_from_list
+
+    asn_path, paths = mixed
+    monkeypatch.chdir(asn_path.parent)
+    obj = asn_from_list([p.name for p in paths[:2]], product_name="prod")
+    ours = _ours(obj)
+    ref = _jwst_open(obj.data)
+    assert not compare_containers(ours, ref), compare_containers(ours, ref)[:20]
+
+
+@needs_jwst
+def test_container_errors_as_jwst(mixed, tmp_path):
+    asn_path, _ = mixed
+    data = json.loads(asn_path.read_text())
+    data["products"][0]["members"].append({"expname": "gone_cal.fits", "exptype": "science"})
+    gone = tmp_path / "gone_asn.json"
+    gone.write_text(json.dumps(data).replace('"expname": "', f'"expname": "{asn_path.parent}/'))
+    bad = tmp_path / "bad_asn.json"
+    bad.write_text('{"products": [{"members": [{"expname": "x.fits"}]}]}')
+    for path in (gone, bad, tmp_path / "none_asn.json"):
+        with pytest.raises(Exception) as ref_err:
+            _jwst_open(path)
+        with pytest.raises(type(ref_err.value)) as our_err:
+            _ours(path)
+        assert str(our_err.value) == str(ref_err.value)
+
+
+@needs_jwst
+def test_container_under_install_equals_jwst(mixed):
+    """With install(), jwst's own ModelContainer(asn) reads through jwstio: same container."""
+    from jwst.datamodels import ModelContainer
+
+    asn_path, _ = mixed
+    with jsd.installed():
+        jsd.reset_stats()
+        inside = _quiet(ModelContainer, str(asn_path))
+        assert jsd.stats()["open_fast"] == 4
+    assert not compare_containers(inside, _jwst_open(str(asn_path)))
+
+
+def test_without_the_container_class_stdatamodels_decides(mixed, monkeypatch):
+    """No jwst (simulated): stdatamodels' own open decides, as jwst's users know it (with
+    jwst: its container with slow members; without: its ValueError)."""
+    from stdatamodels.jwst import datamodels as dm
+
+    asn_path, _ = mixed
+    monkeypatch.setattr(_container, "container_class", lambda: None)
+    try:
+        ref = _quiet(dm.open, asn_path)
+    except Exception as e:  # noqa: BLE001 - whatever stdatamodels raises, jwstio raises
+        with pytest.raises(type(e), match="jwst"):
+            _ours(asn_path)
+        return
+    jsd.reset_stats()
+    ours = _ours(asn_path)
+    assert jsd.stats()["open_container"] == 0 and jsd.stats()["open_fast"] == 0
+    assert not compare_containers(ours, ref)
+
+
+def test_stdatamodels_flag_on_a_product(mixed):
+    """On a product ``stdatamodels=True`` is jsd.open: the genuine model."""
+    from stdatamodels.jwst import datamodels as dm
+
+    _, paths = mixed
+    ours = _ours(paths[0])
+    ref = _quiet(dm.open, paths[0])
+    assert type(ours) is type(ref)
+    assert not compare_models(ours, ref)
+    with pytest.raises(TypeError):
+        jwstio.open(paths[0], "ImageModel", stdatamodels=True)
+
+
+@needs_jwst
+def test_compare_containers_sees_differences(mixed):
+    asn_path, _ = mixed
+    ref = _jwst_open(asn_path)
+    for change in (
+        lambda c: setattr(c[0].meta.asn, "exptype", "background"),
+        lambda c: setattr(c[1].meta, "group_id", "other"),
+        lambda c: c[3].data.__setitem__((0, 0), 123.0),
+        lambda c: setattr(c, "asn_pool_name", "x"),
+        lambda c: c.asn_table["products"][0]["members"].pop(),
+        lambda c: c.pop(),
+    ):
+        ours = _ours(asn_path)
+        assert not compare_containers(ours, ref)
+        change(ours)
+        assert compare_containers(ours, ref)
