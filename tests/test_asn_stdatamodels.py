@@ -361,3 +361,92 @@ def test_compare_containers_sees_differences(mixed):
         assert not compare_containers(ours, ref)
         change(ours)
         assert compare_containers(ours, ref)
+
+
+# --------------------------------------------------------------------------- the stage-3 library
+
+
+def _jwst_library(init, **kwargs):
+    from jwst.datamodels import ModelLibrary
+
+    return _quiet(ModelLibrary, init, **kwargs)
+
+
+def compare_libraries(ours, ref, skip=frozenset()):
+    """Every difference between two ModelLibrary objects and their borrowed models (tree paths
+    in ``skip`` aside)."""
+    out = []
+    if type(ours) is not type(ref):
+        return [f"class {type(ours)} != {type(ref)}"]
+    if sorted(vars(ours)) != sorted(set(vars(ref)) | {"_datamodels_open"}):
+        out.append(f"attributes {sorted(vars(ours))} != {sorted(vars(ref))} + _datamodels_open")
+    if ours._datamodels_open is not jsd.open:
+        out.append("_datamodels_open is not jsd.open")
+    for a in ("asn", "group_names", "group_indices", "exptypes", "asn_dir", "on_disk", "_datamodels_open_kwargs"):
+        x, y = getattr(ours, a), getattr(ref, a)
+        if x != y or type(x) is not type(y):
+            out.append(f"{a}: {x!r:.200} != {y!r:.200}")
+    if len(ours) != len(ref):
+        return out + [f"{len(ours)} members != {len(ref)}"]
+    with ours, ref, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for i in range(len(ref)):
+            a, b = ours.borrow(i), ref.borrow(i)
+            out += [f"[{i}] {p}" for p in compare_models(a, b, skip)]
+            for k in ("meta.asn.exptype", "meta.asn.table_name", "meta.asn.pool_name", "meta.group_id",
+                      "meta.tweakreg_catalog", "meta.filename"):
+                x, y = a.to_flat_dict().get(k, "<absent>"), b.to_flat_dict().get(k, "<absent>")
+                if x != y:
+                    out.append(f"[{i}] {k}: {x!r} != {y!r}")
+            ours.shelve(a, i, modify=False)
+            ref.shelve(b, i, modify=False)
+    return out
+
+
+@needs_jwst
+def test_library_equals_jwst_model_library(mixed, monkeypatch):
+    asn_path, paths = mixed
+    jsd.reset_stats()
+    ours = _quiet(jwstio.open, asn_path, stdatamodels="library")
+    stats = jsd.stats()
+    # group ids read by jwstio (FITS members without an association group id; ASDF files and
+    # members with one: stdatamodels or nothing), nothing opened before a borrow
+    assert stats["read_metadata_fast"] == 3 and stats["read_metadata_fallback"] == 3, stats
+    assert stats["open_fast"] == stats["open_fallback"] == 0
+    ref = _jwst_library(asn_path)
+    assert not compare_libraries(ours, ref), compare_libraries(ours, ref)[:20]
+    assert jsd.stats()["open_fast"] == 4  # the FITS members, borrowed
+    for kw in ({"asn_exptypes": ["science"], "asn_n_members": 4}, {"asn_exptypes": "background"}):
+        assert not compare_libraries(_quiet(jwstio.open, str(asn_path), stdatamodels="library", **kw),
+                                     _jwst_library(str(asn_path), **kw))
+    monkeypatch.chdir(asn_path.parent)
+    data = json.loads(asn_path.read_text())
+    assert not compare_libraries(_quiet(jwstio.open, data, stdatamodels="library"), _jwst_library(data))
+    files = [str(p) for p in paths[:3]]
+    assert not compare_libraries(_quiet(jsd.open_library, files), _jwst_library(files))
+
+
+@needs_jwst
+def test_library_on_disk(mixed, tmp_path):
+    asn_path, _ = mixed
+    ours = _quiet(jwstio.open, asn_path, stdatamodels="library", on_disk=True, temp_directory=tmp_path / "a")
+    ref = _jwst_library(asn_path, on_disk=True, temp_directory=tmp_path / "b")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with ours, ref, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for lib in (ours, ref):  # shelve (write a temporary file), then borrow it back
+            for i in range(len(lib)):
+                lib.shelve(lib.borrow(i), i, modify=True)
+    jsd.reset_stats()
+    # written again at shelve: a new date and header hash (on_save), the rest equal
+    assert not compare_libraries(ours, ref, skip={"_fits_hash", "meta.date"})
+    assert jsd.stats()["open_fast"] + jsd.stats()["open_fallback"] == len(ref)
+
+
+def test_library_needs_jwst(mixed, monkeypatch):
+    monkeypatch.setattr(_container, "library_class", lambda: None)
+    with pytest.raises(ImportError, match="jwst"):
+        jwstio.open(mixed[0], stdatamodels="library")
+    with pytest.raises(ValueError, match="library"):
+        jwstio.open(mixed[0], stdatamodels="models")

@@ -712,21 +712,29 @@ class Association(Sequence[Any]):
 # --- jwstio.open --------------------------------------------------------------------------------
 
 
-def open(source: Any, *args: Any, stdatamodels: bool = False, **kwargs: Any) -> Any:  # noqa: A001
+def open(source: Any, *args: Any, stdatamodels: bool | str = False, **kwargs: Any) -> Any:  # noqa: A001
     """:func:`jwstio.open`: an association file (``*.json``), dict or ``asn_from_list`` object
     gives an :class:`Association`; anything else goes to :func:`jwstio.models.open`.
 
-    ``stdatamodels=True`` gives instead what ``stdatamodels.jwst.datamodels.open`` (and so
-    jwst's ``datamodels.open``) gives, built by :mod:`jwstio.stdatamodels`: for an association
+    ``stdatamodels=True`` (or ``"container"``) gives instead what stdatamodels' ``open`` (and
+    so jwst's ``datamodels.open``) gives, built by :mod:`jwstio.stdatamodels`: for an association
     (path, dict, or the ``.data`` of an ``asn_from_list`` object) or a list of files, jwst's
     ``ModelContainer`` whose members are genuine stdatamodels models opened through
     ``jwstio.stdatamodels.open`` (needs the ``jwst`` package, as stdatamodels does); for a
-    product, the genuine model. Other arguments are those of that ``open``."""
+    product, the genuine model. Other arguments are those of that ``open``.
+
+    ``stdatamodels="library"`` gives jwst's ``ModelLibrary(source, **kwargs)`` (what stage-3
+    pipelines build) with its group ids read by ``jwstio.stdatamodels.read_metadata`` and its
+    members opened by ``jwstio.stdatamodels.open`` when borrowed."""
     if stdatamodels:
         from . import stdatamodels as _jsd
 
         if args:
-            raise TypeError("jwstio.open(..., stdatamodels=True) takes the source and keyword arguments only")
+            raise TypeError("jwstio.open(..., stdatamodels=...) takes the source and keyword arguments only")
+        if stdatamodels not in (True, "container", "library"):
+            raise ValueError(f"stdatamodels must be True, 'container' or 'library', not {stdatamodels!r}")
+        if stdatamodels == "library":
+            return _jsd.open_library(source, **kwargs)  # takes asn_from_list's object as it is
         if not isinstance(source, (str, os.PathLike, dict, list)) and is_association(source):
             # asn_from_list's object (a Mapping jwst's open refuses): its dict
             inner = getattr(source, "data", None)

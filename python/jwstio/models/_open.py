@@ -562,11 +562,16 @@ def _open_asdf(path: str, model_type: str | None) -> DataModel:
     the class from ``meta.model_type`` (else ``JwstDataModel`` with a ``NoTypeWarning``), the
     tree as stored (``meta.filename`` kept, not set from the path), ``meta.model_type`` and a
     missing ``meta.date`` set; arrays read from the blocks on first access."""
-    try:
-        with builtins.open(path, "rb") as fh:
-            data = fh.read()
-    except OSError as err:
-        raise from_os_error(err, path) from None
+    if path.startswith(("s3://", "http://", "https://")):
+        from ..store import read_bytes
+
+        data = read_bytes(path)
+    else:
+        try:
+            with builtins.open(path, "rb") as fh:
+                data = fh.read()
+        except OSError as err:
+            raise from_os_error(err, path) from None
     doc = _core.AsdfDoc(data, path)
     tree = doc.tree
     if isinstance(tree, _core.Tagged):

@@ -28,6 +28,7 @@ from ._patch import ENV_VAR, install, installed, is_installed, patched_names, un
 
 __all__ = [
     "open",
+    "open_library",
     "read_metadata",
     "install",
     "uninstall",
@@ -115,6 +116,15 @@ def open(init: Any = None, guess: bool = True, **kwargs: Any) -> Any:  # noqa: A
     _count("open_fallback")
     log.debug("stdatamodels opens %r (fallback %d: %s)", init, _stats["open_fallback"], reason)
     return _originals()[0](init, guess=guess, **kwargs)
+
+
+def open_library(init: Any, **kwargs: Any) -> Any:
+    """jwst's ``ModelLibrary(init, **kwargs)`` reading through jwstio: group ids from
+    :func:`read_metadata`, members opened by :func:`open` when borrowed. Needs ``jwst``."""
+    cls = _container.library_class()
+    if cls is None:
+        raise ImportError("ModelLibrary is jwst's: pip install jwst (or 'jwstio[pipeline]')")
+    return _container.open_library(cls, init, open, read_metadata, **kwargs)
 
 
 def read_metadata(filename: Any, model_type: str | None = None, flatten: bool = True) -> dict:

@@ -1,5 +1,6 @@
 """jwst's ``ModelContainer`` (what ``datamodels.open`` gives for an association or a list of
-files) with its members opened by ``jwstio.stdatamodels.open``.
+files) with its members opened by ``jwstio.stdatamodels.open``, and jwst's ``ModelLibrary``
+reading through jwstio.
 
 jwst's own ``ModelContainer.__init__`` and ``from_asn`` run unchanged, as copies of the
 functions whose module globals name ``jsd.open`` as ``datamodel_open`` (the name jwst's
@@ -8,6 +9,11 @@ is safe next to other threads, and every detail (member order, ``asn_exptypes``,
 ``asn_n_members``, ``tweakreg_catalog`` paths, ``asn_table``/``asn_table_name``/
 ``asn_pool_name``, errors) is jwst's own. The container is a genuine ``ModelContainer``
 instance with the same instance attributes.
+
+``ModelLibrary`` opens members when borrowed, through its ``_datamodels_open`` method: the
+library gets an instance attribute of that name (``jsd.open``), its one difference from
+jwst's own. Its group ids (computed at construction with ``read_metadata`` per member) use
+``jsd.read_metadata`` the same way, through a copy of jwst's ``_filename_to_group_id``.
 """
 
 from __future__ import annotations
@@ -18,10 +24,10 @@ from typing import Any
 _OPENER = "datamodel_open"  # jwst.datamodels.container: `from ...util import open as datamodel_open`
 
 
-def _rebound(func: Any, opener: Any) -> Any:
-    """A copy of ``func`` whose globals bind ``datamodel_open`` to ``opener``."""
+def _rebound(func: Any, opener: Any, name: str = _OPENER) -> Any:
+    """A copy of ``func`` whose globals bind ``name`` to ``opener``."""
     g = dict(func.__globals__)
-    g[_OPENER] = opener
+    g[name] = opener
     f = types.FunctionType(func.__code__, g, func.__name__, func.__defaults__, func.__closure__)
     f.__kwdefaults__ = func.__kwdefaults__
     return f
@@ -72,3 +78,30 @@ def open_container(cls: Any, init: Any, opener: Any, **kwargs: Any) -> Any:
     finally:
         c.__dict__.pop("from_asn", None)
     return c
+
+
+def library_class() -> Any:
+    """jwst's ModelLibrary, or None when jwst (or the names its module binds) is absent."""
+    try:
+        from jwst.datamodels import library
+    except ImportError:
+        return None
+    cls = getattr(library, "ModelLibrary", None)
+    if cls is None or not hasattr(library, "read_metadata") or "_filename_to_group_id" not in vars(cls):
+        return None
+    return cls
+
+
+def open_library(cls: Any, init: Any, opener: Any, read_metadata: Any, **kwargs: Any) -> Any:
+    """``ModelLibrary(init, **kwargs)`` whose group ids come from ``read_metadata`` and whose
+    members are opened (when borrowed) by ``opener``."""
+    lib = cls.__new__(cls)
+    lib._datamodels_open = opener
+    lib._filename_to_group_id = types.MethodType(
+        _rebound(cls._filename_to_group_id, read_metadata, "read_metadata"), lib
+    )
+    try:
+        cls.__init__(lib, init, **kwargs)
+    finally:
+        lib.__dict__.pop("_filename_to_group_id", None)
+    return lib
