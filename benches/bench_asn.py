@@ -10,6 +10,8 @@ pytest benches/bench_asn.py --benchmark-only
   (jwst's ModelContainer, members built by jwstio.stdatamodels) against jwst's
   ``datamodels.open(path)``, on the first 40 members (each of jwst's rounds opens 40 models with
   astropy and asdf), then ``meta.group_id`` of every model (``models_grouped``).
+- build jwst's ModelLibrary of the 200 members (its group ids read per member at construction):
+  ``jwstio.open(path, stdatamodels="library")`` against ``ModelLibrary(path)``.
 
 The members: 20 imaging cal products with a gwcs, written by stdatamodels (4 detectors x 5 exposures), each
 copied under 10 names (200 files; NIRCam-like: many members share an exposure).
@@ -36,6 +38,7 @@ N = 200
 GROUP_OPEN = f"association: open {N} members + every group id"
 GROUP_META = f"association: iterate {N} members, meta only"
 N_CONTAINER = 40
+GROUP_LIBRARY = f"association: jwst's ModelLibrary of {N} members (group ids)"
 GROUP_CONTAINER = f"association: open {N_CONTAINER} members as jwst's ModelContainer + group ids"
 
 
@@ -154,3 +157,24 @@ def test_container_jwstio(benchmark, asn40):
 def test_container_jwst_datamodels_open(benchmark, asn40):
     got = benchmark.pedantic(_jwst_container, args=(asn40,), rounds=3, iterations=1)
     assert len(got[2]) == N_CONTAINER
+
+
+def _library_group_ids(lib):
+    return [m["group_id"] for m in lib.asn["products"][0]["members"]]
+
+
+@pytest.mark.benchmark(group=GROUP_LIBRARY)
+def test_library_jwstio(benchmark, asn200):
+    def run():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _library_group_ids(jwstio.open(asn200, stdatamodels="library"))
+
+    ids = benchmark.pedantic(run, rounds=10, iterations=1)
+    assert ids == _jwst_group_ids(asn200)
+
+
+@pytest.mark.benchmark(group=GROUP_LIBRARY)
+def test_library_jwst_model_library(benchmark, asn200):
+    ids = benchmark.pedantic(_jwst_group_ids, args=(asn200,), rounds=3, iterations=1)
+    assert len(ids) == N

@@ -249,6 +249,8 @@ def test_container_of_level3_members_equals_jwst(tmp_path):
     ours, ref = _ours(asn_path), _jwst_open(asn_path)
     assert not compare_containers(ours, ref), compare_containers(ours, ref)[:20]
     assert ours.group_names == ref.group_names
+    lib = _quiet(jwstio.open, asn_path, stdatamodels="library")
+    assert not compare_libraries(lib, _jwst_library(asn_path))
 
 
 @needs_jwst
@@ -409,9 +411,9 @@ def test_library_equals_jwst_model_library(mixed, monkeypatch):
     jsd.reset_stats()
     ours = _quiet(jwstio.open, asn_path, stdatamodels="library")
     stats = jsd.stats()
-    # group ids read by jwstio (FITS members without an association group id; ASDF files and
-    # members with one: stdatamodels or nothing), nothing opened before a borrow
-    assert stats["read_metadata_fast"] == 3 and stats["read_metadata_fallback"] == 3, stats
+    # group ids read by jwstio in one pass (the 6 members without one in the association, FITS
+    # and ASDF), nothing opened before a borrow
+    assert stats["read_metadata_fast"] == 6 and stats["read_metadata_fallback"] == 0, stats
     assert stats["open_fast"] == stats["open_fallback"] == 0
     ref = _jwst_library(asn_path)
     assert not compare_libraries(ours, ref), compare_libraries(ours, ref)[:20]
@@ -450,3 +452,23 @@ def test_library_needs_jwst(mixed, monkeypatch):
         jwstio.open(mixed[0], stdatamodels="library")
     with pytest.raises(ValueError, match="library"):
         jwstio.open(mixed[0], stdatamodels="models")
+
+
+@needs_jwst
+def test_library_errors_as_jwst(mixed, tmp_path):
+    """A member file that is missing or not a product: the one-pass reader leaves it to jwst's
+    own method, which raises what ModelLibrary raises."""
+    asn_path, _ = mixed
+    (tmp_path / "junk_cal.fits").write_bytes(b"not a FITS file" * 300)
+    for name in ("gone_cal.fits", "junk_cal.fits"):
+        data = json.loads(asn_path.read_text())
+        for m in data["products"][0]["members"]:
+            m["expname"] = str(asn_path.parent / m["expname"])
+        data["products"][0]["members"].insert(2, {"expname": name, "exptype": "science"})
+        path = tmp_path / f"{name}_asn.json"
+        path.write_text(json.dumps(data))
+        with pytest.raises(Exception) as ref_err:
+            _jwst_library(path)
+        with pytest.raises(type(ref_err.value)) as our_err:
+            _quiet(jwstio.open, path, stdatamodels="library")
+        assert str(our_err.value) == str(ref_err.value)

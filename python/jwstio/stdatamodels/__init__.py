@@ -119,12 +119,14 @@ def open(init: Any = None, guess: bool = True, **kwargs: Any) -> Any:  # noqa: A
 
 
 def open_library(init: Any, **kwargs: Any) -> Any:
-    """jwst's ``ModelLibrary(init, **kwargs)`` reading through jwstio: group ids from
-    :func:`read_metadata`, members opened by :func:`open` when borrowed. Needs ``jwst``."""
+    """jwst's ``ModelLibrary(init, **kwargs)`` reading through jwstio: the group ids it computes
+    at construction read in one parallel pass (counted as ``read_metadata_fast``; a file that
+    pass cannot read through :func:`read_metadata`), members opened by :func:`open` when
+    borrowed. Needs ``jwst``."""
     cls = _container.library_class()
     if cls is None:
         raise ImportError("ModelLibrary is jwst's: pip install jwst (or 'jwstio[pipeline]')")
-    return _container.open_library(cls, init, open, read_metadata, **kwargs)
+    return _container.open_library(cls, init, open, read_metadata, lambda: _count("read_metadata_fast"), **kwargs)
 
 
 def read_metadata(filename: Any, model_type: str | None = None, flatten: bool = True) -> dict:

@@ -92,14 +92,52 @@ def library_class() -> Any:
     return cls
 
 
-def open_library(cls: Any, init: Any, opener: Any, read_metadata: Any, **kwargs: Any) -> Any:
-    """``ModelLibrary(init, **kwargs)`` whose group ids come from ``read_metadata`` and whose
-    members are opened (when borrowed) by ``opener``."""
+class _GroupIds:
+    """ModelLibrary._filename_to_group_id for the library being built: on its first call, the
+    group ids of every member file still without one, in one parallel pass
+    (``jwstio.asn._library_group_ids``, jwst's rule; tests compare it with ModelLibrary's); a
+    file that pass cannot read goes through jwst's own method with ``read_metadata`` (so it
+    raises what jwst raises)."""
+
+    def __init__(self, lib: Any, per_file: Any, count: Any):
+        self.lib = lib
+        self.per_file = per_file
+        self.count = count
+        self.known: dict[str, Any] | None = None
+
+    def _batch(self) -> dict[str, Any]:
+        from ..asn import _ABSENT, _library_group_ids
+
+        members = getattr(self.lib, "_members", None) or []
+        paths = [self.lib._member_to_filename(m) for m in members if "group_id" not in m]
+        paths = list(dict.fromkeys(p for p in paths if isinstance(p, str)))
+        found = _library_group_ids(paths, None, unknown=_ABSENT) if paths else []
+        return {p: g for p, g in zip(paths, found) if g is not _ABSENT}
+
+    def __call__(self, filename: Any) -> Any:
+        from stpipe.library import NoGroupID
+
+        from ..asn import _NO_ID
+
+        if self.known is None:
+            self.known = self._batch()
+        got = self.known.get(filename, _NO_ID) if isinstance(filename, str) else _NO_ID
+        if isinstance(filename, str) and filename in self.known:
+            self.count()
+            if got is _NO_ID:
+                raise NoGroupID(f"Cannot find header keyword in {filename}")
+            return got
+        return self.per_file(filename)
+
+
+def open_library(cls: Any, init: Any, opener: Any, read_metadata: Any, count: Any, **kwargs: Any) -> Any:
+    """``ModelLibrary(init, **kwargs)`` whose group ids are read by jwstio (``_GroupIds``;
+    ``count()`` per file it decides) and whose members are opened (when borrowed) by
+    ``opener``."""
     lib = cls.__new__(cls)
     lib._datamodels_open = opener
-    lib._filename_to_group_id = types.MethodType(
-        _rebound(cls._filename_to_group_id, read_metadata, "read_metadata"), lib
-    )
+    per_file = types.MethodType(_rebound(cls._filename_to_group_id, read_metadata, "read_metadata"), lib)
+    lib._filename_to_group_id = _GroupIds(lib, per_file, count)
     try:
         cls.__init__(lib, init, **kwargs)
     finally:
