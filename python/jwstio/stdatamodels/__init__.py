@@ -5,6 +5,8 @@
 from jwstio import stdatamodels as jsd
 m = jsd.open(path)            # same signature and result as stdatamodels.jwst.datamodels.open
 jsd.read_metadata(path)       # = stdatamodels.jwst.datamodels.read_metadata
+jsd.open("x_asn.json")        # jwst's ModelContainer, its members built by jsd.open (needs jwst)
+jsd.open_library("x_asn.json")           # jwst's ModelLibrary reading through jwstio
 jsd.install(); ...; jsd.uninstall()      # or: with jsd.installed(): ...
 ```
 
