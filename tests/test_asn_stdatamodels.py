@@ -472,3 +472,14 @@ def test_library_errors_as_jwst(mixed, tmp_path):
         with pytest.raises(type(ref_err.value)) as our_err:
             _quiet(jwstio.open, path, stdatamodels="library")
         assert str(our_err.value) == str(ref_err.value)
+
+
+@needs_jwst
+def test_an_association_object_stands_for_its_file(mixed):
+    asn_path, _ = mixed
+    asn = jwstio.open(asn_path)
+    assert not compare_containers(_ours(asn), _jwst_open(str(asn_path)))
+    assert not compare_libraries(_quiet(jwstio.open, asn, stdatamodels="library"), _jwst_library(str(asn_path)))
+    for partial in (asn.select(exptype="science"), asn[1:3], jwstio.open(asn.data, folder=asn_path.parent)):
+        with pytest.raises(TypeError, match="path"):
+            jwstio.open(partial, stdatamodels=True)

@@ -724,8 +724,9 @@ def open(source: Any, *args: Any, stdatamodels: bool | str = False, **kwargs: An
     product, the genuine model. Other arguments are those of that ``open``.
 
     ``stdatamodels="library"`` gives jwst's ``ModelLibrary(source, **kwargs)`` (what stage-3
-    pipelines build) with its group ids read by ``jwstio.stdatamodels.read_metadata`` and its
-    members opened by ``jwstio.stdatamodels.open`` when borrowed."""
+    pipelines build) with its group ids read by jwstio and its members opened by
+    ``jwstio.stdatamodels.open`` when borrowed. An :class:`Association` opened from a file
+    stands for its path."""
     if stdatamodels:
         from . import stdatamodels as _jsd
 
@@ -733,6 +734,13 @@ def open(source: Any, *args: Any, stdatamodels: bool | str = False, **kwargs: An
             raise TypeError("jwstio.open(..., stdatamodels=...) takes the source and keyword arguments only")
         if stdatamodels not in (True, "container", "library"):
             raise ValueError(f"stdatamodels must be True, 'container' or 'library', not {stdatamodels!r}")
+        if isinstance(source, Association):
+            if source.path is None or source._root is not source:
+                raise TypeError(
+                    "stdatamodels=...: pass the association file's path (or dict); a selection or "
+                    "an Association loaded from a dict has no file jwst could read"
+                )
+            source = source.path
         if stdatamodels == "library":
             return _jsd.open_library(source, **kwargs)  # takes asn_from_list's object as it is
         if not isinstance(source, (str, os.PathLike, dict, list)) and is_association(source):

@@ -12,8 +12,8 @@ instance with the same instance attributes.
 
 ``ModelLibrary`` opens members when borrowed, through its ``_datamodels_open`` method: the
 library gets an instance attribute of that name (``jsd.open``), its one difference from
-jwst's own. Its group ids (computed at construction with ``read_metadata`` per member) use
-``jsd.read_metadata`` the same way, through a copy of jwst's ``_filename_to_group_id``.
+jwst's own. Its group ids (computed at construction with ``read_metadata`` per member) are
+read for all members in one pass while ``__init__`` runs (``_GroupIds``).
 """
 
 from __future__ import annotations
@@ -121,13 +121,13 @@ class _GroupIds:
 
         if self.known is None:
             self.known = self._batch()
-        got = self.known.get(filename, _NO_ID) if isinstance(filename, str) else _NO_ID
-        if isinstance(filename, str) and filename in self.known:
-            self.count()
-            if got is _NO_ID:
-                raise NoGroupID(f"Cannot find header keyword in {filename}")
-            return got
-        return self.per_file(filename)
+        if not isinstance(filename, str) or filename not in self.known:
+            return self.per_file(filename)
+        self.count()
+        got = self.known[filename]
+        if got is _NO_ID:  # ModelLibrary._to_group_id numbers the member ("exposure0001")
+            raise NoGroupID(f"{filename}: no meta.group_id and incomplete meta.observation")
+        return got
 
 
 def open_library(cls: Any, init: Any, opener: Any, read_metadata: Any, count: Any, **kwargs: Any) -> Any:
