@@ -483,3 +483,76 @@ def test_an_association_object_stands_for_its_file(mixed):
     for partial in (asn.select(exptype="science"), asn[1:3], jwstio.open(asn.data, folder=asn_path.parent)):
         with pytest.raises(TypeError, match="path"):
             jwstio.open(partial, stdatamodels=True)
+
+
+# --------------------------------------------------------------------------- every product as ASDF
+
+import products  # noqa: E402
+from test_models_oracle import FITS_PRODUCTS  # noqa: E402
+
+
+def _as_asdf(tmp_path, name, seed, **options):
+    """The generated FITS product re-saved by stdatamodels as an ASDF file."""
+    from stdatamodels.jwst import datamodels as dm
+
+    fits_path = products.write(name, tmp_path, np.random.default_rng(seed), **options)
+    path = fits_path.with_suffix(".asdf")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with dm.open(fits_path) as m:
+            m.save(path)
+    return path
+
+
+def _compare_asdf_attributes(ours, ref):
+    """test_models_oracle.compare_attributes for ASDF files, whose tables stdatamodels gives as
+    asdf reads them (structured arrays: no FITS_rec columns, no units)."""
+    from test_models_oracle import compare_value
+
+    out = []
+    for attr in ("meta.exposure.type", "meta.instrument.name", "shape"):
+        a, b = ours, ref
+        for part in attr.split("."):
+            a, b = getattr(a, part), getattr(b, part)
+        if a != b:
+            out.append(f"{attr}: {a!r} != {b!r}")
+    for name in ("data", "dq", "err"):
+        if ref.hasattr(name) and getattr(ref, name) is not None:
+            out += compare_value(name, getattr(ours, name), getattr(ref, name))
+    for name in ("slits", "spec", "exposures"):
+        if not ref.hasattr(name):
+            continue
+        items, items_ref = getattr(ours, name), getattr(ref, name)
+        if len(items) != len(items_ref):
+            out.append(f"len({name}) {len(items)} != {len(items_ref)}")
+            continue
+        for i, r in enumerate(items_ref):
+            for attr in ("data", "dq", "spec_table", "name", "source_id"):
+                if r.hasattr(attr):
+                    out += compare_value(f"{name}[{i}].{attr}", getattr(items[i], attr), getattr(r, attr))
+    return out
+
+
+@pytest.mark.parametrize("seed,options", [(0, {}), (2, products.STRESS)], ids=["seed0", "stress"])
+@pytest.mark.parametrize("name", FITS_PRODUCTS)
+def test_every_product_as_asdf(tmp_path, name, seed, options):
+    """``jwstio.open`` of each generated product type saved as ``.asdf`` against
+    ``stdatamodels.open`` of that file: class, to_flat_dict value by value, attributes."""
+    from stdatamodels.jwst import datamodels as dm
+
+    path = _as_asdf(tmp_path, name, seed, **options)
+    try:
+        ref = _quiet(dm.open, path)
+    except Exception as e:  # noqa: BLE001 - stdatamodels refuses the file: so must jwstio
+        with pytest.raises(type(e)):
+            _quiet(jwstio.open, path)
+        return
+    ours = _quiet(jwstio.open, path)
+    try:
+        assert type(ours).__name__ == type(ref).__name__
+        problems = compare_flat(ours.to_flat_dict(), ref.to_flat_dict())
+        problems += _compare_asdf_attributes(ours, ref)
+        assert not problems, f"{path.name}:\n  " + "\n  ".join(problems[:30])
+    finally:
+        ref.close()
+        ours.close()

@@ -217,7 +217,7 @@ MAX_EXPANDED_LEAVES = 10_000_000
 _CONTAINERS = frozenset((dict, list, _core.Tagged, _core.NDArrayNode))
 
 
-def _normalize(value: Any, f: fits.FitsFile, seen: dict[int, int] | None = None) -> Any:
+def _normalize(value: Any, f: fits.FitsFile, seen: dict[int, int] | None = None, block: type = BlockArray) -> Any:
     """Replace decoded nodes by what the model tree holds: dicts for core tags, lazy arrays.
 
     Containers shared through YAML aliases are normalized once; ``seen`` records each
@@ -237,7 +237,7 @@ def _normalize(value: Any, f: fits.FitsFile, seen: dict[int, int] | None = None)
         pairs = value.items() if t is dict else enumerate(value)
         for k, v in pairs:
             if type(v) in containers:
-                w = _normalize(v, f, seen)
+                w = _normalize(v, f, seen, block)
                 if w is not v:
                     value[k] = w
                 total += seen.get(id(w), 1) - 1
@@ -249,13 +249,13 @@ def _normalize(value: Any, f: fits.FitsFile, seen: dict[int, int] | None = None)
         src = value.source
         if isinstance(src, str) and src.startswith("fits:"):
             return HduArray(_fits_source(f, src[5:]))
-        return BlockArray(value)
+        return block(value)
     if t is _core.Tagged:
         tag = value.tag
         if tag.startswith(_CORE_DICT_TAGS):
             inner = value.value
             if isinstance(inner, (dict, list)):
-                return _normalize(inner, f, seen)
+                return _normalize(inner, f, seen, block)
         if tag.startswith("tag:stsci.edu:asdf/core/complex-") and isinstance(value.value, str):
             return complex(value.value.replace("i", "j"))
         return TaggedObject(value)
@@ -557,6 +557,16 @@ class _NoFits:
         raise KeyError(key)
 
 
+class _AsdfFileArray(BlockArray):
+    """An array of a plain ASDF file: as asdf reads it (stdatamodels gives asdf's array, a
+    table included, without casting it to the schema's FITS_rec)."""
+
+    __slots__ = ()
+
+    def load(self, model: DataModel, path: tuple) -> Any:
+        return model._asdf_doc().array(self.node)
+
+
 def _open_asdf(path: str, model_type: str | None) -> DataModel:
     """An ASDF-format product, as ``stdatamodels.open`` builds it from ``asdf.open(path)``:
     the class from ``meta.model_type`` (else ``JwstDataModel`` with a ``NoTypeWarning``), the
@@ -578,7 +588,7 @@ def _open_asdf(path: str, model_type: str | None) -> DataModel:
         tree = tree.value
     if not isinstance(tree, dict):
         raise FormatError(f"{path}: ASDF tree is not a mapping")
-    tree = _normalize(tree, _NoFits(path))  # type: ignore[arg-type]
+    tree = _normalize(tree, _NoFits(path), block=_AsdfFileArray)  # type: ignore[arg-type]
     models = _schema.doc()["models"]
     guessed = False
     if model_type is not None:
