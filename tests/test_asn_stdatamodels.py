@@ -1,11 +1,13 @@
-"""Associations as the pipeline sees them, and ASDF-format members.
+"""Associations as the pipeline sees them, and ASDF-format products.
 
 ``jwstio.open(asn, stdatamodels=True)`` against jwst 3.0's ``datamodels.open(asn)`` (a
 ``ModelContainer``): the container's attributes and every member model (class, instance
 attributes, tree, ``to_flat_dict``, the asn values jwst sets), for association files, dicts,
 lists and the container's keyword arguments; without jwst the call must refuse as
-stdatamodels does. Then ``asn[i]`` on members written as ``.asdf`` files against
-``stdatamodels.open`` (``to_flat_dict`` value by value and the model's attributes).
+stdatamodels does; ``stdatamodels="library"`` against jwst's ``ModelLibrary`` (attributes,
+group ids, every borrowed model). Then ``jwstio.open`` of ``.asdf`` products (association
+members, and every generated product type re-saved as ASDF) against ``stdatamodels.open``
+(class, ``to_flat_dict`` value by value, the model's attributes).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ pytest.importorskip("stdatamodels")
 pytest.importorskip("gwcs")
 
 import asn_products as ap  # noqa: E402
-from test_models_oracle import compare_attributes, compare_flat  # noqa: E402
+import products  # noqa: E402
+from test_models_oracle import FITS_PRODUCTS, compare_attributes, compare_flat, compare_value  # noqa: E402
 from test_stdatamodels_oracle import compare_models  # noqa: E402
 
 import jwstio  # noqa: E402
@@ -487,9 +490,6 @@ def test_an_association_object_stands_for_its_file(mixed):
 
 # --------------------------------------------------------------------------- every product as ASDF
 
-import products  # noqa: E402
-from test_models_oracle import FITS_PRODUCTS  # noqa: E402
-
 
 def _as_asdf(tmp_path, name, seed, **options):
     """The generated FITS product re-saved by stdatamodels as an ASDF file."""
@@ -507,8 +507,6 @@ def _as_asdf(tmp_path, name, seed, **options):
 def _compare_asdf_attributes(ours, ref):
     """test_models_oracle.compare_attributes for ASDF files, whose tables stdatamodels gives as
     asdf reads them (structured arrays: no FITS_rec columns, no units)."""
-    from test_models_oracle import compare_value
-
     out = []
     for attr in ("meta.exposure.type", "meta.instrument.name", "shape"):
         a, b = ours, ref
