@@ -148,7 +148,12 @@ def test_asdf_members_through_the_association(mixed):
     asn = jwstio.open(asn_path)
     gids = asn.group_ids
     seen = 0
-    for i, (member, model) in enumerate(zip(asn.members, asn)):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        models = list(asn)
+    # the member without model_type warns as stdatamodels does
+    assert [type(w.message).__name__ for w in caught] == ["NoTypeWarning"]
+    for i, (member, model) in enumerate(zip(asn.members, models)):
         assert model.meta.asn.exptype == member.exptype
         assert model.meta.group_id == gids[i]
         assert model.meta.asn.table_name == asn_path.name
