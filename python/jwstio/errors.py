@@ -88,3 +88,13 @@ class MemberNotFoundError(FileNotFoundError):
 
     def __str__(self) -> str:
         return str(self.args[1]) if len(self.args) > 1 else super().__str__()
+
+
+def from_os_error(err: builtins.OSError, path: str) -> JwstioOSError:
+    """The jwstio class for an OSError met reading ``path`` (the message names the file)."""
+    cls = {
+        builtins.FileNotFoundError: FileNotFoundError,
+        builtins.PermissionError: PermissionError,
+        builtins.IsADirectoryError: IsADirectoryError,
+    }.get(type(err), JwstioOSError)
+    return cls(err.errno, f"{path}: {err.strerror or err}", path)
