@@ -193,7 +193,8 @@ class RemoteParts:
 def format_header(cards: list[tuple[str, Any, str]]) -> bytes:
     """Header block bytes (cards as astropy formats them, END, blank padding) from
     ``(keyword, value, comment)``; values: None, bool, int, float, complex, str,
-    ``("f4", x)``, ``("c8", re, im)``, ``("real", text)``."""
+    ``("real", text)`` (other floats as their ``str()``), ``("complex", re, im)`` (other complex
+    types, the ``str()`` of the parts)."""
 
 def write_fits(
     path: str | os.PathLike[str],

@@ -41,7 +41,7 @@ _TCODE = {"u1": "B", "i1": "B", "i2": "I", "u2": "I", "i4": "J", "u4": "J", "i8"
 
 # Keywords the data decides (never taken from a given header).
 _STRUCT_RE = re.compile(r"^(SIMPLE|XTENSION|BITPIX|NAXIS\d*|EXTEND|PCOUNT|GCOUNT|GROUPS|TFIELDS|THEAP|"
-                        r"BSCALE|BZERO|CHECKSUM|DATASUM|END)$")
+                        r"BSCALE|BZERO|CHECKSUM|DATASUM)$")
 _TABLE_COL_RE = re.compile(r"^T(TYPE|FORM|DIM|ZERO|SCAL|BCOL)\d+$")
 _EXTRA_COMMENTS = {
     "SIMPLE": "conforms to FITS standard",
@@ -79,8 +79,6 @@ def _value(v: Any, where: str, key: str) -> Any:
         return bool(v)
     if isinstance(v, np.integer):
         return int(v)
-    if isinstance(v, np.float32):
-        return ("f4", float(v))
     if isinstance(v, (float, np.float64)):
         return float(v)
     if isinstance(v, np.floating):
@@ -88,8 +86,10 @@ def _value(v: Any, where: str, key: str) -> Any:
         if not np.isfinite(v):
             raise _fail(where, f"keyword {key!r}: Floating point {text} values are not allowed in FITS headers")
         return ("real", text)
-    if isinstance(v, np.complex64):
-        return ("c8", float(v.real), float(v.imag))
+    if isinstance(v, np.complexfloating) and not isinstance(v, np.complex128):
+        if not np.isfinite(v):
+            raise _fail(where, f"keyword {key!r}: Floating point {v} values are not allowed in FITS headers")
+        return ("complex", str(v.real), str(v.imag))
     if isinstance(v, (complex, np.complexfloating)):
         return complex(v)
     if isinstance(v, str):

@@ -16,12 +16,12 @@ pub enum Value {
     Int(String),
     /// A Python float / numpy float64: formatted as Python's repr.
     Float(f64),
-    /// A numpy float32: formatted as numpy's str.
-    Float32(f32),
-    /// Another floating type, already as its `str()` text (numpy float16, longdouble).
+    /// Another floating type, as its `str()` text (numpy float32, float16, longdouble: numpy's
+    /// own shortest digits and cut-offs).
     Real(String),
     Complex(f64, f64),
-    Complex32(f32, f32),
+    /// A complex of another type, as the `str()` texts of its parts (numpy complex64).
+    ComplexReal(String, String),
     Str(String),
 }
 
@@ -126,9 +126,10 @@ fn sci_parts(s: &str) -> (bool, String, i32) {
     (neg, digits, exp.parse().unwrap_or(0))
 }
 
-/// Python's `repr(float)` (and numpy's `str()` of float32 with its shortest digits): fixed
-/// notation for 1e-4 <= |x| < 1e16, else `d.ddde±XX`.
-fn python_float_repr(sci: &str) -> String {
+/// Python's `repr(float)` (and numpy's `str()` of float32) from the shortest digits: fixed
+/// notation when `positional` (None: Python's rule, 1e-4 <= |x| < 1e16 by the digits), else
+/// `d.ddde±XX`.
+fn python_float_repr(sci: &str, positional: Option<bool>) -> String {
     let (neg, digits, exp) = sci_parts(sci);
     let mut out = String::with_capacity(26);
     if neg {
@@ -138,7 +139,7 @@ fn python_float_repr(sci: &str) -> String {
         out.push_str("0.0");
         return out;
     }
-    if !(-4..16).contains(&exp) {
+    if !positional.unwrap_or((-4..16).contains(&exp)) {
         out.push_str(&digits[..1]);
         if digits.len() > 1 {
             out.push('.');
@@ -181,6 +182,19 @@ fn format_float_text(text: &str) -> String {
     }
 }
 
+/// The shortest digits that read back as `v` (Rust's `{:e}`), with Python's choice among equally
+/// short candidates: the correctly rounded one (ties to even), when it reads back as `v`.
+fn shortest(v: f64) -> String {
+    let s = format!("{v:e}");
+    let (_, digits, _) = sci_parts(&s);
+    let exact = format!("{:.*e}", digits.len().saturating_sub(1), v);
+    if exact != s && exact.parse::<f64>() == Ok(v) {
+        exact
+    } else {
+        s
+    }
+}
+
 fn float_str(v: f64) -> Result<String> {
     if !v.is_finite() {
         return Err(Error::format(format!(
@@ -188,17 +202,7 @@ fn float_str(v: f64) -> Result<String> {
             py_special(v)
         )));
     }
-    Ok(python_float_repr(&format!("{v:e}")))
-}
-
-fn float32_str(v: f32) -> Result<String> {
-    if !v.is_finite() {
-        return Err(Error::format(format!(
-            "Floating point {} values are not allowed in FITS headers",
-            py_special(v as f64)
-        )));
-    }
-    Ok(python_float_repr(&format!("{v:e}")))
+    Ok(python_float_repr(&shortest(v), None))
 }
 
 fn py_special(v: f64) -> &'static str {
@@ -215,7 +219,6 @@ fn py_special(v: f64) -> &'static str {
 fn real_text(v: &Value) -> Result<Option<String>> {
     Ok(match v {
         Value::Float(f) => Some(float_str(*f)?),
-        Value::Float32(f) => Some(float32_str(*f)?),
         Value::Real(t) => {
             let lower = t.trim().to_ascii_lowercase();
             if lower.contains("nan") || lower.contains("inf") {
@@ -256,7 +259,7 @@ fn format_value(v: &Value) -> Result<String> {
             check_int(s)?;
             format!("{s:>20}")
         }
-        Value::Float(_) | Value::Float32(_) | Value::Real(_) => {
+        Value::Float(_) | Value::Real(_) => {
             let t = real_text(v)?.unwrap_or_default();
             format!("{:>20}", format_float_text(&t))
         }
@@ -268,12 +271,10 @@ fn format_value(v: &Value) -> Result<String> {
             );
             format!("{s:>20}")
         }
-        Value::Complex32(re, im) => {
-            let s = format!(
-                "({}, {})",
-                format_float_text(&float32_str(*re)?),
-                format_float_text(&float32_str(*im)?)
-            );
+        Value::ComplexReal(re, im) => {
+            let re = real_text(&Value::Real(re.clone()))?.unwrap_or_default();
+            let im = real_text(&Value::Real(im.clone()))?.unwrap_or_default();
+            let s = format!("({}, {})", format_float_text(&re), format_float_text(&im));
             format!("{s:>20}")
         }
         Value::Undefined => String::new(),
@@ -393,7 +394,13 @@ fn format_into(keyword: &str, value: &Value, comment: &str, out: &mut Vec<u8>) -
             )));
         }
     }
-    let key = record_key(keyword, value)?.map_or_else(|| classify(keyword), Ok)?;
+    let key = match record_key(keyword, value)? {
+        Some(Key::Record(raw, spec)) => match classify(&raw)? {
+            Key::Standard(k) => Key::Record(k, spec),
+            _ => return Err(Error::format(format!("Illegal keyword name: {keyword:?}"))),
+        },
+        _ => classify(keyword)?,
+    };
     match &key {
         Key::Standard(k) if COMMENTARY.contains(&k.as_str()) => {
             let text = match value {
@@ -458,7 +465,7 @@ fn finish_single(output: String, keyword: &str, value_end: usize, out: &mut Vec<
     }
     if value_end > CARD_LEN {
         return Err(Error::format(format!(
-            "the value of keyword {keyword:?} does not fit in a card"
+            "the value of keyword '{keyword}' does not fit in a card"
         )));
     }
     pad80(&output[..CARD_LEN], out)
@@ -471,7 +478,7 @@ fn record_key(keyword: &str, value: &Value) -> Result<Option<Key>> {
     }
     let numeric = matches!(
         value,
-        Value::Bool(_) | Value::Int(_) | Value::Float(_) | Value::Float32(_) | Value::Real(_)
+        Value::Bool(_) | Value::Int(_) | Value::Float(_) | Value::Real(_)
     );
     if numeric {
         if let Some((raw, spec)) = keyword.split_once('.') {
@@ -595,10 +602,10 @@ mod tests {
             (123.456, "123.456"),
             (1.5e300, "1.5e+300"),
             (5e-324, "5e-324"),
+            (911833120878306.25, "911833120878306.2"),
         ] {
             assert_eq!(float_str(v).unwrap(), want);
         }
-        assert_eq!(float32_str(0.1f32).unwrap(), "0.1");
         assert_eq!(
             format_float_text("-1.2345678901234567e-300"),
             "-1.234567890123E-300"

@@ -21,7 +21,8 @@ fn bad(msg: String) -> PyErr {
 }
 
 /// A Python card value as the formatter's Value (numpy scalars are mapped by the caller:
-/// `("f4", x)` float32, `("c8", re, im)` complex64, `("real", text)` other floats).
+/// `("real", text)` floats other than float64 as their `str()`, `("complex", re, im)` complex
+/// other than complex128 as the `str()` of the parts).
 fn to_value(v: &Bound<'_, PyAny>) -> PyResult<Value> {
     if v.is_none() {
         return Ok(Value::Undefined);
@@ -44,12 +45,11 @@ fn to_value(v: &Bound<'_, PyAny>) -> PyResult<Value> {
     if let Ok(t) = v.cast::<PyTuple>() {
         let tag: String = t.get_item(0)?.extract()?;
         return match (tag.as_str(), t.len()) {
-            ("f4", 2) => Ok(Value::Float32(t.get_item(1)?.extract::<f64>()? as f32)),
-            ("c8", 3) => Ok(Value::Complex32(
-                t.get_item(1)?.extract::<f64>()? as f32,
-                t.get_item(2)?.extract::<f64>()? as f32,
-            )),
             ("real", 2) => Ok(Value::Real(t.get_item(1)?.extract()?)),
+            ("complex", 3) => Ok(Value::ComplexReal(
+                t.get_item(1)?.extract()?,
+                t.get_item(2)?.extract()?,
+            )),
             _ => Err(bad(format!("Illegal value: {}", v.repr()?))),
         };
     }
@@ -71,9 +71,9 @@ fn format_header<'py>(
         let comment_obj = t.get_item(2)?;
         let comment = comment_obj.cast::<PyString>()?.to_str()?;
         let value = to_value(&t.get_item(1)?)
-            .map_err(|e| bad(format!("keyword {key:?}: {}", e.value(py))))?;
+            .map_err(|e| bad(format!("keyword '{key}': {}", e.value(py))))?;
         format::format_card(key, &value, comment, &mut out)
-            .map_err(|e| bad(format!("keyword {key:?}: {}", e.msg)))?;
+            .map_err(|e| bad(format!("keyword '{key}': {}", e.msg)))?;
     }
     let block = write::header_block(&out)?;
     Ok(PyBytes::new(py, &block))
