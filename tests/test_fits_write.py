@@ -163,30 +163,43 @@ def _same_values(a, b, what):
     assert np.array_equal(a, b, equal_nan=b.dtype.kind in "fc"), f"{what}: values differ"
 
 
-def _read_both(path):
+def _card_value(card):
+    try:
+        return card.value
+    except Exception:  # noqa: BLE001  (astropy refuses an unparsable card's value)
+        return ("unparsable", card.image)
+
+
+def _read_both(path, checksum=True):
     """Every HDU as (name, ver, header cards, data) by astropy and by jwstio."""
     out_a, out_j = [], []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        with afits.open(path, memmap=False, checksum=True) as ah:
+        with afits.open(path, memmap=False, checksum=checksum) as ah:
             for h in ah:
                 # the cards before .data (astropy blanks scaling cards when it scales)
-                cards = [(c.keyword, c.value) for c in h.header.cards]
+                cards = [(c.keyword, _card_value(c)) for c in h.header.cards]
                 data = h.data
                 if data is not None and data.dtype.names:
                     data = {n: np.asarray(data[n]) for n in data.dtype.names}
                 out_a.append((h.name, h.ver, cards, data))
     with fits.open(path) as f:
         for h in f:
-            data = h.data
-            if data is not None and data.dtype.names:
+            try:
+                data = h.data
+            except jwstio.FormatError as e:  # random groups: jwstio reads headers only
+                assert "random-groups" in str(e)
+                data = "refused"
+            if isinstance(data, np.ndarray) and data.dtype.names:
                 data = {n: np.asarray(data[n]) for n in data.dtype.names}
             out_j.append((h.name, h.ver, [(c[0], c[1]) for c in h.header.cards], data))
     return out_a, out_j
 
 
 def _same_data(a, b, what):
-    if isinstance(b, dict):
+    if isinstance(b, str):
+        assert a == b, what
+    elif isinstance(b, dict):
         assert isinstance(a, dict) and list(a) == list(b), f"{what}: columns {list(a)} != {list(b)}"
         for n in b:
             _same_values(a[n], b[n], f"{what} column {n}")
@@ -481,14 +494,14 @@ _SKIP_KEYS = {"CHECKSUM", "DATASUM"}
 def _compare_files(orig, new, data_path):
     """The new file reads (astropy and jwstio) as the original: names, versions, header keyword
     values (CHECKSUM/DATASUM aside; scaling keywords aside when data was re-encoded) and data."""
-    a0, j0 = _read_both(orig)
-    a1, j1 = _read_both(new)
+    a0, j0 = _read_both(orig, checksum=False)
+    a1, j1 = _read_both(new, checksum=False)
     assert len(a1) == len(a0) == len(j1)
     for i in range(len(a0)):
         assert a1[i][:2] == a0[i][:2], f"HDU {i} name/ver"
         skip = set(_SKIP_KEYS)
         if data_path:
-            skip |= {"BSCALE", "BZERO", "BLANK", "EXTEND", "THEAP"}
+            skip |= {"BSCALE", "BZERO", "BLANK", "EXTEND", "THEAP", "PCOUNT", "GCOUNT", "GROUPS"}
         def cards(cs):
             return [(k, v) for k, v in cs if k not in skip]
         assert _cards_equal(cards(a1[i][2]), cards(a0[i][2])) or data_path, f"HDU {i} header"
@@ -498,7 +511,7 @@ def _compare_files(orig, new, data_path):
             for k, v in want.items():
                 assert k in got, f"HDU {i}: {k} lost"
         _same_data(a1[i][3], a0[i][3], f"astropy HDU {i}")
-        _same_data(j1[i][3], a0[i][3], f"jwstio HDU {i}")
+        _same_data(j1[i][3], j0[i][3], f"jwstio HDU {i}")
 
 
 def _corpus():
@@ -516,9 +529,6 @@ def _readable(path):
                 ah.readall()
                 for h in ah:
                     h.data  # noqa: B018
-        with fits.open(path) as f:
-            for h in f:
-                h.data  # noqa: B018
     except Exception as e:  # noqa: BLE001
         return f"{type(e).__name__}: {e}"
     return None
@@ -546,14 +556,18 @@ def test_corpus_written_back(tmp_path, how):
                 hdus = list(f)
                 if how == "data":
                     for h in hdus:
-                        h.data  # noqa: B018  (written from data, not the stored bytes)
+                        if not h._info["groups"]:  # jwstio reads no random-groups data
+                            h.data  # noqa: B018  (written from data, not the stored bytes)
                 fits.write(out, hdus)
         except jwstio.FormatError as e:
             assert "HDU" in str(e), str(e)
             refused.append((name, str(e)))
             assert not out.exists()
             continue
-        _compare_files(path, out, how == "data")
+        try:
+            _compare_files(path, out, how == "data")
+        except AssertionError as e:
+            raise AssertionError(f"{path}: {e}") from None
         written.append(name)
     print(f"\n{how}: written {len(written)}, refused {len(refused)}, unreadable {len(unreadable)}")
     for name, why in refused + unreadable:

@@ -40,9 +40,9 @@ _TCODE = {"u1": "B", "i1": "B", "i2": "I", "u2": "I", "i4": "J", "u4": "J", "i8"
           "f4": "E", "f8": "D", "c8": "C", "c16": "M", "b1": "L"}
 
 # Keywords the data decides (never taken from a given header).
-_STRUCT_RE = re.compile(r"^(SIMPLE|XTENSION|BITPIX|NAXIS\d*|EXTEND|PCOUNT|GCOUNT|GROUPS|TFIELDS|THEAP|"
-                        r"BSCALE|BZERO|CHECKSUM|DATASUM)$")
-_TABLE_COL_RE = re.compile(r"^T(TYPE|FORM|DIM|ZERO|SCAL|BCOL)\d+$")
+_STRUCT_RE = re.compile(r"^(SIMPLE|XTENSION|BITPIX|NAXIS\d*|EXTEND|PCOUNT|GCOUNT|GROUPS|CHECKSUM|DATASUM)$")
+_IMAGE_RE = re.compile(r"^(BSCALE|BZERO)$")
+_TABLE_RE = re.compile(r"^(TFIELDS|THEAP|T(TYPE|FORM|DIM|ZERO|SCAL|BCOL)\d+)$")
 _EXTRA_COMMENTS = {
     "SIMPLE": "conforms to FITS standard",
     "BITPIX": "array data type",
@@ -75,6 +75,8 @@ def _value(v: Any, where: str, key: str) -> Any:
     t = type(v)
     if t is str or t is bool or t is int or t is float or t is complex or v is None:
         return v
+    if t is tuple and len(v) == 2 and v[0] == "image" and isinstance(v[1], bytes):
+        return v  # a card read by jwstio that astropy cannot parse, kept as its image
     if isinstance(v, (bool, np.bool_)):
         return bool(v)
     if isinstance(v, np.integer):
@@ -107,10 +109,13 @@ def _cards_of(header: Any, where: str) -> list[tuple[str, Any, str]]:
 
     if isinstance(header, _fits.Header):
         out = []
-        for c in header._load():
-            if c[3] == 2:
-                raise _fail(where, f"keyword {c[0]!r}: the card could not be parsed when read; it cannot be written")
-            out.append((c[0], c[1], c[2]))
+        images = None
+        for i, c in enumerate(header._load()):
+            if c[3] == 2:  # a card astropy cannot parse: written back as it was read
+                images = header._images() if images is None else images
+                out.append((c[0], ("image", images[i]), ""))
+            else:
+                out.append((c[0], c[1], c[2]))
         return out
     if isinstance(header, Mapping):
         out = []
@@ -144,7 +149,7 @@ def _prepare_cards(cards: list[tuple[str, Any, str]], where: str) -> list[tuple[
             c = ""
         if not isinstance(c, str):
             raise _fail(where, f"keyword {k!r}: comment {c!r} is not a string")
-        if _norm_key(k) in _COMMENTARY and not isinstance(v, str):
+        if _norm_key(k) in _COMMENTARY and not isinstance(v, str) and not (type(v) is tuple and v[:1] == ("image",)):
             v = "" if v is None else str(v)
         out.append((k, _value(v, where, k), c))
     return out
@@ -171,7 +176,7 @@ def _split_struct(cards: list[tuple[str, Any, str]], table: bool) -> tuple[list,
     kept, comments = [], {}
     for k, v, c in cards:
         n = _norm_key(k)
-        if _STRUCT_RE.match(n) or (table and _TABLE_COL_RE.match(n)):
+        if _STRUCT_RE.match(n) or (_TABLE_RE if table else _IMAGE_RE).match(n):
             if c:
                 comments.setdefault(n, c)
             continue

@@ -70,13 +70,40 @@ fn format_header<'py>(
         let key = key_obj.cast::<PyString>()?.to_str()?;
         let comment_obj = t.get_item(2)?;
         let comment = comment_obj.cast::<PyString>()?.to_str()?;
-        let value = to_value(&t.get_item(1)?)
-            .map_err(|e| bad(format!("keyword '{key}': {}", e.value(py))))?;
+        let raw = t.get_item(1)?;
+        if let Some(image) = card_image(&raw)? {
+            let image = image.as_bytes();
+            let ok = !image.is_empty()
+                && image.len() % format::CARD_LEN == 0
+                && image.iter().all(|b| (0x20..=0x7e).contains(b));
+            if !ok {
+                return Err(bad(format!(
+                    "keyword '{key}': the card image is not 80-character ASCII cards"
+                )));
+            }
+            out.extend_from_slice(image);
+            continue;
+        }
+        let value = to_value(&raw).map_err(|e| bad(format!("keyword '{key}': {}", e.value(py))))?;
         format::format_card(key, &value, comment, &mut out)
             .map_err(|e| bad(format!("keyword '{key}': {}", e.msg)))?;
     }
     let block = write::header_block(&out)?;
     Ok(PyBytes::new(py, &block))
+}
+
+/// `("image", bytes)`: a card image kept as read (cards astropy cannot parse).
+fn card_image<'py>(v: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyBytes>>> {
+    if let Ok(t) = v.cast::<PyTuple>() {
+        if t.len() == 2
+            && t.get_item(0)?
+                .extract::<String>()
+                .is_ok_and(|s| s == "image")
+        {
+            return Ok(Some(t.get_item(1)?.cast_into::<PyBytes>()?));
+        }
+    }
+    Ok(None)
 }
 
 fn op_code(c: u8) -> PyResult<Op> {
