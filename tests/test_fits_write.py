@@ -766,7 +766,11 @@ def test_sigkill_leaves_old_or_new(tmp_path):
     script = tmp_path / "writer.py"
     script.write_text(_WRITER)
     target = tmp_path / "big.fits"
-    subprocess.run([sys.executable, str(script), str(target), "1", "0"], check=True, capture_output=True)
+    proc = subprocess.Popen([sys.executable, str(script), str(target), "1", "0"], stdout=subprocess.PIPE)
+    assert proc.stdout.readline().strip() == b"ready"
+    t_ready = time.monotonic()
+    assert proc.wait() == 0
+    write_time = time.monotonic() - t_ready  # kill moments spread over the write (and a bit after)
     old = target.read_bytes()
     rnd = random.Random(0)
     t0 = time.monotonic()
@@ -774,7 +778,7 @@ def test_sigkill_leaves_old_or_new(tmp_path):
     for i in range(40):
         proc = subprocess.Popen([sys.executable, str(script), str(target), str(2 + i), "1"], stdout=subprocess.PIPE)
         assert proc.stdout.readline().strip() == b"ready"
-        time.sleep(rnd.uniform(0.0, 0.6))
+        time.sleep(rnd.uniform(0.0, 1.2 * write_time))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         data = target.read_bytes()
