@@ -9,8 +9,10 @@ use std::os::unix::fs::FileExt;
 
 pub const BLOCK: usize = 2880;
 const CARD: usize = 80;
-/// Conversion buffer size: large enough for few, big `write` calls.
-const BUF: usize = 8 << 20;
+/// Conversion buffer size: big `write` calls (192 for 48 MB), and a buffer that stays in the
+/// CPU cache between encoding and the kernel's copy (measured: 256 KiB beat 1-8 MiB by ~15%
+/// on a 2048x2048 cal file; a writer thread overlapping the two did not pay on 2 cores).
+const BUF: usize = 256 << 10;
 
 /// How one field's elements become FITS bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +52,7 @@ pub enum Segment<'a> {
     },
 }
 
-impl Segment<'_> {
+impl<'a> Segment<'a> {
     pub fn len(&self) -> usize {
         match self {
             Segment::Raw(b) => b.len(),
@@ -102,7 +104,7 @@ impl Segment<'_> {
     }
 
     /// The rows are written unchanged (one copied field spanning each row).
-    fn identity(&self) -> Option<&[u8]> {
+    fn identity(&self) -> Option<&'a [u8]> {
         match self {
             Segment::Raw(b) => Some(b),
             Segment::Rows {
@@ -144,10 +146,23 @@ pub fn header_block(cards: &[u8]) -> Result<Vec<u8>> {
 
 macro_rules! kernel {
     ($t:ty, $n:expr, $inp:expr, $out:expr, $mask:expr) => {
-        for (o, i) in $out.chunks_exact_mut($n).zip($inp.chunks_exact($n)) {
-            let mut a = [0u8; $n];
-            a.copy_from_slice(i);
-            o.copy_from_slice(&(<$t>::from_ne_bytes(a) ^ $mask).to_be_bytes());
+        // Aligned slices as whole words (vectorized); any alignment byte by byte.
+        match (
+            bytemuck::try_cast_slice::<u8, $t>($inp),
+            bytemuck::try_cast_slice_mut::<u8, $t>($out),
+        ) {
+            (Ok(i), Ok(o)) => {
+                for (o, i) in o.iter_mut().zip(i) {
+                    *o = (i ^ $mask).to_be();
+                }
+            }
+            _ => {
+                for (o, i) in $out.chunks_exact_mut($n).zip($inp.chunks_exact($n)) {
+                    let mut a = [0u8; $n];
+                    a.copy_from_slice(i);
+                    o.copy_from_slice(&(<$t>::from_ne_bytes(a) ^ $mask).to_be_bytes());
+                }
+            }
         }
     };
 }
@@ -325,10 +340,12 @@ pub fn set_checksum(header: &mut [u8], datasum: u32) -> Result<()> {
     Ok(())
 }
 
-/// Sequential output through one reusable buffer, with the file offset of its start.
+/// Sequential output through one reusable buffer (data the caller gives big-endian already is
+/// written from where it lies).
 struct Out<'f> {
     file: &'f std::fs::File,
     buf: Vec<u8>,
+    /// File offset of `buf[0]`.
     buf_start: u64,
 }
 
@@ -348,16 +365,17 @@ impl Out<'_> {
     }
 
     fn put(&mut self, bytes: &[u8]) -> Result<()> {
-        if self.buf.len() + bytes.len() > BUF {
+        if bytes.len() >= BUF / 4 {
             self.flush()?;
-        }
-        if bytes.len() >= BUF / 2 {
             let mut f = self.file;
             f.write_all(bytes)?;
             self.buf_start += bytes.len() as u64;
-        } else {
-            self.buf.extend_from_slice(bytes);
+            return Ok(());
         }
+        if self.buf.len() + bytes.len() > BUF {
+            self.flush()?;
+        }
+        self.buf.extend_from_slice(bytes);
         Ok(())
     }
 
@@ -402,6 +420,12 @@ pub fn write_hdus(file: &std::fs::File, hdus: &mut [HduOut<'_>], checksum: bool)
         buf: Vec::with_capacity(BUF),
         buf_start: 0,
     };
+    produce(&mut out, hdus, checksum)?;
+    out.flush()
+}
+
+/// Encode every HDU into `out`.
+fn produce(out: &mut Out<'_>, hdus: &mut [HduOut<'_>], checksum: bool) -> Result<()> {
     for h in hdus.iter_mut() {
         let header_at = out.pos();
         out.put(&h.header)?;
@@ -413,9 +437,7 @@ pub fn write_hdus(file: &std::fs::File, hdus: &mut [HduOut<'_>], checksum: bool)
                 if checksum {
                     sum.update(bytes);
                 }
-                for piece in bytes.chunks(BUF) {
-                    out.put(piece)?;
-                }
+                out.put(bytes)?;
                 continue;
             }
             let Segment::Rows {
@@ -442,7 +464,7 @@ pub fn write_hdus(file: &std::fs::File, hdus: &mut [HduOut<'_>], checksum: bool)
             out.patch(header_at, &h.header)?;
         }
     }
-    out.flush()
+    Ok(())
 }
 
 #[cfg(test)]
@@ -483,6 +505,36 @@ mod tests {
     }
 
     #[test]
+    fn kernels_aligned_and_not() {
+        // Every width and op, on word-aligned and odd-offset slices, against a byte-wise reference.
+        let src: Vec<u8> = (0..4099u32).map(|i| (i * 37 % 251) as u8).collect();
+        for width in [1usize, 2, 4, 8] {
+            for op in [Op::Copy, Op::ToBe, Op::Flip, Op::ToBeFlip] {
+                for start in [0usize, 1, 3, 8] {
+                    let n = (src.len() - start) / width * width;
+                    let inp = &src[start..start + n];
+                    let mut out = vec![0u8; n + 1];
+                    encode_elems(inp, &mut out[1..], width, op);
+                    for (k, e) in inp.chunks_exact(width).enumerate() {
+                        let mut want = e.to_vec();
+                        if matches!(op, Op::ToBe | Op::ToBeFlip) && cfg!(target_endian = "little") {
+                            want.reverse();
+                        }
+                        if matches!(op, Op::Flip | Op::ToBeFlip) {
+                            want[0] ^= 0x80;
+                        }
+                        assert_eq!(
+                            &out[1 + k * width..1 + (k + 1) * width],
+                            &want[..],
+                            "{width} {op:?} {start}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn rows_with_gaps_and_validation() {
         let fields = vec![
             Field {
@@ -511,11 +563,111 @@ mod tests {
         assert!(bad.validate().is_err());
     }
 
+    /// Cards for a test header, with CHECKSUM/DATASUM placeholders.
+    fn test_header() -> Vec<u8> {
+        use crate::fits::format::{format_card, Value};
+        let mut cards = Vec::new();
+        for (k, v) in [
+            ("XTENSION", Value::Str("IMAGE".into())),
+            ("BITPIX", Value::Int("16".into())),
+            ("CHECKSUM", Value::Str("0".repeat(16))),
+            ("DATASUM", Value::Str("0".into())),
+        ] {
+            format_card(k, &v, "", &mut cards).unwrap();
+        }
+        header_block(&cards).unwrap()
+    }
+
+    #[test]
+    fn streamed_hdus_with_checksums() {
+        // Data much larger than the buffer, the first header flushed before its checksum is
+        // known: every HDU then sums to -0 (all ones), as the FITS checksum convention requires.
+        let n = 3 * BUF / 2 + 7;
+        let values: Vec<u16> = (0..n).map(|i| (i * 7919) as u16).collect();
+        let native: Vec<u8> = values.iter().flat_map(|v| v.to_ne_bytes()).collect();
+        let raw = vec![9u8; 5000];
+        let field = Field {
+            offset: 0,
+            width: 2,
+            count: 1,
+            op: Op::ToBeFlip,
+        };
+        let mut hdus = vec![
+            HduOut {
+                header: test_header(),
+                segments: vec![Segment::Rows {
+                    data: &native,
+                    rowlen: 2,
+                    fields: vec![field],
+                }],
+            },
+            HduOut {
+                header: test_header(),
+                segments: vec![Segment::Raw(&raw)],
+            },
+        ];
+        let path =
+            std::env::temp_dir().join(format!("jwstio-write-test-{}.bin", std::process::id()));
+        let file = std::fs::File::create(&path).unwrap();
+        write_hdus(&file, &mut hdus, true).unwrap();
+        drop(file);
+        let bytes = std::fs::read(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        let h = test_header().len();
+        let data_len = (2 * n).div_ceil(BLOCK) * BLOCK;
+        assert_eq!(
+            bytes.len(),
+            h + data_len + h + 5000usize.div_ceil(BLOCK) * BLOCK
+        );
+        for (i, v) in values.iter().enumerate() {
+            let got = u16::from_be_bytes([bytes[h + 2 * i], bytes[h + 2 * i + 1]]);
+            assert_eq!(got, v ^ 0x8000);
+        }
+        for hdu in [&bytes[..h + data_len], &bytes[h + data_len..]] {
+            let mut s = Sum32::default();
+            s.update(hdu);
+            assert_eq!(s.value(), u32::MAX);
+        }
+        assert_eq!(&bytes[h + data_len + h..h + data_len + h + 5000], &raw[..]);
+    }
+
     #[test]
     fn header_blocks() {
         let h = header_block(&[b' '; 80]).unwrap();
         assert_eq!(h.len(), BLOCK);
         assert_eq!(&h[80..83], b"END");
         assert!(header_block(&[b' '; 79]).is_err());
+    }
+}
+
+#[cfg(test)]
+mod speed {
+    use super::*;
+
+    /// `cargo test --release -- --ignored --nocapture encode_speed`: the encoding kernels' speed.
+    #[test]
+    #[ignore]
+    fn encode_speed() {
+        let n = 48 << 20;
+        let inp = vec![7u8; n];
+        let mut out = vec![0u8; BUF];
+        for (w, op) in [
+            (4, Op::ToBe),
+            (4, Op::ToBeFlip),
+            (8, Op::ToBe),
+            (2, Op::ToBe),
+            (4, Op::Copy),
+        ] {
+            let t = std::time::Instant::now();
+            for c in inp.chunks(BUF) {
+                encode_elems(c, &mut out[..c.len()], w, op);
+            }
+            let dt = t.elapsed().as_secs_f64();
+            println!(
+                "width {w} {op:?}: {:.1} ms for 48 MiB ({:.1} GB/s)",
+                dt * 1e3,
+                n as f64 / dt / 1e9
+            );
+        }
     }
 }
