@@ -408,6 +408,59 @@ def test_tables_round_trip(tmp_path):
                     np.testing.assert_array_equal(np.asarray(got), x, err_msg=name)
 
 
+def test_q_descriptors_when_the_heap_needs_them(tmp_path, monkeypatch):
+    from jwstio import _write
+
+    monkeypatch.setattr(_write, "_P_HEAP_LIMIT", 16)
+    vla = _vla_table(np.random.default_rng(8))
+    p = tmp_path / "q.fits"
+    fits.write(p, [fits.PrimaryHDU(), fits.BinTableHDU(vla, name="VLA")])
+    with afits.open(p) as ah, fits.open(p) as f:
+        assert [ah[1].header[f"TFORM{i}"][:2] for i in range(2, 9)] == ["QE", "QD", "QI", "QL", "QA", "QB", "QM"]
+        for name in ("pf", "pd", "pi", "pb", "pc"):
+            for k, x in enumerate(vla[name]):
+                np.testing.assert_array_equal(ah[1].data[name][k], x)
+                np.testing.assert_array_equal(f[1].data[name][k], x)
+
+
+def test_read_tables_written_back(tmp_path):
+    """A table read by jwstio: whole (its stored record, heap and column keywords), a column
+    subset or a FitsTable without a file (its converted columns), and an image first/primary
+    later (converted as astropy does)."""
+    rng = np.random.default_rng(9)
+    t = _table(rng)
+    vla = _vla_table(rng)
+    src = tmp_path / "src.fits"
+    scaled = afits.BinTableHDU.from_columns([afits.Column(name="sc", format="I", array=np.arange(6, dtype="i2"))],
+                                            name="S")
+    scaled.header["TSCAL1"] = 0.5  # stored 0..5, read 10, 10.5, ...
+    scaled.header["TZERO1"] = 10.0
+    afits.HDUList([afits.PrimaryHDU(), afits.BinTableHDU(t, name="T"), scaled]).writeto(src)
+    fits.write(tmp_path / "vla.fits", [fits.PrimaryHDU(), fits.BinTableHDU(vla, name="V")])
+    with fits.open(src) as f, fits.open(tmp_path / "vla.fits") as g:
+        whole, sub, sc, v = f["T"].data, f["T"].data[["f4", "s", "u2"]], f["S"].data, g["V"].data
+        plain = jwstio.fits.FitsTable.build(np.asarray(t[["i2", "f8"]]))
+        out = tmp_path / "out.fits"
+        fits.write(out, [fits.ImageHDU(np.arange(3.0), name="FIRST"), fits.BinTableHDU(whole, name="W"),
+                         fits.BinTableHDU(sub, name="SUB"), fits.BinTableHDU(sc, name="SC"),
+                         fits.BinTableHDU(v[1:4], name="V"), fits.BinTableHDU(plain, name="P"),
+                         fits.PrimaryHDU(np.ones(2))])
+        with fits.open(out) as o, afits.open(out) as ah:
+            assert o[0].name == "FIRST" and o[0].kind == "primary" and o[6].kind == "image"
+            for name in t.dtype.names:
+                _same_values(np.asarray(o["W"].data[name]), np.asarray(whole[name]), name)
+            assert ah["W"].header["TFORM1"] == f["T"].header["TFORM1"]
+            for name in ("f4", "s", "u2"):
+                _same_values(np.asarray(o["SUB"].data[name]), np.asarray(whole[name]), name)
+            # the scaled column keeps its TSCAL/TZERO through the stored record
+            assert ah["SC"].header["TSCAL1"] == 0.5 and ah["SC"].header["TZERO1"] == 10.0
+            np.testing.assert_array_equal(ah["SC"].data["sc"], np.arange(6) * 0.5 + 10)
+            for k in range(3):
+                np.testing.assert_array_equal(o["V"].data["pd"][k], vla["pd"][k + 1])
+                np.testing.assert_array_equal(ah["V"].data["pi"][k], vla["pi"][k + 1])
+            np.testing.assert_array_equal(ah["P"].data["f8"], t["f8"])
+
+
 def test_asdf_metadata_table(tmp_path):
     """The product writer's ASDF extension: one row, one ``nB`` field, written without copies."""
     blob = np.frombuffer(b"#ASDF 1.0.0\n" + os.urandom(3_000_000), np.uint8)
@@ -597,8 +650,13 @@ def test_products_written_back(tmp_path):
                 if how == "data":
                     for h in hdus:
                         h.data  # noqa: B018
-                fits.write(out, hdus)
+                fits.write(out, hdus, checksum=how == "verbatim")
             _compare_files(src, out, how == "data")
+            if how == "verbatim":
+                with warnings.catch_warnings():
+                    warnings.simplefilter("error")
+                    with afits.open(out, checksum=True) as ah:
+                        assert all(h.verify_checksum() == 1 for h in ah)
     assert len(names) >= 30
 
 

@@ -34,6 +34,9 @@ _BIG = sys.byteorder == "big"
 # Rust field operations (rust/fits/write.rs Op).
 _COPY, _TOBE, _FLIP, _TOBE_FLIP, _LOGICAL = 0, 1, 2, 3, 4
 
+# Heaps from this size on need 64-bit (Q) descriptors.
+_P_HEAP_LIMIT = 2**31
+
 _BITPIX = {"u1": 8, "i1": 8, "i2": 16, "u2": 16, "i4": 32, "u4": 32, "i8": 64, "u8": 64, "f4": -32, "f8": -64}
 _BZERO = {"i1": -128, "u2": 1 << 15, "u4": 1 << 31, "u8": 1 << 63}
 _TCODE = {"u1": "B", "i1": "B", "i2": "I", "u2": "I", "i4": "J", "u4": "J", "i8": "K", "u8": "K",
@@ -454,7 +457,7 @@ def _table_columns(data: np.ndarray, where: str) -> tuple[list[_Col], np.ndarray
         fields[name] = col
         offset += width
     # Descriptors: P (int32) unless the heap needs Q.
-    big_heap = heap_len >= 2**31
+    big_heap = heap_len >= _P_HEAP_LIMIT
     for c in cols:
         if c.vla is not None:
             desc, _heap = c.vla
@@ -732,7 +735,7 @@ def _format(plan: _Plan, checksum: bool, where: str) -> bytes:
         raise _fail(where, str(e)) from None
 
 
-def _as_plan(h: Any, position: int, where: str, n: int) -> _Plan:
+def _as_plan(h: Any, position: int, where: str) -> _Plan:
     from . import fits as _fits
 
     if isinstance(h, _fits.HDU):
@@ -744,14 +747,13 @@ def _as_plan(h: Any, position: int, where: str, n: int) -> _Plan:
     if position == 0:
         if isinstance(h, BinTableHDU):
             raise _fail(where, "the first HDU must be a PrimaryHDU (or an ImageHDU), not a table")
-        if not isinstance(h, PrimaryHDU):
-            h = PrimaryHDU(h.data, _without_name(h))
+        if not isinstance(h, PrimaryHDU):  # an image first: the primary HDU, name kept
+            first = PrimaryHDU(h.data, h.header)
+            first.name, first.ver = h.name, h.ver
+            h = first
+    elif isinstance(h, PrimaryHDU):  # a primary HDU further on: an image extension
+        h = ImageHDU(h.data, h.header, h.name, h.ver)
     return h._plan(where, primary=position == 0)
-
-
-def _without_name(h: _BaseHDU) -> list:
-    return [c for c in _cards_of(h.header, "") if _norm_key(c[0]) not in ("EXTNAME", "EXTVER")] + (
-        [("EXTNAME", h.name, "extension name")] if h.name is not None else [])
 
 
 def write(path: str | os.PathLike[str], hdus: Any, overwrite: bool = False, checksum: bool = False) -> None:
@@ -780,6 +782,6 @@ def write(path: str | os.PathLike[str], hdus: Any, overwrite: bool = False, chec
     out = []
     for i, h in enumerate(hdus):
         where = f"{target}: HDU {i}"
-        plan = _as_plan(h, i, where, len(hdus))
+        plan = _as_plan(h, i, where)
         out.append((_format(plan, checksum, where), plan.segments))
     _core.write_fits(target, out, overwrite, checksum)
