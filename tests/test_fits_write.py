@@ -855,6 +855,23 @@ def test_sigkill_leaves_old_or_new(tmp_path):
     assert i >= 29 and kills >= 10
 
 
+def test_rewrite_the_file_being_read(tmp_path):
+    """Writing over the file whose HDUs are being copied: the new file is complete (the old one
+    stays mapped until the rename), and arrays read before stay valid."""
+    p = tmp_path / "same.fits"
+    a = np.arange(20000, dtype=">i4").reshape(100, 200)
+    fits.write(p, [fits.PrimaryHDU(a), fits.BinTableHDU(_vla_table(np.random.default_rng(1)), name="V")])
+    with fits.open(p) as f:
+        before = f[0].data
+        fits.write(p, list(f) + [fits.ImageHDU(np.ones(3), name="NEW")], overwrite=True)
+        np.testing.assert_array_equal(before, a)
+    with fits.open(p) as g, afits.open(p) as ah:
+        assert [h.name for h in g] == ["PRIMARY", "V", "NEW"]
+        np.testing.assert_array_equal(ah[0].data, a)
+        assert len(ah["V"].data) == 5
+    assert os.listdir(tmp_path) == ["same.fits"]
+
+
 def test_clean_error_in_last_hdu_leaves_nothing(tmp_path):
     p = tmp_path / "x.fits"
     hdus = [fits.PrimaryHDU(np.zeros((1000, 1000)))] + [fits.ImageHDU(np.zeros((500, 500))) for _ in range(5)]

@@ -405,6 +405,18 @@ impl Out<'_> {
 /// Write the HDUs to `file` from its current position (a new, empty file). With `checksum`,
 /// every header must hold CHECKSUM and DATASUM cards (their values are filled in).
 pub fn write_hdus(file: &std::fs::File, hdus: &mut [HduOut<'_>], checksum: bool) -> Result<()> {
+    check(hdus)?;
+    let mut out = Out {
+        file,
+        buf: Vec::with_capacity(BUF),
+        buf_start: 0,
+    };
+    produce(&mut out, hdus, checksum)?;
+    out.flush()
+}
+
+/// Check headers and segment layouts (before any file is created).
+pub fn check(hdus: &[HduOut<'_>]) -> Result<()> {
     for h in hdus.iter() {
         if h.header.is_empty() || h.header.len() % BLOCK != 0 {
             return Err(Error::format(
@@ -415,13 +427,7 @@ pub fn write_hdus(file: &std::fs::File, hdus: &mut [HduOut<'_>], checksum: bool)
             s.validate()?;
         }
     }
-    let mut out = Out {
-        file,
-        buf: Vec::with_capacity(BUF),
-        buf_start: 0,
-    };
-    produce(&mut out, hdus, checksum)?;
-    out.flush()
+    Ok(())
 }
 
 /// Encode every HDU into `out`.

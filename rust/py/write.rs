@@ -187,6 +187,7 @@ fn write_fits(
             segments,
         });
     }
+    write::check(&out).map_err(|e| e.with_path(&path))?;
     py.detach(|| {
         atomic::write_atomic(&path, overwrite, |f| {
             write::write_hdus(f, &mut out, checksum)
