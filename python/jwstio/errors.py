@@ -12,6 +12,7 @@ __all__ = [
     "KeyNotFoundError",
     "JwstioOSError",
     "FileNotFoundError",
+    "FileExistsError",
     "PermissionError",
     "IsADirectoryError",
     "AssociationError",
@@ -45,6 +46,10 @@ class JwstioOSError(JwstioError, OSError):
 
 class FileNotFoundError(JwstioOSError, builtins.FileNotFoundError):  # noqa: A001
     """The file does not exist."""
+
+
+class FileExistsError(JwstioOSError, builtins.FileExistsError):  # noqa: A001
+    """The file exists (writing without ``overwrite``)."""
 
 
 class PermissionError(JwstioOSError, builtins.PermissionError):  # noqa: A001
