@@ -6,6 +6,12 @@ pytest benches/bench_asn.py --benchmark-only
   member); both from the file each round (jwstio caches group ids per Association object only).
 - iterate the members reading ``meta`` only: ``for m in jwstio.open(path): m.meta...`` against
   ``stdatamodels.open`` per member path.
+- open an association as the pipeline's container: ``jwstio.open(path, stdatamodels=True)``
+  (jwst's ModelContainer, members built by jwstio.stdatamodels) against jwst's
+  ``datamodels.open(path)``, on the first 40 members (each of jwst's rounds opens 40 models with
+  astropy and asdf), then ``meta.group_id`` of every model (``models_grouped``).
+- build jwst's ModelLibrary of the 200 members (its group ids read per member at construction):
+  ``jwstio.open(path, stdatamodels="library")`` against ``ModelLibrary(path)``.
 
 The members: 20 imaging cal products with a gwcs, written by stdatamodels (4 detectors x 5 exposures), each
 copied under 10 names (200 files; NIRCam-like: many members share an exposure).
@@ -31,6 +37,9 @@ pytest.importorskip("jwst", reason="jwst not installed (the reference): pip inst
 N = 200
 GROUP_OPEN = f"association: open {N} members + every group id"
 GROUP_META = f"association: iterate {N} members, meta only"
+N_CONTAINER = 40
+GROUP_LIBRARY = f"association: jwst's ModelLibrary of {N} members (group ids)"
+GROUP_CONTAINER = f"association: open {N_CONTAINER} members as jwst's ModelContainer + group ids"
 
 
 @pytest.fixture(scope="module")
@@ -107,3 +116,65 @@ def test_meta_jwstio(benchmark, asn200):
 def test_meta_stdatamodels(benchmark, asn200):
     got = benchmark.pedantic(_meta_stdatamodels, args=(asn200,), rounds=3, iterations=1)
     assert len(got) == N
+
+
+@pytest.fixture(scope="module")
+def asn40(asn200):
+    data = jwstio.open(asn200).data
+    members = data["products"][0]["members"][:N_CONTAINER]
+    return ap.write_asn(asn200.parent / "jw02736-o007_20221212t170524_image3_00005_asn.json",
+                        [(data["products"][0]["name"], members)], **ap.LEVEL3_TOP)
+
+
+def _container(opener, path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        c = opener(path)
+    gids = [g[0].meta.group_id for g in c.models_grouped]
+    names = [m.meta.filename for m in c]
+    c.close()
+    return type(c).__name__, gids, names
+
+
+def _jwstio_container(path):
+    return _container(lambda p: jwstio.open(p, stdatamodels=True), path)
+
+
+def _jwst_container(path):
+    from jwst import datamodels
+
+    return _container(datamodels.open, path)
+
+
+@pytest.mark.benchmark(group=GROUP_CONTAINER)
+def test_container_jwstio(benchmark, asn40):
+    got = benchmark.pedantic(_jwstio_container, args=(asn40,), rounds=5, iterations=1)
+    assert got == _jwst_container(asn40)
+    assert got[0] == "ModelContainer" and len(got[2]) == N_CONTAINER
+
+
+@pytest.mark.benchmark(group=GROUP_CONTAINER)
+def test_container_jwst_datamodels_open(benchmark, asn40):
+    got = benchmark.pedantic(_jwst_container, args=(asn40,), rounds=3, iterations=1)
+    assert len(got[2]) == N_CONTAINER
+
+
+def _library_group_ids(lib):
+    return [m["group_id"] for m in lib.asn["products"][0]["members"]]
+
+
+@pytest.mark.benchmark(group=GROUP_LIBRARY)
+def test_library_jwstio(benchmark, asn200):
+    def run():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _library_group_ids(jwstio.open(asn200, stdatamodels="library"))
+
+    ids = benchmark.pedantic(run, rounds=10, iterations=1)
+    assert ids == _jwst_group_ids(asn200)
+
+
+@pytest.mark.benchmark(group=GROUP_LIBRARY)
+def test_library_jwst_model_library(benchmark, asn200):
+    ids = benchmark.pedantic(_jwst_group_ids, args=(asn200,), rounds=3, iterations=1)
+    assert len(ids) == N

@@ -2,6 +2,7 @@
 //! Everything here builds and tests without Python; the `python` feature adds the bindings.
 
 pub mod asdf;
+pub mod atomic;
 pub mod convert;
 pub mod error;
 pub mod fits;

@@ -279,7 +279,7 @@ def test_large_reads_are_split(folder, s3, proxy, monkeypatch):
 
 
 @pytest.mark.parametrize("kind", ["s3", "http"])
-@pytest.mark.parametrize("name", ["cal", "multislit", "x1d"])
+@pytest.mark.parametrize("name", ["cal", "multislit", "x1d", "asdf"])
 def test_open_model_equals_local(kind, name, folder, s3, http, proxy):
     url = _url(kind, folder, name, http=http)
     with warnings.catch_warnings():

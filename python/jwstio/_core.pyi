@@ -1,5 +1,6 @@
 """Type stubs for the Rust extension module ``jwstio._core``."""
 
+import os
 from collections.abc import Callable
 from typing import Any, final
 
@@ -11,6 +12,7 @@ __all__ = [
     "EmitTag",
     "emit_asdf",
     "FitsFile",
+    "format_header",
     "MapBuffer",
     "MetadataPlan",
     "NDArrayNode",
@@ -23,6 +25,7 @@ __all__ = [
     "RemoteParts",
     "ScanQuery",
     "scan_walk",
+    "write_fits",
 ]
 
 __version__: str
@@ -203,3 +206,18 @@ class RemoteParts:
     ) -> tuple[int, int, list[tuple[int, int]]] | tuple[list[Any], str | None]: ...
     def index(self) -> tuple[int, int, list[tuple[int, int]]] | list[tuple[str, int, int, int]]: ...
     def fits_file(self) -> FitsFile: ...
+
+def format_header(cards: list[tuple[str, Any, str]]) -> bytes:
+    """Header block bytes (cards as astropy formats them, END, blank padding) from
+    ``(keyword, value, comment)``; values: None, bool, int, float, complex, str,
+    ``("real", text)`` (other floats as their ``str()``), ``("complex", re, im)`` (other complex
+    types, the ``str()`` of the parts)."""
+
+def write_fits(
+    path: str | os.PathLike[str],
+    hdus: list[tuple[bytes, list[tuple[Any, ...]]]],
+    overwrite: bool = False,
+    checksum: bool = False,
+) -> None:
+    """Write ``(header_block, segments)`` HDUs atomically; a segment is ``(uint8 array,)`` or
+    ``(uint8 array, row_length, [(offset, width, count, op)])``."""

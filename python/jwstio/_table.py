@@ -55,8 +55,11 @@ class FitsTable(np.ndarray):
     _units: dict[str, str]
     _coldefs: Any
     _make_columns: Callable[[FitsTable], Any] | None
+    # (header, record dtype, heap bytes) of a table read from a file (jwstio.fits.write).
+    _source: Any
 
     def __array_finalize__(self, obj: Any) -> None:
+        self._source = getattr(obj, "_source", None)
         self._convert = getattr(obj, "_convert", None) or {}
         self._units = dict(getattr(obj, "_units", None) or {})
         self._coldefs = None

@@ -185,15 +185,6 @@ def is_association_path(path: Any) -> bool:
     return False
 
 
-def _os_error(err: OSError, path: str) -> OSError:
-    cls = {
-        FileNotFoundError: _errors.FileNotFoundError,
-        PermissionError: _errors.PermissionError,
-        IsADirectoryError: _errors.IsADirectoryError,
-    }.get(type(err), _errors.JwstioOSError)
-    return cls(err.errno, f"{path}: {err.strerror or err}", path)
-
-
 def _parse(raw: bytes, where: str) -> Any:
     """json.loads; on failure jwst's deprecated YAML fallback (PyYAML ``safe_load``), with a
     DeprecationWarning as jwst gives one."""
@@ -234,7 +225,7 @@ def load(source: Any, folder: PathLike | None = None) -> Association:
             with builtins.open(where, "rb") as fh:
                 raw = fh.read()
         except OSError as err:
-            raise _os_error(err, where) from None
+            raise _errors.from_os_error(err, where) from None
         data = _parse(raw, where)
         validate(data, where)
         return Association(data, where, os.path.dirname(where) if folder is None else os.fspath(folder))
@@ -721,9 +712,46 @@ class Association(Sequence[Any]):
 # --- jwstio.open --------------------------------------------------------------------------------
 
 
-def open(source: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001
+def open(source: Any, *args: Any, stdatamodels: bool | str = False, **kwargs: Any) -> Any:  # noqa: A001
     """:func:`jwstio.open`: an association file (``*.json``), dict or ``asn_from_list`` object
-    gives an :class:`Association`; anything else goes to :func:`jwstio.models.open`."""
+    gives an :class:`Association`; anything else goes to :func:`jwstio.models.open`.
+
+    ``stdatamodels=True`` (or ``"container"``) gives instead what stdatamodels' ``open`` (and
+    so jwst's ``datamodels.open``) gives, built by :mod:`jwstio.stdatamodels`: for an association
+    (path, dict, or the ``.data`` of an ``asn_from_list`` object) or a list of files, jwst's
+    ``ModelContainer`` whose members are genuine stdatamodels models opened through
+    ``jwstio.stdatamodels.open`` (needs the ``jwst`` package, as stdatamodels does); for a
+    product, the genuine model. Other arguments are those of that ``open``.
+
+    ``stdatamodels="library"`` gives jwst's ``ModelLibrary(source, **kwargs)`` (what stage-3
+    pipelines build) with its group ids read by jwstio and its members opened by
+    ``jwstio.stdatamodels.open`` when borrowed. An :class:`Association` opened from a file
+    stands for its path."""
+    if stdatamodels:
+        from . import stdatamodels as _jsd
+
+        if args:
+            raise TypeError("jwstio.open(..., stdatamodels=...) takes the source and keyword arguments only")
+        if stdatamodels not in (True, "container", "library"):
+            raise ValueError(f"stdatamodels must be True, 'container' or 'library', not {stdatamodels!r}")
+        if isinstance(source, Association):
+            if source.path is None or source._root is not source:
+                raise TypeError(
+                    "stdatamodels=...: pass the association file's path (or dict); a selection or "
+                    "an Association loaded from a dict has no file jwst could read"
+                )
+            source = source.path
+        if stdatamodels == "library":
+            return _jsd.open_library(source, **kwargs)  # takes asn_from_list's object as it is
+        if not isinstance(source, (str, os.PathLike, dict, list)) and is_association(source):
+            # asn_from_list's object (a Mapping jwst's open refuses): its dict
+            inner = getattr(source, "data", None)
+            source = _plain(inner if isinstance(inner, Mapping) else source)
+        if isinstance(source, os.PathLike) and not isinstance(source, str):
+            from pathlib import Path
+
+            source = Path(source)
+        return _jsd.open(source, **kwargs)
     if is_association_path(source) or (not isinstance(source, (str, os.PathLike)) and is_association(source)):
         return load(source, *args, **kwargs)
     return _models.open(source, *args, **kwargs)

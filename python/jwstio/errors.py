@@ -12,6 +12,7 @@ __all__ = [
     "KeyNotFoundError",
     "JwstioOSError",
     "FileNotFoundError",
+    "FileExistsError",
     "PermissionError",
     "IsADirectoryError",
     "AssociationError",
@@ -45,6 +46,10 @@ class JwstioOSError(JwstioError, OSError):
 
 class FileNotFoundError(JwstioOSError, builtins.FileNotFoundError):  # noqa: A001
     """The file does not exist."""
+
+
+class FileExistsError(JwstioOSError, builtins.FileExistsError):  # noqa: A001
+    """The file exists (writing without ``overwrite``)."""
 
 
 class PermissionError(JwstioOSError, builtins.PermissionError):  # noqa: A001
@@ -88,3 +93,13 @@ class MemberNotFoundError(FileNotFoundError):
 
     def __str__(self) -> str:
         return str(self.args[1]) if len(self.args) > 1 else super().__str__()
+
+
+def from_os_error(err: builtins.OSError, path: str) -> JwstioOSError:
+    """The jwstio class for an OSError met reading ``path`` (the message names the file)."""
+    cls = {
+        builtins.FileNotFoundError: FileNotFoundError,
+        builtins.PermissionError: PermissionError,
+        builtins.IsADirectoryError: IsADirectoryError,
+    }.get(type(err), JwstioOSError)
+    return cls(err.errno, f"{path}: {err.strerror or err}", path)

@@ -20,7 +20,8 @@ from ._section import Section
 from ._table import Convert, FitsTable, logical, text
 from .errors import FormatError, HDUNotFoundError, KeyNotFoundError
 
-__all__ = ["open", "FitsFile", "HDU", "Header", "Card", "FitsTable", "Section"]
+__all__ = ["open", "FitsFile", "HDU", "Header", "Card", "FitsTable", "Section",
+           "PrimaryHDU", "ImageHDU", "BinTableHDU", "write"]
 
 Key = Union[int, str, "tuple[str, int]"]
 
@@ -571,7 +572,10 @@ def _table_data(f: _core.FitsFile, hdu: "HDU") -> FitsTable:
         if conv is not None:
             convert[c.name] = conv
     names = [c.name for c in cols]
-    return FitsTable.build(record, convert, _units(hdu.header, names), _header_columns(f, hdu.index, False))
+    t = FitsTable.build(record, convert, _units(hdu.header, names), _header_columns(f, hdu.index, False))
+    # What jwstio.fits.write needs to write the table back with its own column formats.
+    t._source = (hdu.header, record.dtype, np.frombuffer(heap, np.uint8))
+    return t
 
 
 def _raw_image_dtype(bitpix: int) -> str:
@@ -850,3 +854,6 @@ class FitsFile:
 def open(path: str | os.PathLike[str]) -> FitsFile:  # noqa: A001
     """Open a FITS file (memory-mapped; only headers are read)."""
     return FitsFile(path)
+
+
+from ._write import BinTableHDU, ImageHDU, PrimaryHDU, write  # noqa: E402  (they import this module)

@@ -1,8 +1,10 @@
 //! FITS structure: cards, headers and the HDU index.
 
 pub mod card;
+pub mod format;
 pub mod hdu;
 pub mod header;
+pub mod write;
 
 pub use card::Value;
 pub use hdu::{Hdu, Kind};

@@ -13,6 +13,7 @@ fn class_name(e: &Error) -> &'static str {
             Some(std::io::ErrorKind::NotFound) => "FileNotFoundError",
             Some(std::io::ErrorKind::PermissionDenied) => "PermissionError",
             Some(std::io::ErrorKind::IsADirectory) => "IsADirectoryError",
+            Some(std::io::ErrorKind::AlreadyExists) => "FileExistsError",
             _ => "JwstioOSError",
         },
     }

@@ -9,6 +9,7 @@ mod fits;
 mod metadata;
 mod scan;
 mod store;
+mod write;
 
 use pyo3::prelude::*;
 
@@ -22,5 +23,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     metadata::register(m)?;
     asn::register(m)?;
     store::register(m)?;
+    write::register(m)?;
     Ok(())
 }

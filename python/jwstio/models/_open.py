@@ -3,6 +3,7 @@ ASDF tree, ``_fits_hash`` shortcut, keyword overrides, extra_fits, history, open
 
 from __future__ import annotations
 
+import builtins
 import copy
 import datetime
 import hashlib
@@ -15,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .. import _core, fits
-from ..errors import AsdfError, FormatError, HDUNotFoundError
+from ..errors import AsdfError, FormatError, HDUNotFoundError, from_os_error
 from . import _schema
 from ._base import (
     BlockArray,
@@ -216,7 +217,7 @@ MAX_EXPANDED_LEAVES = 10_000_000
 _CONTAINERS = frozenset((dict, list, _core.Tagged, _core.NDArrayNode))
 
 
-def _normalize(value: Any, f: fits.FitsFile, seen: dict[int, int] | None = None) -> Any:
+def _normalize(value: Any, f: fits.FitsFile, seen: dict[int, int] | None = None, block: type = BlockArray) -> Any:
     """Replace decoded nodes by what the model tree holds: dicts for core tags, lazy arrays.
 
     Containers shared through YAML aliases are normalized once; ``seen`` records each
@@ -236,7 +237,7 @@ def _normalize(value: Any, f: fits.FitsFile, seen: dict[int, int] | None = None)
         pairs = value.items() if t is dict else enumerate(value)
         for k, v in pairs:
             if type(v) in containers:
-                w = _normalize(v, f, seen)
+                w = _normalize(v, f, seen, block)
                 if w is not v:
                     value[k] = w
                 total += seen.get(id(w), 1) - 1
@@ -248,13 +249,13 @@ def _normalize(value: Any, f: fits.FitsFile, seen: dict[int, int] | None = None)
         src = value.source
         if isinstance(src, str) and src.startswith("fits:"):
             return HduArray(_fits_source(f, src[5:]))
-        return BlockArray(value)
+        return block(value)
     if t is _core.Tagged:
         tag = value.tag
         if tag.startswith(_CORE_DICT_TAGS):
             inner = value.value
             if isinstance(inner, (dict, list)):
-                return _normalize(inner, f, seen)
+                return _normalize(inner, f, seen, block)
         if tag.startswith("tag:stsci.edu:asdf/core/complex-") and isinstance(value.value, str):
             return complex(value.value.replace("i", "j"))
         return TaggedObject(value)
@@ -493,6 +494,9 @@ def open(path: str | os.PathLike[str], model_type: str | None = None) -> DataMod
         from astropy.table import Table
 
         return Table.read(os.fspath(path), format="ascii.ecsv")  # type: ignore[return-value]
+    base = os.path.basename(os.fspath(path))
+    if base.endswith(".asdf") and base != ".asdf":
+        return _open_asdf(os.fspath(path), model_type)
     f = fits.open(path)
     if f[0].kind == "nonstandard":
         # astropy reads such a file as one _NonstandardHDU, which stdatamodels cannot open.
@@ -539,6 +543,75 @@ def open(path: str | os.PathLike[str], model_type: str | None = None) -> DataMod
     _class_tails(model, info)
     if guessed:
         warnings.warn(NoTypeWarning(f"model_type not found. Opening {os.path.basename(os.fspath(path))} as a {name}"), stacklevel=2)
+        meta.pop("model_type", None)
+    return model
+
+
+class _NoFits:
+    """Stands for the FITS file a plain ASDF file does not have (paths in messages)."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def index_of(self, key: Any) -> int:
+        raise KeyError(key)
+
+
+class _AsdfFileArray(BlockArray):
+    """An array of a plain ASDF file: as asdf reads it (stdatamodels gives asdf's array, a
+    table included, without casting it to the schema's FITS_rec)."""
+
+    __slots__ = ()
+
+    def load(self, model: DataModel, path: tuple) -> Any:
+        return model._asdf_doc().array(self.node)
+
+
+def _open_asdf(path: str, model_type: str | None) -> DataModel:
+    """An ASDF-format product, as ``stdatamodels.open`` builds it from ``asdf.open(path)``:
+    the class from ``meta.model_type`` (else ``JwstDataModel`` with a ``NoTypeWarning``), the
+    tree as stored (``meta.filename`` kept, not set from the path), ``meta.model_type`` and a
+    missing ``meta.date`` set; arrays read from the blocks on first access."""
+    if path.startswith(("s3://", "http://", "https://")):
+        from ..store import read_bytes
+
+        data = read_bytes(path)
+    else:
+        try:
+            with builtins.open(path, "rb") as fh:
+                data = fh.read()
+        except OSError as err:
+            raise from_os_error(err, path) from None
+    doc = _core.AsdfDoc(data, path)
+    tree = doc.tree
+    if isinstance(tree, _core.Tagged):
+        tree = tree.value
+    if not isinstance(tree, dict):
+        raise FormatError(f"{path}: ASDF tree is not a mapping")
+    tree = _normalize(tree, _NoFits(path), block=_AsdfFileArray)  # type: ignore[arg-type]
+    models = _schema.doc()["models"]
+    guessed = False
+    if model_type is not None:
+        name = model_type
+        if name not in models:
+            raise ValueError(f"unknown model type {model_type!r}")
+    else:
+        meta = tree.get("meta")
+        found = meta.get("model_type") if isinstance(meta, dict) else None
+        if isinstance(found, str) and found in models:
+            name = found
+        else:
+            name, guessed = "JwstDataModel", True
+    cls = model_class(name)
+    info = _schema.model(name)
+    model = cls(None, tree, data, doc)
+    meta = tree.setdefault("meta", {}) if not isinstance(tree.get("meta"), dict) else tree["meta"]
+    meta["model_type"] = name
+    if "JwstDataModel" in info["mro"] and "date" not in meta:
+        meta["date"] = _now_isot()
+    _class_tails(model, info)
+    if guessed:
+        warnings.warn(NoTypeWarning(f"model_type not found. Opening {os.path.basename(path)} as a {name}"), stacklevel=3)
         meta.pop("model_type", None)
     return model
 

@@ -5,6 +5,8 @@
 from jwstio import stdatamodels as jsd
 m = jsd.open(path)            # same signature and result as stdatamodels.jwst.datamodels.open
 jsd.read_metadata(path)       # = stdatamodels.jwst.datamodels.read_metadata
+jsd.open("x_asn.json")        # jwst's ModelContainer, its members built by jsd.open (needs jwst)
+jsd.open_library("x_asn.json")           # jwst's ModelLibrary reading through jwstio
 jsd.install(); ...; jsd.uninstall()      # or: with jsd.installed(): ...
 ```
 
@@ -22,11 +24,13 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from . import _container
 from ._build import ALLOWED_CLASSES, Unsupported, build
 from ._patch import ENV_VAR, install, installed, is_installed, patched_names, uninstall
 
 __all__ = [
     "open",
+    "open_library",
     "read_metadata",
     "install",
     "uninstall",
@@ -42,7 +46,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _stats_lock = threading.Lock()
-_stats = {"open_fast": 0, "open_fallback": 0, "read_metadata_fast": 0, "read_metadata_fallback": 0}
+_stats = {"open_fast": 0, "open_fallback": 0, "open_container": 0, "read_metadata_fast": 0, "read_metadata_fallback": 0}
 
 
 def _count(key: str) -> None:
@@ -51,7 +55,9 @@ def _count(key: str) -> None:
 
 
 def stats() -> dict[str, int]:
-    """Opens and metadata reads done by jwstio (``*_fast``) and by stdatamodels (``*_fallback``)."""
+    """Opens and metadata reads done by jwstio (``*_fast``) and by stdatamodels (``*_fallback``);
+    ``open_container``: associations and lists opened as jwst's ModelContainer (each member
+    counted as its own open)."""
     with _stats_lock:
         return dict(_stats)
 
@@ -81,7 +87,17 @@ def _fits_path(init: Any) -> str | None:
 
 
 def open(init: Any = None, guess: bool = True, **kwargs: Any) -> Any:  # noqa: A001
-    """``stdatamodels.jwst.datamodels.open``: built by jwstio when it can, else by stdatamodels."""
+    """``stdatamodels.jwst.datamodels.open``: built by jwstio when it can, else by stdatamodels.
+
+    An association (``*.json`` path or dict) or a list of files gives jwst's ``ModelContainer``
+    as stdatamodels' ``open`` does, each member opened by this function (needs ``jwst``;
+    without it stdatamodels' ``open`` decides, and refuses)."""
+    if _container.is_container_input(init):
+        cls = _container.container_class()
+        if cls is not None:
+            _count("open_container")
+            log.debug("jwstio opens the members of container %r", init)
+            return _container.open_container(cls, init, open, **kwargs)
     path = _fits_path(init)
     reason = None
     if path is None:
@@ -102,6 +118,17 @@ def open(init: Any = None, guess: bool = True, **kwargs: Any) -> Any:  # noqa: A
     _count("open_fallback")
     log.debug("stdatamodels opens %r (fallback %d: %s)", init, _stats["open_fallback"], reason)
     return _originals()[0](init, guess=guess, **kwargs)
+
+
+def open_library(init: Any, **kwargs: Any) -> Any:
+    """jwst's ``ModelLibrary(init, **kwargs)`` reading through jwstio: the group ids it computes
+    at construction read in one parallel pass (counted as ``read_metadata_fast``; a file that
+    pass cannot read through :func:`read_metadata`), members opened by :func:`open` when
+    borrowed. Needs ``jwst``."""
+    cls = _container.library_class()
+    if cls is None:
+        raise ImportError("ModelLibrary is jwst's: pip install jwst (or 'jwstio[pipeline]')")
+    return _container.open_library(cls, init, open, read_metadata, lambda: _count("read_metadata_fast"), **kwargs)
 
 
 def read_metadata(filename: Any, model_type: str | None = None, flatten: bool = True) -> dict:

@@ -1,0 +1,176 @@
+//! Atomic file replacement: write into a temporary file beside the target
+//! (`.NAME.jwstio-XXXXXXXX.tmp`), fsync it, move it onto the target name, fsync the folder.
+//! Readers see either the old file (or none) or the complete new one. Without `overwrite`, an
+//! existing target is refused at the final step without a race (a hard link fails when the
+//! name exists). Any error removes the temporary file; only a killed process can leave one.
+
+use crate::error::{Error, Result};
+use std::fs::{self, File, OpenOptions};
+use std::hash::{BuildHasher, Hasher};
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+
+/// The folder and file name parts of `path`.
+fn split(path: &Path) -> Result<(PathBuf, String)> {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| Error::format("not a file name").with_path(path))?;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    Ok((dir, name.to_string()))
+}
+
+/// A fresh random-ish suffix (no rand crate: std's per-process random hasher keys).
+fn suffix(n: u64) -> String {
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(n);
+    h.write_u32(std::process::id());
+    if let Ok(t) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        h.write_u128(t.as_nanos());
+    }
+    format!("{:016x}", h.finish())[..10].to_string()
+}
+
+/// The pattern of temporary names (documented: a SIGKILLed writer can leave one).
+pub fn temp_name(name: &str, suffix: &str) -> String {
+    // Keep the name within the usual 255-byte limit.
+    let mut stem = name;
+    while stem.len() > 200 {
+        let mut cut = 200;
+        while !stem.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        stem = &stem[..cut];
+    }
+    format!(".{stem}.jwstio-{suffix}.tmp")
+}
+
+fn io_err(e: &std::io::Error, path: &Path, what: &str) -> Error {
+    let mut err = Error::io(e);
+    err.msg = format!("{what}: {}", err.msg);
+    err.with_path(path)
+}
+
+/// Errors raised when `overwrite` is false and the target exists.
+pub fn exists_error(path: &Path) -> Error {
+    let e = std::io::Error::from(ErrorKind::AlreadyExists);
+    let mut err = Error::io(&e);
+    err.msg = "file exists (pass overwrite=True to replace it)".to_string();
+    err.with_path(path)
+}
+
+/// Write `path` atomically: `fill` writes the content into the open temporary file.
+pub fn write_atomic(
+    path: &Path,
+    overwrite: bool,
+    fill: impl FnOnce(&File) -> Result<()>,
+) -> Result<()> {
+    let (dir, name) = split(path)?;
+    if !overwrite && fs::symlink_metadata(path).is_ok() {
+        return Err(exists_error(path));
+    }
+    match fs::metadata(&dir) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => return Err(Error::format("parent is not a folder").with_path(path)),
+        Err(e) => return Err(io_err(&e, path, "cannot write into the folder")),
+    }
+    let (tmp, file) = create_temp(&dir, &name, path)?;
+    let result = (|| {
+        fill(&file).map_err(|e| e.with_path(path))?;
+        file.sync_all().map_err(|e| io_err(&e, path, "fsync"))?;
+        drop(file);
+        publish(&tmp, path, overwrite)?;
+        // The rename is durable once the folder is synced.
+        if let Ok(d) = File::open(&dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn create_temp(dir: &Path, name: &str, path: &Path) -> Result<(PathBuf, File)> {
+    for n in 0..100u64 {
+        let tmp = dir.join(temp_name(name, &suffix(n)));
+        match OpenOptions::new().write(true).create_new(true).open(&tmp) {
+            Ok(f) => return Ok((tmp, f)),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(io_err(&e, path, "cannot create a temporary file beside it")),
+        }
+    }
+    Err(Error::format("cannot find a free temporary file name").with_path(path))
+}
+
+/// Move the finished temporary file onto `path`.
+fn publish(tmp: &Path, path: &Path, overwrite: bool) -> Result<()> {
+    if overwrite {
+        return fs::rename(tmp, path)
+            .map_err(|e| io_err(&e, path, "cannot rename the temporary file"));
+    }
+    match fs::hard_link(tmp, path) {
+        Ok(()) => {
+            let _ = fs::remove_file(tmp);
+            Ok(())
+        }
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => Err(exists_error(path)),
+        // Filesystems without hard links: check, then rename (a small race window remains).
+        Err(_) => {
+            if fs::symlink_metadata(path).is_ok() {
+                return Err(exists_error(path));
+            }
+            fs::rename(tmp, path).map_err(|e| io_err(&e, path, "cannot rename the temporary file"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn tmpdir(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("jwstio-atomic-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn entries(d: &Path) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn writes_and_refuses_and_cleans_up() {
+        let d = tmpdir("a");
+        let p = d.join("x.fits");
+        write_atomic(&p, false, |mut f| Ok(f.write_all(b"one")?)).unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"one");
+        let e = write_atomic(&p, false, |mut f| Ok(f.write_all(b"two")?)).unwrap_err();
+        assert_eq!(e.io_kind, Some(ErrorKind::AlreadyExists));
+        write_atomic(&p, true, |mut f| Ok(f.write_all(b"two")?)).unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"two");
+        let e = write_atomic(&p, true, |_| Err(Error::format("boom"))).unwrap_err();
+        assert!(e.to_string().contains("boom"));
+        assert_eq!(fs::read(&p).unwrap(), b"two");
+        assert_eq!(entries(&d), vec!["x.fits".to_string()]);
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn temp_names_follow_the_pattern() {
+        let n = temp_name("a.fits", "0123456789");
+        assert_eq!(n, ".a.fits.jwstio-0123456789.tmp");
+        assert!(temp_name(&"é".repeat(300), "x").len() < 255);
+    }
+}

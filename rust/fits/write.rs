@@ -1,0 +1,679 @@
+//! FITS writing: header blocks (cards, END, blank padding), data encoded from native arrays to
+//! big-endian FITS bytes (sign-bit flips for BZERO/TZERO unsigned types, logical T/F) in a
+//! reusable buffer, zero padding, CHECKSUM/DATASUM as astropy computes them. HDUs are streamed:
+//! memory use is the buffer, not the file.
+
+use crate::error::{Error, Result};
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+
+pub const BLOCK: usize = 2880;
+const CARD: usize = 80;
+/// Conversion buffer size: big `write` calls (192 for 48 MB), and a buffer that stays in the
+/// CPU cache between encoding and the kernel's copy (measured: 256 KiB beat 1-8 MiB by ~15%
+/// on a 2048x2048 cal file; a writer thread overlapping the two did not pay on 2 cores).
+const BUF: usize = 256 << 10;
+
+/// How one field's elements become FITS bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// Already big-endian (or single bytes): copied.
+    Copy,
+    /// Native to big-endian.
+    ToBe,
+    /// Big-endian (or single bytes), sign bit flipped (unsigned stored with BZERO/TZERO, int8).
+    Flip,
+    /// Native to big-endian, sign bit flipped.
+    ToBeFlip,
+    /// Bytes 0/1 (NumPy bools) to 'F'/'T'.
+    Logical,
+}
+
+/// One field of a row: `count` elements of `width` bytes at `offset` (the same in input and
+/// output rows).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Field {
+    pub offset: usize,
+    pub width: usize,
+    pub count: usize,
+    pub op: Op,
+}
+
+/// A piece of an HDU's data unit.
+#[derive(Debug)]
+pub enum Segment<'a> {
+    /// Bytes written as they are (a heap, raw big-endian data).
+    Raw(&'a [u8]),
+    /// Rows of `rowlen` bytes, each field encoded; bytes no field covers are written as zero.
+    Rows {
+        data: &'a [u8],
+        rowlen: usize,
+        fields: Vec<Field>,
+    },
+}
+
+impl<'a> Segment<'a> {
+    pub fn len(&self) -> usize {
+        match self {
+            Segment::Raw(b) => b.len(),
+            Segment::Rows { data, .. } => data.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Check the field layout against the row length and data size.
+    pub fn validate(&self) -> Result<()> {
+        if let Segment::Rows {
+            data,
+            rowlen,
+            fields,
+        } = self
+        {
+            if *rowlen == 0 {
+                return if data.is_empty() {
+                    Ok(())
+                } else {
+                    Err(Error::format("row length 0 with data"))
+                };
+            }
+            if data.len() % rowlen != 0 {
+                return Err(Error::format(format!(
+                    "data of {} bytes is not a whole number of {rowlen}-byte rows",
+                    data.len()
+                )));
+            }
+            for f in fields {
+                let end = f
+                    .width
+                    .checked_mul(f.count)
+                    .and_then(|n| n.checked_add(f.offset));
+                if !matches!(f.width, 1 | 2 | 4 | 8) || end.is_none_or(|e| e > *rowlen) {
+                    return Err(Error::format(format!(
+                        "field {f:?} does not fit a {rowlen}-byte row"
+                    )));
+                }
+                if matches!(f.op, Op::Logical) && f.width != 1 {
+                    return Err(Error::format("logical fields have 1-byte elements"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The rows are written unchanged (one copied field spanning each row).
+    fn identity(&self) -> Option<&'a [u8]> {
+        match self {
+            Segment::Raw(b) => Some(b),
+            Segment::Rows {
+                data,
+                rowlen,
+                fields,
+            } => {
+                let whole = fields.len() == 1
+                    && fields[0].op == Op::Copy
+                    && fields[0].offset == 0
+                    && fields[0].width * fields[0].count == *rowlen;
+                whole.then_some(*data)
+            }
+        }
+    }
+}
+
+/// One HDU to write: its header (cards padded to whole blocks) and data segments.
+#[derive(Debug)]
+pub struct HduOut<'a> {
+    pub header: Vec<u8>,
+    pub segments: Vec<Segment<'a>>,
+}
+
+/// Header bytes from card images: END, then blanks to a whole block.
+pub fn header_block(cards: &[u8]) -> Result<Vec<u8>> {
+    if cards.len() % CARD != 0 {
+        return Err(Error::format(
+            "card images are not a whole number of 80-byte cards",
+        ));
+    }
+    let mut out = Vec::with_capacity((cards.len() + CARD).div_ceil(BLOCK) * BLOCK);
+    out.extend_from_slice(cards);
+    out.extend_from_slice(b"END");
+    out.resize(out.len() + CARD - 3, b' ');
+    out.resize(out.len().div_ceil(BLOCK) * BLOCK, b' ');
+    Ok(out)
+}
+
+macro_rules! kernel {
+    ($t:ty, $n:expr, $inp:expr, $out:expr, $mask:expr) => {
+        // Aligned slices as whole words (vectorized); any alignment byte by byte.
+        match (
+            bytemuck::try_cast_slice::<u8, $t>($inp),
+            bytemuck::try_cast_slice_mut::<u8, $t>($out),
+        ) {
+            (Ok(i), Ok(o)) => {
+                for (o, i) in o.iter_mut().zip(i) {
+                    *o = (i ^ $mask).to_be();
+                }
+            }
+            _ => {
+                for (o, i) in $out.chunks_exact_mut($n).zip($inp.chunks_exact($n)) {
+                    let mut a = [0u8; $n];
+                    a.copy_from_slice(i);
+                    o.copy_from_slice(&(<$t>::from_ne_bytes(a) ^ $mask).to_be_bytes());
+                }
+            }
+        }
+    };
+}
+
+/// Encode elements of `width` bytes from `inp` into `out` (same length).
+pub fn encode_elems(inp: &[u8], out: &mut [u8], width: usize, op: Op) {
+    match op {
+        Op::Copy => out.copy_from_slice(inp),
+        Op::Logical => {
+            for (o, i) in out.iter_mut().zip(inp) {
+                *o = if *i != 0 { b'T' } else { b'F' };
+            }
+        }
+        Op::Flip => {
+            out.copy_from_slice(inp);
+            for o in out.chunks_exact_mut(width.max(1)) {
+                o[0] ^= 0x80;
+            }
+        }
+        Op::ToBe | Op::ToBeFlip => {
+            let flip = op == Op::ToBeFlip;
+            match width {
+                2 => kernel!(u16, 2, inp, out, if flip { 0x8000u16 } else { 0 }),
+                4 => kernel!(u32, 4, inp, out, if flip { 0x8000_0000u32 } else { 0 }),
+                8 => kernel!(u64, 8, inp, out, if flip { 1u64 << 63 } else { 0 }),
+                _ => {
+                    out.copy_from_slice(inp);
+                    if flip {
+                        out.iter_mut().for_each(|b| *b ^= 0x80);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Encode whole rows (`inp` and `out` hold the same number of rows).
+fn encode_rows(inp: &[u8], out: &mut [u8], rowlen: usize, fields: &[Field]) {
+    if let [f] = fields {
+        if f.offset == 0 && f.width * f.count == rowlen {
+            // One field filling the row (images): one pass over the chunk.
+            encode_elems(inp, out, f.width, f.op);
+            return;
+        }
+    }
+    out.fill(0);
+    for (i, o) in inp.chunks_exact(rowlen).zip(out.chunks_exact_mut(rowlen)) {
+        for f in fields {
+            let r = f.offset..f.offset + f.width * f.count;
+            encode_elems(&i[r.clone()], &mut o[r], f.width, f.op);
+        }
+    }
+}
+
+/// The FITS 32-bit ones' complement checksum, fed in pieces of any length.
+#[derive(Debug, Default, Clone)]
+pub struct Sum32 {
+    acc: u64,
+    tail: [u8; 4],
+    ntail: usize,
+}
+
+fn fold(mut s: u64) -> u64 {
+    while s >> 32 != 0 {
+        s = (s & 0xffff_ffff) + (s >> 32);
+    }
+    s
+}
+
+impl Sum32 {
+    pub fn update(&mut self, mut b: &[u8]) {
+        if self.ntail > 0 {
+            let take = (4 - self.ntail).min(b.len());
+            self.tail[self.ntail..self.ntail + take].copy_from_slice(&b[..take]);
+            self.ntail += take;
+            b = &b[take..];
+            if self.ntail < 4 {
+                return;
+            }
+            self.acc = fold(self.acc + u32::from_be_bytes(self.tail) as u64);
+            self.ntail = 0;
+        }
+        // Up to 2^30 words per partial sum: no u64 overflow.
+        for big in b.chunks(1 << 32) {
+            let words = big.chunks_exact(4);
+            let rem = words.remainder();
+            let s: u64 = words
+                .map(|w| u32::from_be_bytes([w[0], w[1], w[2], w[3]]) as u64)
+                .sum();
+            self.acc = fold(self.acc + fold(s));
+            self.tail[..rem.len()].copy_from_slice(rem);
+            self.ntail = rem.len();
+        }
+    }
+
+    /// The sum (the bytes fed so far padded with zeros to whole words).
+    pub fn value(&self) -> u32 {
+        let mut acc = self.acc;
+        if self.ntail > 0 {
+            let mut t = [0u8; 4];
+            t[..self.ntail].copy_from_slice(&self.tail[..self.ntail]);
+            acc = fold(acc + u32::from_be_bytes(t) as u64);
+        }
+        acc as u32
+    }
+}
+
+/// Ones' complement sum of two checksums.
+pub fn add_sums(a: u32, b: u32) -> u32 {
+    fold(a as u64 + b as u64) as u32
+}
+
+/// The 16-character ASCII encoding of a checksum (FITS checksum convention, astropy's
+/// `_char_encode`).
+pub fn char_encode(value: u32) -> [u8; 16] {
+    const EXCLUDE: [u8; 13] = [
+        0x3a, 0x3b, 0x3c, 0x3d, 0x3e, 0x3f, 0x40, 0x5b, 0x5c, 0x5d, 0x5e, 0x5f, 0x60,
+    ];
+    let mut asc = [0u8; 16];
+    for i in 0..4 {
+        let byte = (value >> ((3 - i) * 8)) & 0xff;
+        let quotient = (byte / 4 + b'0' as u32) as i32;
+        let remainder = (byte % 4) as i32;
+        let mut ch = [quotient; 4];
+        ch[0] += remainder;
+        let mut check = true;
+        while check {
+            check = false;
+            for &x in &EXCLUDE {
+                for j in [0, 2] {
+                    if ch[j] == x as i32 || ch[j + 1] == x as i32 {
+                        ch[j] += 1;
+                        ch[j + 1] -= 1;
+                        check = true;
+                    }
+                }
+            }
+        }
+        for j in 0..4 {
+            asc[4 * j + i] = ch[j] as u8;
+        }
+    }
+    let mut out = [0u8; 16];
+    for i in 0..16 {
+        out[i] = asc[(i + 15) % 16];
+    }
+    out
+}
+
+/// Position of the first card of `header` with keyword `key` (8 characters, blank padded).
+fn find_card(header: &[u8], key: &[u8; 8]) -> Option<usize> {
+    header
+        .chunks_exact(CARD)
+        .position(|c| &c[..8] == key && &c[8..10] == b"= ")
+        .map(|i| i * CARD)
+}
+
+/// Fill in the DATASUM and CHECKSUM values of a header whose cards hold placeholders.
+pub fn set_checksum(header: &mut [u8], datasum: u32) -> Result<()> {
+    let (Some(d), Some(c)) = (
+        find_card(header, b"DATASUM "),
+        find_card(header, b"CHECKSUM"),
+    ) else {
+        return Err(Error::format(
+            "checksum requested but the header has no CHECKSUM/DATASUM cards",
+        ));
+    };
+    let dv = format!("{:<20}", format!("'{:<8}'", datasum));
+    header[d + 10..d + 30].copy_from_slice(dv.as_bytes());
+    header[c + 10..c + 28].copy_from_slice(b"'0000000000000000'");
+    let mut s = Sum32::default();
+    s.update(header);
+    let cs = add_sums(s.value(), datasum);
+    header[c + 11..c + 27].copy_from_slice(&char_encode(!cs));
+    Ok(())
+}
+
+/// Sequential output through one reusable buffer (data the caller gives big-endian already is
+/// written from where it lies).
+struct Out<'f> {
+    file: &'f std::fs::File,
+    buf: Vec<u8>,
+    /// File offset of `buf[0]`.
+    buf_start: u64,
+}
+
+impl Out<'_> {
+    fn flush(&mut self) -> Result<()> {
+        if !self.buf.is_empty() {
+            let mut f = self.file;
+            f.write_all(&self.buf)?;
+            self.buf_start += self.buf.len() as u64;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+
+    fn pos(&self) -> u64 {
+        self.buf_start + self.buf.len() as u64
+    }
+
+    fn put(&mut self, bytes: &[u8]) -> Result<()> {
+        if bytes.len() >= BUF / 4 {
+            self.flush()?;
+            let mut f = self.file;
+            f.write_all(bytes)?;
+            self.buf_start += bytes.len() as u64;
+            return Ok(());
+        }
+        if self.buf.len() + bytes.len() > BUF {
+            self.flush()?;
+        }
+        self.buf.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    /// Room for `n` bytes at the buffer's end (flushing first if needed).
+    fn reserve(&mut self, n: usize) -> Result<&mut [u8]> {
+        if self.buf.len() + n > BUF {
+            self.flush()?;
+        }
+        let start = self.buf.len();
+        self.buf.resize(start + n, 0);
+        Ok(&mut self.buf[start..])
+    }
+
+    /// Overwrite bytes already written at `at`.
+    fn patch(&mut self, at: u64, bytes: &[u8]) -> Result<()> {
+        if at >= self.buf_start {
+            let i = (at - self.buf_start) as usize;
+            self.buf[i..i + bytes.len()].copy_from_slice(bytes);
+        } else {
+            self.flush()?;
+            self.file.write_all_at(bytes, at)?;
+        }
+        Ok(())
+    }
+}
+
+/// Write the HDUs to `file` from its current position (a new, empty file). With `checksum`,
+/// every header must hold CHECKSUM and DATASUM cards (their values are filled in).
+pub fn write_hdus(file: &std::fs::File, hdus: &mut [HduOut<'_>], checksum: bool) -> Result<()> {
+    check(hdus)?;
+    let mut out = Out {
+        file,
+        buf: Vec::with_capacity(BUF),
+        buf_start: 0,
+    };
+    produce(&mut out, hdus, checksum)?;
+    out.flush()
+}
+
+/// Check headers and segment layouts (before any file is created).
+pub fn check(hdus: &[HduOut<'_>]) -> Result<()> {
+    for h in hdus.iter() {
+        if h.header.is_empty() || h.header.len() % BLOCK != 0 {
+            return Err(Error::format(
+                "a header is not a whole number of 2880-byte blocks",
+            ));
+        }
+        for s in &h.segments {
+            s.validate()?;
+        }
+    }
+    Ok(())
+}
+
+/// Encode every HDU into `out`.
+fn produce(out: &mut Out<'_>, hdus: &mut [HduOut<'_>], checksum: bool) -> Result<()> {
+    for h in hdus.iter_mut() {
+        let header_at = out.pos();
+        out.put(&h.header)?;
+        let mut sum = Sum32::default();
+        let mut total = 0usize;
+        for seg in &h.segments {
+            total += seg.len();
+            if let Some(bytes) = seg.identity() {
+                if checksum {
+                    sum.update(bytes);
+                }
+                out.put(bytes)?;
+                continue;
+            }
+            let Segment::Rows {
+                data,
+                rowlen,
+                fields,
+            } = seg
+            else {
+                continue;
+            };
+            let rows_per = (BUF / rowlen).max(1);
+            for chunk in data.chunks(rows_per * rowlen) {
+                let dst = out.reserve(chunk.len())?;
+                encode_rows(chunk, dst, *rowlen, fields);
+                if checksum {
+                    sum.update(dst);
+                }
+            }
+        }
+        let pad = (BLOCK - total % BLOCK) % BLOCK;
+        out.reserve(pad)?.fill(0);
+        if checksum {
+            set_checksum(&mut h.header, sum.value())?;
+            out.patch(header_at, &h.header)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checksum_of_known_bytes() {
+        // astropy 8's _char_encode(0) and _char_encode(0xffffffff).
+        assert_eq!(&char_encode(0), b"0000000000000000");
+        assert_eq!(&char_encode(!0u32), b"orrrrooooooooooo");
+        let mut s = Sum32::default();
+        s.update(&[0, 0, 0, 1, 0]);
+        s.update(&[0, 0, 2]);
+        assert_eq!(s.value(), 3);
+        s.update(&[0xff, 0xff, 0xff, 0xff]);
+        assert_eq!(s.value(), 3);
+    }
+
+    #[test]
+    fn encoding_kernels() {
+        let v: Vec<u8> = 0x0102u16
+            .to_ne_bytes()
+            .iter()
+            .chain(0x8000u16.to_ne_bytes().iter())
+            .copied()
+            .collect();
+        let mut out = vec![0; 4];
+        encode_elems(&v, &mut out, 2, Op::ToBe);
+        assert_eq!(out, [1, 2, 0x80, 0]);
+        encode_elems(&v, &mut out, 2, Op::ToBeFlip);
+        assert_eq!(out, [0x81, 2, 0, 0]);
+        let mut o = vec![0; 3];
+        encode_elems(&[0, 1, 0], &mut o, 1, Op::Logical);
+        assert_eq!(o, b"FTF");
+        encode_elems(&[0, 0x80, 0xff], &mut o, 1, Op::Flip);
+        assert_eq!(o, [0x80, 0, 0x7f]);
+    }
+
+    #[test]
+    fn kernels_aligned_and_not() {
+        // Every width and op, on word-aligned and odd-offset slices, against a byte-wise reference.
+        let src: Vec<u8> = (0..4099u32).map(|i| (i * 37 % 251) as u8).collect();
+        for width in [1usize, 2, 4, 8] {
+            for op in [Op::Copy, Op::ToBe, Op::Flip, Op::ToBeFlip] {
+                for start in [0usize, 1, 3, 8] {
+                    let n = (src.len() - start) / width * width;
+                    let inp = &src[start..start + n];
+                    let mut out = vec![0u8; n + 1];
+                    encode_elems(inp, &mut out[1..], width, op);
+                    for (k, e) in inp.chunks_exact(width).enumerate() {
+                        let mut want = e.to_vec();
+                        if matches!(op, Op::ToBe | Op::ToBeFlip) && cfg!(target_endian = "little") {
+                            want.reverse();
+                        }
+                        if matches!(op, Op::Flip | Op::ToBeFlip) {
+                            want[0] ^= 0x80;
+                        }
+                        assert_eq!(
+                            &out[1 + k * width..1 + (k + 1) * width],
+                            &want[..],
+                            "{width} {op:?} {start}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn rows_with_gaps_and_validation() {
+        let fields = vec![
+            Field {
+                offset: 0,
+                width: 2,
+                count: 1,
+                op: Op::ToBe,
+            },
+            Field {
+                offset: 3,
+                width: 1,
+                count: 1,
+                op: Op::Logical,
+            },
+        ];
+        let mut row = 7u16.to_ne_bytes().to_vec();
+        row.extend([9, 1]);
+        let mut out = vec![0xaa; 4];
+        encode_rows(&row, &mut out, 4, &fields);
+        assert_eq!(out, [0, 7, 0, b'T']);
+        let bad = Segment::Rows {
+            data: &row,
+            rowlen: 3,
+            fields: fields.clone(),
+        };
+        assert!(bad.validate().is_err());
+    }
+
+    /// Cards for a test header, with CHECKSUM/DATASUM placeholders.
+    fn test_header() -> Vec<u8> {
+        use crate::fits::format::{format_card, Value};
+        let mut cards = Vec::new();
+        for (k, v) in [
+            ("XTENSION", Value::Str("IMAGE".into())),
+            ("BITPIX", Value::Int("16".into())),
+            ("CHECKSUM", Value::Str("0".repeat(16))),
+            ("DATASUM", Value::Str("0".into())),
+        ] {
+            format_card(k, &v, "", &mut cards).unwrap();
+        }
+        header_block(&cards).unwrap()
+    }
+
+    #[test]
+    fn streamed_hdus_with_checksums() {
+        // Data much larger than the buffer, the first header flushed before its checksum is
+        // known: every HDU then sums to -0 (all ones), as the FITS checksum convention requires.
+        let n = 3 * BUF / 2 + 7;
+        let values: Vec<u16> = (0..n).map(|i| (i * 7919) as u16).collect();
+        let native: Vec<u8> = values.iter().flat_map(|v| v.to_ne_bytes()).collect();
+        let raw = vec![9u8; 5000];
+        let field = Field {
+            offset: 0,
+            width: 2,
+            count: 1,
+            op: Op::ToBeFlip,
+        };
+        let mut hdus = vec![
+            HduOut {
+                header: test_header(),
+                segments: vec![Segment::Rows {
+                    data: &native,
+                    rowlen: 2,
+                    fields: vec![field],
+                }],
+            },
+            HduOut {
+                header: test_header(),
+                segments: vec![Segment::Raw(&raw)],
+            },
+        ];
+        let path =
+            std::env::temp_dir().join(format!("jwstio-write-test-{}.bin", std::process::id()));
+        let file = std::fs::File::create(&path).unwrap();
+        write_hdus(&file, &mut hdus, true).unwrap();
+        drop(file);
+        let bytes = std::fs::read(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        let h = test_header().len();
+        let data_len = (2 * n).div_ceil(BLOCK) * BLOCK;
+        assert_eq!(
+            bytes.len(),
+            h + data_len + h + 5000usize.div_ceil(BLOCK) * BLOCK
+        );
+        for (i, v) in values.iter().enumerate() {
+            let got = u16::from_be_bytes([bytes[h + 2 * i], bytes[h + 2 * i + 1]]);
+            assert_eq!(got, v ^ 0x8000);
+        }
+        for hdu in [&bytes[..h + data_len], &bytes[h + data_len..]] {
+            let mut s = Sum32::default();
+            s.update(hdu);
+            assert_eq!(s.value(), u32::MAX);
+        }
+        assert_eq!(&bytes[h + data_len + h..h + data_len + h + 5000], &raw[..]);
+    }
+
+    #[test]
+    fn header_blocks() {
+        let h = header_block(&[b' '; 80]).unwrap();
+        assert_eq!(h.len(), BLOCK);
+        assert_eq!(&h[80..83], b"END");
+        assert!(header_block(&[b' '; 79]).is_err());
+    }
+}
+
+#[cfg(test)]
+mod speed {
+    use super::*;
+
+    /// `cargo test --release -- --ignored --nocapture encode_speed`: the encoding kernels' speed.
+    #[test]
+    #[ignore]
+    fn encode_speed() {
+        let n = 48 << 20;
+        let inp = vec![7u8; n];
+        let mut out = vec![0u8; BUF];
+        for (w, op) in [
+            (4, Op::ToBe),
+            (4, Op::ToBeFlip),
+            (8, Op::ToBe),
+            (2, Op::ToBe),
+            (4, Op::Copy),
+        ] {
+            let t = std::time::Instant::now();
+            for c in inp.chunks(BUF) {
+                encode_elems(c, &mut out[..c.len()], w, op);
+            }
+            let dt = t.elapsed().as_secs_f64();
+            println!(
+                "width {w} {op:?}: {:.1} ms for 48 MiB ({:.1} GB/s)",
+                dt * 1e3,
+                n as f64 / dt / 1e9
+            );
+        }
+    }
+}
