@@ -15,19 +15,30 @@ from ..errors import JwstioError
 __all__ = ["Hdu", "HduList", "write_hdus", "header_texts"]
 
 
+_COMMENTARY = frozenset(("", "COMMENT", "HISTORY"))
+
+
+def _blank(c: tuple[str, Any, str]) -> bool:
+    return not c[0].strip() and c[1] == "" and not c[2]
+
+
 class Hdu:
     """One HDU to write: kind ("primary", "image", "table"), EXTNAME, EXTVER (None: no card),
-    the cards after the structural ones, and the data."""
+    its cards after the structural ones (EXTNAME and EXTVER among them, where astropy puts
+    them), and the data. Card edits follow astropy's ``Header`` rules, so the header is the one
+    stdatamodels writes."""
 
     __slots__ = ("kind", "name", "ver", "cards", "data", "_native")
 
     def __init__(self, kind: str, name: str, ver: int | None = None, data: Any = None):
         self.kind = kind
         self.name = name
-        self.ver = ver
-        self.cards: list[tuple[str, Any, str]] = []
+        self.ver: int | None = None
+        self.cards: list[tuple[str, Any, str]] = [] if kind == "primary" else [("EXTNAME", name, "extension name")]
         self.data = data
         self._native: Any = None
+        if ver is not None:
+            self.set_ver(ver)
 
     @classmethod
     def asdf(cls, payload: bytes) -> Hdu:
@@ -37,14 +48,65 @@ class Hdu:
         rec["ASDF_METADATA"][0] = arr
         return cls("table", "ASDF", None, rec)
 
-    def set(self, key: str, value: Any, comment: str) -> None:
-        """``header[key] = (value, comment)`` when the key is there, else append."""
+    def _index(self, key: str) -> int | None:
         up = key.upper()
-        for i, c in enumerate(self.cards):
-            if c[0].upper() == up:
-                self.cards[i] = (c[0], value, comment)
-                return
-        self.cards.append((key, value, comment))
+        return next((i for i, c in enumerate(self.cards) if c[0].upper() == up), None)
+
+    def set(self, key: str, value: Any, comment: str) -> None:
+        """stdatamodels' keyword write: ``header[key] = (value, comment)`` when the key is
+        there, else ``header.append(card, end=True)``."""
+        i = self._index(key)
+        if i is not None:
+            self.cards[i] = (self.cards[i][0], value, comment)
+        else:
+            self.cards.append((key, value, comment))
+        self._native = None
+
+    def update(self, key: str, value: Any, comment: str | None = None) -> None:
+        """``header[key] = value`` of astropy: in place, or inserted after the last
+        non-commentary card (trailing blank cards used up)."""
+        i = self._index(key)
+        if i is not None:
+            old = self.cards[i]
+            self.cards[i] = (old[0], value, old[2] if comment is None else comment)
+            return
+        cards = self.cards
+        j = len(cards) - 1
+        while j >= 0 and _blank(cards[j]):
+            j -= 1
+        while j >= 0 and cards[j][0].strip().upper() in _COMMENTARY:
+            j -= 1
+        cards.insert(j + 1, (key, value, comment or ""))
+        if j + 2 < len(cards) and _blank(cards[-1]):
+            cards.pop()
+        self._native = None
+
+    def history(self, text: str) -> None:
+        """``header["HISTORY"] = text`` of astropy (72-character cards, after the last HISTORY)."""
+        pieces = [text[k : k + 72] for k in range(0, max(len(text), 1), 72)]
+        cards = self.cards
+        last = max((i for i, c in enumerate(cards) if c[0].upper() == "HISTORY"), default=None)
+        for piece in pieces:
+            card = ("HISTORY", piece, "")
+            if last is not None:
+                cards.insert(last + 1, card)
+                last += 1
+                if last + 1 < len(cards) and _blank(cards[-1]):
+                    cards.pop()
+            else:
+                j = len(cards) - 1
+                while j >= 0 and _blank(cards[j]):
+                    j -= 1
+                cards.insert(j + 1, card)
+                last = j + 1
+                if j + 2 < len(cards) and _blank(cards[-1]):
+                    cards.pop()
+        self._native = None
+
+    def set_ver(self, ver: int) -> None:
+        """``hdu.ver = ver`` of astropy (an EXTVER card)."""
+        self.ver = ver
+        self.update("EXTVER", ver, "extension value")
 
     def set_data(self, data: Any) -> None:
         self.data = data
@@ -124,10 +186,10 @@ class HduList:
 
             for key, val, _comment in h.cards:  # header[key] = val: no comments, no blank cards
                 if not _BUILTIN.fullmatch(key.strip().upper()):
-                    if key.upper() in ("COMMENT", "HISTORY"):
+                    if key.upper() == "COMMENT":
                         new.cards.append((key, val, ""))
                     else:
-                        new.set(key, val, "")
+                        new.update(key, val)
             self.remove(h)
             return new
         if value is not None:
@@ -144,72 +206,51 @@ class HduList:
         return h
 
 
-# --- the adapter to the generic writer --------------------------------------------------------------
-# TEMPORARY: until jwstio.fits.write (branch fitswrite) is in main, HDUs are built with astropy
-# and written to a temporary file renamed over the target. Replace these two functions only.
+# --- the generic writer (jwstio.fits.write) ---------------------------------------------------------
+# The product writer needs each header's bytes before writing (``_fits_hash``), so it plans and
+# formats the HDUs once with the writer's own steps and hands the result to the core.
 
 
-def _astropy(h: Hdu) -> Any:
+def _plan(h: Hdu, position: int, path: str) -> tuple[bytes, list]:
     if h._native is not None:
         return h._native
-    from astropy.io import fits as afits
+    from .. import _write
 
     from ._save import table_columns
 
-    data = h.data
+    where = f"{path}: HDU {position} ({h.name})"
     if h.kind == "primary":
-        hdu = afits.PrimaryHDU(data)
+        hdu: Any = _write.PrimaryHDU(h.data, h.cards)
     elif h.kind == "table":
-        record, units = table_columns(data) if data is not None else (None, {})
-        if record is None:
-            hdu = afits.BinTableHDU(name=h.name)
+        if h.data is None:
+            hdu = _write.BinTableHDU(None, h.cards)
         else:
-            cols = afits.ColDefs(record)
-            for c in cols:
-                if units.get(c.name):
-                    c.unit = units[c.name]
-            hdu = afits.BinTableHDU.from_columns(cols, name=h.name)
+            record, units = table_columns(h.data)
+            hdu = _write.BinTableHDU(record, h.cards, units=units or None)
     else:
-        hdu = afits.ImageHDU(None if data is None else np.asarray(data), name=h.name)
-    if h.ver is not None:
-        hdu.ver = h.ver
-    hdr = hdu.header
-    for key, value, comment in h.cards:
-        hdr.append(afits.Card(key, value, comment or None) if key.strip() else afits.Card(key, value), end=True)
-    h._native = hdu
-    return hdu
+        hdu = _write.ImageHDU(None if h.data is None else np.asarray(h.data), h.cards)
+    plan = _write._as_plan(hdu, position, where)
+    h._native = (_write._format(plan, False, where), plan.segments, plan)
+    return h._native
 
 
-def header_texts(hdus: list[Hdu]) -> list[bytes]:
+def header_texts(hdus: list[Hdu], path: str = "") -> list[bytes]:
     """The header blocks each HDU will have in the file (80-byte cards, END, padding)."""
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return [str(_astropy(h).header).encode("ascii") for h in hdus]
+    return [_plan(h, i, path)[0] for i, h in enumerate(hdus)]
 
 
 def write_hdus(path: str, hdus: HduList, *, overwrite: bool, checksum: bool) -> None:
-    """Write atomically: a temporary file in the target folder, fsync, rename over the target."""
-    import tempfile
-    import warnings
+    """Write atomically (the core writes a temporary file beside the target, fsyncs it and
+    renames it over the target)."""
+    from .. import _core, _write
+    from ..errors import FileExistsError as _Exists
 
-    from astropy.io import fits as afits
-
-    if not overwrite and os.path.exists(path):
-        raise FileExistsError(f"{path}: exists (overwrite=False)")
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".jwstio-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f, warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            afits.HDUList([_astropy(h) for h in hdus]).writeto(f, checksum=checksum)
-            f.flush()
-            os.fsync(f.fileno())
-        if not overwrite and os.path.exists(path):
-            raise FileExistsError(f"{path}: exists (overwrite=False)")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    if not overwrite and os.path.lexists(path):
+        raise _Exists(f"{path}: file exists (pass overwrite=True to replace it)")
+    out = []
+    for i, h in enumerate(hdus):
+        header, segments, plan = _plan(h, i, path)
+        if checksum:
+            header = _write._format(plan, True, f"{path}: HDU {i} ({h.name})")
+        out.append((header, segments))
+    _core.write_fits(path, out, overwrite, checksum)

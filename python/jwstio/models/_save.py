@@ -103,7 +103,7 @@ def _fits_hash(hdus: HduList) -> str:
     import hashlib
 
     h = hashlib.sha256()
-    for t in header_texts([x for x in hdus if x.name != "ASDF"]):
+    for t in header_texts([x for x in hdus if x.name != "ASDF"], hdus.path):
         h.update(t)
     return h.hexdigest()
 
@@ -372,7 +372,7 @@ class _Walker:
         if prev is not None and prev is not hdu:
             raise self.err(path, "Linking one array to multiple hdus is not supported")
         self.links[id(arr)] = hdu
-        hdu.ver = ix + 1
+        hdu.set_ver(ix + 1)
 
     def link(self, tree: Any) -> Any:
         """Arrays placed in HDUs become ``fits:`` ndarray nodes in the tree."""
@@ -507,8 +507,7 @@ def _save_history(hdus: HduList, tree: dict) -> None:
         desc = str(e.get("description", ""))
         if not (desc.isascii() and desc.isprintable()):
             raise WriteError(f"history entry {i}: FITS header text must be printable ASCII")
-        for j in range(0, max(len(desc), 1), 72):  # astropy splits long commentary cards
-            hdus[0].cards.append(("HISTORY", desc[j : j + 72], ""))
+        hdus[0].history(desc)
 
 
 # --- the ASDF extension ---------------------------------------------------------------------------------
@@ -716,7 +715,10 @@ def table_columns(t: np.ndarray) -> tuple[np.ndarray, dict[str, str]]:
     values = []
     for name in raw.dtype.names or ():
         conv = t._convert.get(name)
-        if conv is None or conv is text:
+        if raw.dtype[name].base.kind == "S":
+            # astropy writes text columns back from their values: trailing blanks become NULs
+            v = np.char.rstrip(raw[name]).astype(raw.dtype[name].base)
+        elif conv is None:
             v = raw[name]
         elif conv is logical:
             v = raw[name] == ord("T")
