@@ -407,7 +407,7 @@ def _table_columns(data: np.ndarray, where: str) -> tuple[list[_Col], np.ndarray
         base, shape = field_dt.base, field_dt.shape
         col = data[name]
         n = int(np.prod(shape)) if shape else 1
-        tdim = _tdim(shape) if shape else None  # astropy writes TDIM for every sub-array column
+        tdim = _tdim(shape) if len(shape) > 1 else None
         tzero = None
         if base.kind == "O":
             if shape:

@@ -230,8 +230,23 @@ def _plan(h: Hdu, position: int, path: str) -> tuple[bytes, list]:
     else:
         hdu = _write.ImageHDU(None if h.data is None else np.asarray(h.data), h.cards)
     plan = _write._as_plan(hdu, position, where)
+    if h.kind == "table" and h.name != "ASDF" and h.data is not None and plan.cards is not None:
+        _vector_tdims(plan.cards, record.dtype)
     h._native = (_write._format(plan, False, where), plan.segments, plan)
     return h._native
+
+
+def _vector_tdims(cards: list, dtype: np.dtype) -> None:
+    """TDIM for 1-D numeric vector columns, which astropy writes for a table given as a NumPy
+    record (the generic writer leaves it out, as astropy does for the ASDF extension's column)."""
+    for i, name in enumerate(dtype.names or (), start=1):
+        field = dtype[name]
+        if len(field.shape) != 1 or field.base.kind in "SUO":
+            continue
+        own = {f"TTYPE{i}", f"TFORM{i}", f"TUNIT{i}", f"TZERO{i}", f"TDIM{i}"}
+        at = [k for k, c in enumerate(cards) if c[0] in own]
+        if at and not any(cards[k][0] == f"TDIM{i}" for k in at):
+            cards.insert(at[-1] + 1, (f"TDIM{i}", f"({field.shape[0]})", ""))
 
 
 def header_texts(hdus: list[Hdu], path: str = "") -> list[bytes]:
