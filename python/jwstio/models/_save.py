@@ -19,7 +19,7 @@ from .. import _core
 from .._table import FitsTable, logical, text
 from ..errors import JwstioError
 from . import _schema
-from ._base import DataModel, TaggedObject, _Lazy, cast
+from ._base import DataModel, HduArray, TaggedObject, _Lazy, cast
 from ._hdus import Hdu, HduList, header_texts, write_hdus
 
 __all__ = ["save", "WriteError"]
@@ -174,6 +174,17 @@ class _Plain:
         self.objects = False  # objects only the asdf library can serialize
         self.reader_nodes = False  # the reader's Tagged / NDArrayNode, written as read
 
+    def _raw(self, v: HduArray) -> np.ndarray | None:
+        """An image HDU not read yet whose stored values are its values (no BZERO/BSCALE): its
+        big-endian view of the file, which the writer copies as it lies."""
+        h = self.model._fits[v.index]
+        if h.kind not in ("image", "primary") or h.dtype is None:
+            return None
+        raw = h.raw
+        if raw is None or raw.dtype.newbyteorder("=") != np.dtype(h.dtype):
+            return None
+        return raw
+
     def copy(self, v: Any, path: tuple) -> Any:
         t = type(v)
         if t is dict or isinstance(v, dict):
@@ -195,6 +206,10 @@ class _Plain:
                     out_l.append(y)
             return out_l
         if isinstance(v, _Lazy):
+            if type(v) is HduArray and v.nid is not None:
+                raw = self._raw(v)
+                if raw is not None:
+                    return raw
             if isinstance(v, TaggedObject):
                 self.reader_nodes = True
                 return v.tagged
@@ -477,8 +492,8 @@ def _save_extra_fits(hdus: HduList, tree: dict, walker: _Walker, output: str) ->
             continue
         if "data" in parts:
             data = parts["data"]
-            if isinstance(data, _core.EmitTag):  # already linked by the walk
-                data = next((h.data for h in hdus if h is walker.links.get(id(h.data))), None)
+            if isinstance(data, _core.EmitTag):  # an array the schema walk already placed
+                raise WriteError(f"{output}: extra_fits.{name}.data is also a schema array")
             arr = np.asanyarray(data)
             kind = "table" if arr.dtype.names is not None else None
             hdu = hdus.get_or_make(name, None, kind, value=arr)
