@@ -165,8 +165,8 @@ class HduList:
         """stdatamodels ``get_hdu`` (None where it raises AttributeError)."""
         if name is None or name == "PRIMARY":
             if index is None or index == 0:
-                h = self.hdus[0]
-                return h if index is None or (h.ver or 1) == 1 else None
+                first = self.hdus[0]
+                return first if index is None or (first.ver or 1) == 1 else None
             raise JwstioError(f"{self.path}: a list item keyword without fits_hdu")
         h = self._find(name, None if index is None else index + 1)
         if h is None and index == 0:
@@ -211,7 +211,8 @@ class HduList:
 # formats the HDUs once with the writer's own steps and hands the result to the core.
 
 
-def _plan(h: Hdu, position: int, path: str) -> tuple[bytes, list]:
+def _plan(h: Hdu, position: int, path: str) -> tuple[bytes, list, Any]:
+    """(header bytes, data segments, the writer's plan) of ``h`` at ``position``, cached."""
     if h._native is not None:
         return h._native
     from .. import _write

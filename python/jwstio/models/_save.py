@@ -68,8 +68,8 @@ def save(
         from ..stdatamodels._save import save_genuine
 
         return save_genuine(model, path, dir_path, overwrite=overwrite, checksum=checksum)
-    name = model.meta.filename if callable(path) else None
-    head, tail = os.path.split(path(name) if callable(path) else os.fspath(path))
+    target = path(str(model.meta.filename)) if callable(path) else os.fspath(path)
+    head, tail = os.path.split(target)
     if dir_path:
         head = os.fspath(dir_path)
     output = os.path.join(head, tail)
@@ -148,9 +148,6 @@ def _map_oifits_keywords(m: Any) -> None:
 
 
 # --- the plain tree ---------------------------------------------------------------------------------
-
-_ASTROPY_TIME: type | None = None
-
 
 def _is_time(v: Any) -> bool:
     t = type(v)
@@ -235,7 +232,9 @@ class _Plain:
 
 def _from_fitsrec(t: Any) -> FitsTable:
     """An astropy FITS_rec as a FitsTable (text as bytes, logical as T/F codes, units kept)."""
-    fields, values, convert = [], [], {}
+    fields: list = []
+    values: list = []
+    convert: dict[str, Any] = {}
     raw = t.view(np.ndarray)
     for name in t.dtype.names:
         if raw.dtype[name].base.kind == "S":  # text as stored (the declared width)
@@ -458,7 +457,7 @@ def asdf_datatype(dtype: np.dtype, byteorder: str | None = None) -> tuple[Any, s
     if dtype.names is not None:
         fields = []
         for name in dtype.names:
-            f = dtype.fields[name][0]
+            f = dtype[name]
             dt, bo = asdf_datatype(f, byteorder)
             d: dict[str, Any] = {"name": name, "datatype": dt, "byteorder": bo}
             if f.shape:
