@@ -13,6 +13,7 @@ unsigned and int8) in the Rust core and written through a temporary file beside 
 from __future__ import annotations
 
 import datetime
+import functools
 import os
 import re
 import sys
@@ -61,6 +62,7 @@ def _fail(where: str, msg: str) -> FormatError:
     return FormatError(f"{where}: {msg}")
 
 
+@functools.lru_cache(maxsize=8192)
 def _norm_key(key: str) -> str:
     """The keyword astropy stores for ``key`` (upper case standard names, HIERARCH names as
     given without the prefix)."""
