@@ -759,6 +759,13 @@ def test_fitsverify_products(tmp_path):
         (lambda: [fits.BinTableHDU(np.zeros(2, [("a", "f4")]))], "HDU 0: the first HDU"),
         (lambda: [fits.PrimaryHDU(), fits.ImageHDU(np.zeros(2), name=5)], "name"),
         (lambda: [fits.PrimaryHDU(), "nope"], "not an HDU"),
+        (lambda: [fits.PrimaryHDU(header=[(5, 1)])], "keyword 5 is not a string"),
+        (lambda: [fits.PrimaryHDU(header=[("A", 1, 2)])], "comment 2 is not a string"),
+        (lambda: [fits.PrimaryHDU(header=[("A",)])], "tuples"),
+        (lambda: [fits.PrimaryHDU(np.zeros(3), header=[("A", 1)]), fits.ImageHDU(np.zeros(2), ver="1")], "ver"),
+        (lambda: [fits.PrimaryHDU(), fits.BinTableHDU(np.zeros(3))], "structured"),
+        (lambda: [fits.PrimaryHDU(), fits.BinTableHDU(np.zeros(2, [("a", "f2")]))], "column 'a'"),
+        (lambda: [fits.PrimaryHDU(), fits.BinTableHDU(np.zeros(2, [("v", object)]))], "column 'v'"),
     ],
 )
 def test_errors_write_nothing(tmp_path, hdus, match):

@@ -27,6 +27,7 @@ from .errors import FormatError
 
 __all__ = ["PrimaryHDU", "ImageHDU", "BinTableHDU", "write", "HeaderLike"]
 
+# None, (key, value[, comment]) tuples, a dict, a jwstio Header or an astropy Header.
 HeaderLike = Union[None, Mapping[str, Any], Iterable[Any], Any]
 
 _COMMENTARY = frozenset(("", "COMMENT", "HISTORY"))
@@ -47,15 +48,6 @@ _TCODE = {"u1": "B", "i1": "B", "i2": "I", "u2": "I", "i4": "J", "u4": "J", "i8"
 _STRUCT_RE = re.compile(r"^(SIMPLE|XTENSION|BITPIX|NAXIS\d*|EXTEND|PCOUNT|GCOUNT|GROUPS|CHECKSUM|DATASUM)$")
 _IMAGE_RE = re.compile(r"^(BSCALE|BZERO)$")
 _TABLE_RE = re.compile(r"^(TFIELDS|THEAP|T(TYPE|FORM|DIM|ZERO|SCAL|BCOL)\d+)$")
-_EXTRA_COMMENTS = {
-    "SIMPLE": "conforms to FITS standard",
-    "BITPIX": "array data type",
-    "NAXIS": "number of array dimensions",
-}
-
-
-class _Card(tuple):
-    """(keyword, value, comment)."""
 
 
 def _fail(where: str, msg: str) -> FormatError:
@@ -108,6 +100,14 @@ def _value(v: Any, where: str, key: str) -> Any:
 
 def _cards_of(header: Any, where: str) -> list[tuple[str, Any, str]]:
     """The given header as a list of (keyword, value, comment)."""
+    cards = _cards_in(header, where)
+    for c in cards:
+        if not isinstance(c[0], str):
+            raise _fail(where, f"keyword {c[0]!r} is not a string")
+    return cards
+
+
+def _cards_in(header: Any, where: str) -> list[tuple[str, Any, str]]:
     if header is None:
         return []
     from . import fits as _fits
@@ -216,8 +216,6 @@ class _Plan:
 
 
 class _BaseHDU:
-    _kind = ""
-
     def __init__(self, data: Any = None, header: HeaderLike = None, name: str | None = None, ver: int | None = None):
         self.data = data
         self.header = header
@@ -242,8 +240,6 @@ class _BaseHDU:
 class ImageHDU(_BaseHDU):
     """An image extension (``PrimaryHDU`` for the first HDU): ``data`` a NumPy array of
     uint8, int8, (u)int16/32/64, float32/64 in any byte order and layout, or None."""
-
-    _kind = "image"
 
     def _plan(self, where: str, primary: bool) -> _Plan:
         data = self.data
@@ -289,8 +285,6 @@ class ImageHDU(_BaseHDU):
 
 class PrimaryHDU(ImageHDU):
     """The primary HDU: ``data`` an image array or None."""
-
-    _kind = "primary"
 
     def __init__(self, data: Any = None, header: HeaderLike = None):
         super().__init__(data, header)
@@ -366,6 +360,10 @@ def _vla_column(values: np.ndarray, where: str) -> tuple[np.ndarray, str, np.nda
     elif any(is_text):
         raise _fail(where, "variable-length column mixes text and numbers")
     else:
+        for i, v in enumerate(items):
+            if not isinstance(v, (np.ndarray, list, tuple)):
+                raise _fail(where, f"row {i} holds {type(v).__name__} {v!r}: object columns are written as "
+                                   "variable-length arrays and must hold arrays (or texts)")
         try:
             arrays = [np.asarray(v).reshape(-1) for v in items]
         except Exception:
@@ -500,8 +498,6 @@ def _packed_record(data: np.ndarray, cols: list[_Col], fields: dict[str, np.ndar
 class BinTableHDU(_BaseHDU):
     """A binary table: ``data`` a NumPy structured array (or a jwstio ``FitsTable``), ``units``
     a dict of column units (TUNITn)."""
-
-    _kind = "bintable"
 
     def __init__(self, data: Any = None, header: HeaderLike = None, name: str | None = None,
                  ver: int | None = None, units: Mapping[str, str] | None = None):
