@@ -630,6 +630,34 @@ def test_corpus_written_back(tmp_path, how):
         assert "non-standard" in why or "random-groups" in why, (name, why)
 
 
+def test_read_hdus_moved(tmp_path):
+    """Read HDUs written at other positions (stored cards and data copied): a primary HDU as an
+    extension, an extension as the primary HDU."""
+    from test_fits_astropy_data import DATA  # noqa: PLC0415
+
+    names = ["fixed-1890.fits", "arange.fits", "test0.fits", "scale.fits", "tb.fits"]
+    for n in names:
+        src = os.path.join(DATA, n)
+        out = tmp_path / f"moved_{n}"
+        with fits.open(src) as f:
+            hdus = list(f)
+            moved = [hdus[1]] + hdus if len(hdus) > 1 and hdus[1].kind == "image" else [fits.PrimaryHDU()] + hdus
+            fits.write(out, moved)
+        with afits.open(src) as a, afits.open(out) as b:
+            off = len(b) - len(a)
+            for i, h in enumerate(a):
+                x, y = h.data, b[i + off].data
+                if x is None:
+                    assert y is None or y.size == 0, n
+                elif x.dtype.names:
+                    assert x.dtype.names == y.dtype.names and all(np.array_equal(x[c], y[c]) for c in x.dtype.names), n
+                else:
+                    np.testing.assert_array_equal(y, x, err_msg=n)
+        if FITSVERIFY:
+            errors, _, _, text = _fitsverify(out)
+            assert not errors, text
+
+
 def _products():
     import products  # noqa: PLC0415
 

@@ -681,7 +681,7 @@ def _verbatim(hdu: Any, position: int, where: str) -> _Plan:
         for k, img in zip(keys, images):
             if k == "SIMPLE":
                 out.append(b"XTENSION= 'IMAGE   '           / Image extension".ljust(80))
-            elif k == "EXTEND":
+            elif k in ("EXTEND", "PCOUNT", "GCOUNT", "GROUPS"):
                 continue
             else:
                 out.append(img)
