@@ -29,6 +29,7 @@ __all__ = ["PrimaryHDU", "ImageHDU", "BinTableHDU", "write", "HeaderLike"]
 
 # None, (key, value[, comment]) tuples, a dict, a jwstio Header or an astropy Header.
 HeaderLike = Union[None, Mapping[str, Any], Iterable[Any], Any]
+CardT = tuple[str, Any, str]
 
 _COMMENTARY = frozenset(("", "COMMENT", "HISTORY"))
 _BIG = sys.byteorder == "big"
@@ -178,7 +179,8 @@ def _set(cards: list[tuple[str, Any, str]], key: str, value: Any, comment: str) 
 
 def _split_struct(cards: list[tuple[str, Any, str]], table: bool) -> tuple[list, dict[str, str]]:
     """The cards without structural keywords, and the comments the given structural cards had."""
-    kept, comments = [], {}
+    kept: list[CardT] = []
+    comments: dict[str, str] = {}
     for k, v, c in cards:
         n = _norm_key(k)
         if _STRUCT_RE.match(n) or (_TABLE_RE if table else _IMAGE_RE).match(n):
@@ -295,7 +297,7 @@ def _image_struct(primary: bool, bitpix: int, shape: tuple[int, ...], comments: 
         return comments.get(key, default)
 
     if primary:
-        out = [("SIMPLE", True, com("SIMPLE", "conforms to FITS standard"))]
+        out: list[CardT] = [("SIMPLE", True, com("SIMPLE", "conforms to FITS standard"))]
     else:
         out = [("XTENSION", "IMAGE", com("XTENSION", "Image extension"))]
     out.append(("BITPIX", bitpix, com("BITPIX", "array data type")))
@@ -403,7 +405,7 @@ def _table_columns(data: np.ndarray, where: str) -> tuple[list[_Col], np.ndarray
         cwhere = f"{where}: column {name!r}"
         if not isinstance(name, str) or not name.isascii() or not name.isprintable():
             raise _fail(where, f"column name {name!r} is not printable ASCII")
-        field_dt = data.dtype.fields[name][0]
+        field_dt = data.dtype[name]
         base, shape = field_dt.base, field_dt.shape
         col = data[name]
         n = int(np.prod(shape)) if shape else 1
@@ -428,7 +430,7 @@ def _table_columns(data: np.ndarray, where: str) -> tuple[list[_Col], np.ndarray
             tform = f"{width}A"
             if shape:
                 tdim = _tdim((*shape, chars))
-            fmt = (f"S{chars}", shape) if shape else f"S{chars}"
+            fmt: Any = (f"S{chars}", shape) if shape else f"S{chars}"
             spec = (offset, 1, width, _COPY)
         else:
             key = _dtype_key(base)
@@ -482,8 +484,9 @@ def _table_columns(data: np.ndarray, where: str) -> tuple[list[_Col], np.ndarray
 
 def _packed_record(data: np.ndarray, cols: list[_Col], fields: dict[str, np.ndarray], rowlen: int) -> np.ndarray:
     nrows = len(data)
+    fields_of: Any = data.dtype.fields or {}
     direct = (data.dtype.itemsize == rowlen and all(
-        c.vla is None and data.dtype.fields[c.name][1] == c.spec[0] and data.dtype.fields[c.name][0].base.kind != "U"
+        c.vla is None and fields_of[c.name][1] == c.spec[0] and fields_of[c.name][0].base.kind != "U"
         for c in cols))
     if direct:
         return data
@@ -522,7 +525,9 @@ class BinTableHDU(_BaseHDU):
         cards, comments = _split_struct(given, table=True)
         self._name_cards(cards, where)
         if data is None:
-            cols, record, heaps = [], np.zeros(0, np.uint8), []
+            cols: list[_Col] = []
+            record = np.zeros(0, np.uint8)
+            heaps: list[np.ndarray] = []
             rowlen, nrows = 0, 0
         else:
             cols, record, heaps = _table_columns(data, where)
@@ -594,8 +599,9 @@ class BinTableHDU(_BaseHDU):
             ("TFIELDS", tfields, comments.get("TFIELDS", "number of table fields")),
         ]
         specs = []
+        fields_of: Any = record.dtype.fields or {}
         for name in record.dtype.names or ():
-            dt, off = record.dtype.fields[name][:2]
+            dt, off = fields_of[name][:2]
             base, n = dt.base, (int(np.prod(dt.shape)) if dt.shape else 1)
             if base.kind in "SV" or base.itemsize == 1:
                 specs.append((off, 1, base.itemsize * n, _COPY))
@@ -615,7 +621,7 @@ def _plain_table(t: Any) -> np.ndarray:
     """A FitsTable without its source as a plain structured array of converted columns."""
     names = t.names
     cols = [t.field(n) for n in names]
-    dt = []
+    dt: list[Any] = []
     for n, c in zip(names, cols):
         if c.dtype.kind == "O":
             dt.append((n, object))
