@@ -86,7 +86,8 @@ def _card_cases():
     cases = []
     for f in _float_values(rng):
         cases.append(("F", f, ""))
-        cases.append(("F", np.float32(f) if np.isfinite(np.float32(f)) else np.float32(1.5), "c"))
+        if abs(f) < 3.4e38:
+            cases.append(("F", np.float32(f), "c"))
     cases += [("C", complex(a, b), "") for a, b in zip(_float_values(rng)[:100], _float_values(rng)[100:200])]
     cases += [("C", np.complex64(1.5 + 2.25j), ""), ("F", np.float16(0.1), ""), ("F", np.longdouble(0.1), "")]
     for n in [0, 1, 7, 8, 9, 17, 18, 19, 20, 67, 68, 69, 70, 71, 72, 100, 200, 500]:

@@ -341,27 +341,28 @@ pub fn set_checksum(header: &mut [u8], datasum: u32) -> Result<()> {
 }
 
 /// Sequential output through one reusable buffer (data the caller gives big-endian already is
-/// written from where it lies).
+/// written from where it lies). The buffer is zeroed once; `used` bytes of it are pending.
 struct Out<'f> {
     file: &'f std::fs::File,
     buf: Vec<u8>,
+    used: usize,
     /// File offset of `buf[0]`.
     buf_start: u64,
 }
 
 impl Out<'_> {
     fn flush(&mut self) -> Result<()> {
-        if !self.buf.is_empty() {
+        if self.used > 0 {
             let mut f = self.file;
-            f.write_all(&self.buf)?;
-            self.buf_start += self.buf.len() as u64;
-            self.buf.clear();
+            f.write_all(&self.buf[..self.used])?;
+            self.buf_start += self.used as u64;
+            self.used = 0;
         }
         Ok(())
     }
 
     fn pos(&self) -> u64 {
-        self.buf_start + self.buf.len() as u64
+        self.buf_start + self.used as u64
     }
 
     fn put(&mut self, bytes: &[u8]) -> Result<()> {
@@ -372,21 +373,21 @@ impl Out<'_> {
             self.buf_start += bytes.len() as u64;
             return Ok(());
         }
-        if self.buf.len() + bytes.len() > BUF {
-            self.flush()?;
-        }
-        self.buf.extend_from_slice(bytes);
+        self.reserve(bytes.len())?.copy_from_slice(bytes);
         Ok(())
     }
 
-    /// Room for `n` bytes at the buffer's end (flushing first if needed).
+    /// `n` bytes at the end of the pending ones, to be overwritten (flushing first if needed).
     fn reserve(&mut self, n: usize) -> Result<&mut [u8]> {
-        if self.buf.len() + n > BUF {
+        if self.used + n > self.buf.len() {
             self.flush()?;
+            if n > self.buf.len() {
+                self.buf.resize(n, 0); // one row longer than the buffer
+            }
         }
-        let start = self.buf.len();
-        self.buf.resize(start + n, 0);
-        Ok(&mut self.buf[start..])
+        let start = self.used;
+        self.used += n;
+        Ok(&mut self.buf[start..start + n])
     }
 
     /// Overwrite bytes already written at `at`.
@@ -408,7 +409,8 @@ pub fn write_hdus(file: &std::fs::File, hdus: &mut [HduOut<'_>], checksum: bool)
     check(hdus)?;
     let mut out = Out {
         file,
-        buf: Vec::with_capacity(BUF),
+        buf: vec![0; BUF],
+        used: 0,
         buf_start: 0,
     };
     produce(&mut out, hdus, checksum)?;
