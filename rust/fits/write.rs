@@ -11,7 +11,7 @@ pub const BLOCK: usize = 2880;
 const CARD: usize = 80;
 /// Conversion buffer size: big `write` calls (192 for 48 MB), and a buffer that stays in the
 /// CPU cache between encoding and the kernel's copy (measured: 256 KiB beat 1-8 MiB by ~15%
-/// on a 2048x2048 cal file; a writer thread overlapping the two did not pay on 2 cores).
+/// on a 2048x2048 cal file).
 const BUF: usize = 256 << 10;
 /// Buffers in flight with a writer thread.
 const BUFFERS: usize = 3;
