@@ -889,7 +889,7 @@ def test_sigkill_leaves_old_or_new(tmp_path):
         for t in _temps(tmp_path):
             os.remove(tmp_path / t)  # what a SIGKILL can leave (cleanup impossible)
         assert sorted(os.listdir(tmp_path)) == ["big.fits", "writer.py"]
-        if time.monotonic() - t0 > 120:
+        if time.monotonic() - t0 > 240:  # bounded on a slow machine
             break
     assert i >= 29 and kills >= 10
 
