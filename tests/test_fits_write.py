@@ -269,10 +269,11 @@ def test_images_round_trip(tmp_path, dtype, order):
     cube = _image(dtype, (3, 4, 6), rng)[:, ::2, ::-1]  # non-contiguous
     fortran = np.asfortranarray(_image(dtype, (4, 3), rng))
     empty = np.zeros((0, 3), dtype)
+    big = _image(dtype, (6, 40, 64), rng)[::2, 5:30]  # contiguous blocks, written without a copy
     p = tmp_path / "img.fits"
     fits.write(p, [fits.PrimaryHDU(a), fits.ImageHDU(cube, name="CUBE"), fits.ImageHDU(fortran, name="F", ver=3),
-                   fits.ImageHDU(empty), fits.ImageHDU(None, name="NONE")])
-    out = _check_round_trip(p, [a, cube, fortran, empty, None])
+                   fits.ImageHDU(empty), fits.ImageHDU(None, name="NONE"), fits.ImageHDU(big)])
+    out = _check_round_trip(p, [a, cube, fortran, empty, None, big])
     with afits.open(p) as ah:
         assert ah[1].header["EXTNAME"] == "CUBE" and ah[2].header["EXTVER"] == 3
         assert ah[3].header["NAXIS"] == 2 and ah[3].header["NAXIS1"] == 3 and ah[3].header["NAXIS2"] == 0

@@ -196,6 +196,19 @@ def _contiguous_bytes(a: np.ndarray) -> np.ndarray:
     return a.reshape(-1).view(np.uint8) if a.size else np.zeros(0, np.uint8)
 
 
+def _image_pieces(a: np.ndarray) -> list[np.ndarray]:
+    """The image's bytes in C order as uint8 arrays: the array itself when contiguous; views of
+    its contiguous sub-blocks when it is a slice along leading axes (no copy); else one copy."""
+    if a.flags.c_contiguous:
+        return [_contiguous_bytes(a)]
+    for k in range(1, a.ndim):
+        block = a[(0,) * k]
+        count = int(np.prod(a.shape[:k]))
+        if block.flags.c_contiguous and block.nbytes >= 4096 and count <= 65536:
+            return [_contiguous_bytes(a[idx]) for idx in np.ndindex(*a.shape[:k])]
+    return [_contiguous_bytes(a)]
+
+
 def _is_big(dt: np.dtype) -> bool:
     return dt.byteorder == ">" or (dt.byteorder == "=" and _BIG)
 
@@ -268,7 +281,7 @@ class ImageHDU(_BaseHDU):
                 w = data.dtype.itemsize
                 big = _is_big(data.dtype) or w == 1
                 op = (_FLIP if big else _TOBE_FLIP) if bzero is not None else (_COPY if big else _TOBE)
-                segments.append((_contiguous_bytes(data), w, [(0, w, 1, op)]))
+                segments += [(piece, w, [(0, w, 1, op)]) for piece in _image_pieces(data)]
             if bzero is None:
                 # Integer images keep BLANK (a marker); float images cannot have one.
                 if bitpix < 0:
