@@ -86,7 +86,8 @@ def _card_cases():
     cases = []
     for f in _float_values(rng):
         cases.append(("F", f, ""))
-        cases.append(("F", np.float32(f) if np.isfinite(np.float32(f)) else np.float32(1.5), "c"))
+        if abs(f) < 3.4e38:
+            cases.append(("F", np.float32(f), "c"))
     cases += [("C", complex(a, b), "") for a, b in zip(_float_values(rng)[:100], _float_values(rng)[100:200])]
     cases += [("C", np.complex64(1.5 + 2.25j), ""), ("F", np.float16(0.1), ""), ("F", np.longdouble(0.1), "")]
     for n in [0, 1, 7, 8, 9, 17, 18, 19, 20, 67, 68, 69, 70, 71, 72, 100, 200, 500]:
@@ -142,7 +143,10 @@ def test_long_header_as_astropy_tostring():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ah.append((k, v, c), bottom=True)
-    assert _core.format_header(_prepare_cards(cards, "t")).decode() == ah.tostring()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # astropy: "Card is too long, comment will be truncated."
+        theirs = ah.tostring()
+    assert _core.format_header(_prepare_cards(cards, "t")).decode() == theirs
 
 
 # --- round trips ---------------------------------------------------------------------------------
@@ -265,10 +269,11 @@ def test_images_round_trip(tmp_path, dtype, order):
     cube = _image(dtype, (3, 4, 6), rng)[:, ::2, ::-1]  # non-contiguous
     fortran = np.asfortranarray(_image(dtype, (4, 3), rng))
     empty = np.zeros((0, 3), dtype)
+    big = _image(dtype, (6, 40, 64), rng)[::2, 5:30]  # contiguous blocks, written without a copy
     p = tmp_path / "img.fits"
     fits.write(p, [fits.PrimaryHDU(a), fits.ImageHDU(cube, name="CUBE"), fits.ImageHDU(fortran, name="F", ver=3),
-                   fits.ImageHDU(empty), fits.ImageHDU(None, name="NONE")])
-    out = _check_round_trip(p, [a, cube, fortran, empty, None])
+                   fits.ImageHDU(empty), fits.ImageHDU(None, name="NONE"), fits.ImageHDU(big)])
+    out = _check_round_trip(p, [a, cube, fortran, empty, None, big])
     with afits.open(p) as ah:
         assert ah[1].header["EXTNAME"] == "CUBE" and ah[2].header["EXTVER"] == 3
         assert ah[3].header["NAXIS"] == 2 and ah[3].header["NAXIS1"] == 3 and ah[3].header["NAXIS2"] == 0
@@ -630,6 +635,34 @@ def test_corpus_written_back(tmp_path, how):
         assert "non-standard" in why or "random-groups" in why, (name, why)
 
 
+def test_read_hdus_moved(tmp_path):
+    """Read HDUs written at other positions (stored cards and data copied): a primary HDU as an
+    extension, an extension as the primary HDU."""
+    from test_fits_astropy_data import DATA  # noqa: PLC0415
+
+    names = ["fixed-1890.fits", "arange.fits", "test0.fits", "scale.fits", "tb.fits"]
+    for n in names:
+        src = os.path.join(DATA, n)
+        out = tmp_path / f"moved_{n}"
+        with fits.open(src) as f:
+            hdus = list(f)
+            moved = [hdus[1]] + hdus if len(hdus) > 1 and hdus[1].kind == "image" else [fits.PrimaryHDU()] + hdus
+            fits.write(out, moved)
+        with afits.open(src) as a, afits.open(out) as b:
+            off = len(b) - len(a)
+            for i, h in enumerate(a):
+                x, y = h.data, b[i + off].data
+                if x is None:
+                    assert y is None or y.size == 0, n
+                elif x.dtype.names:
+                    assert x.dtype.names == y.dtype.names and all(np.array_equal(x[c], y[c]) for c in x.dtype.names), n
+                else:
+                    np.testing.assert_array_equal(y, x, err_msg=n)
+        if FITSVERIFY:
+            errors, _, _, text = _fitsverify(out)
+            assert not errors, text
+
+
 def _products():
     import products  # noqa: PLC0415
 
@@ -759,6 +792,13 @@ def test_fitsverify_products(tmp_path):
         (lambda: [fits.BinTableHDU(np.zeros(2, [("a", "f4")]))], "HDU 0: the first HDU"),
         (lambda: [fits.PrimaryHDU(), fits.ImageHDU(np.zeros(2), name=5)], "name"),
         (lambda: [fits.PrimaryHDU(), "nope"], "not an HDU"),
+        (lambda: [fits.PrimaryHDU(header=[(5, 1)])], "keyword 5 is not a string"),
+        (lambda: [fits.PrimaryHDU(header=[("A", 1, 2)])], "comment 2 is not a string"),
+        (lambda: [fits.PrimaryHDU(header=[("A",)])], "tuples"),
+        (lambda: [fits.PrimaryHDU(np.zeros(3), header=[("A", 1)]), fits.ImageHDU(np.zeros(2), ver="1")], "ver"),
+        (lambda: [fits.PrimaryHDU(), fits.BinTableHDU(np.zeros(3))], "structured"),
+        (lambda: [fits.PrimaryHDU(), fits.BinTableHDU(np.zeros(2, [("a", "f2")]))], "column 'a'"),
+        (lambda: [fits.PrimaryHDU(), fits.BinTableHDU(np.zeros(2, [("v", object)]))], "column 'v'"),
     ],
 )
 def test_errors_write_nothing(tmp_path, hdus, match):
@@ -850,7 +890,7 @@ def test_sigkill_leaves_old_or_new(tmp_path):
         for t in _temps(tmp_path):
             os.remove(tmp_path / t)  # what a SIGKILL can leave (cleanup impossible)
         assert sorted(os.listdir(tmp_path)) == ["big.fits", "writer.py"]
-        if time.monotonic() - t0 > 120:
+        if time.monotonic() - t0 > 240:  # bounded on a slow machine
             break
     assert i >= 29 and kills >= 10
 

@@ -13,6 +13,7 @@ unsigned and int8) in the Rust core and written through a temporary file beside 
 from __future__ import annotations
 
 import datetime
+import functools
 import os
 import re
 import sys
@@ -26,7 +27,9 @@ from .errors import FormatError
 
 __all__ = ["PrimaryHDU", "ImageHDU", "BinTableHDU", "write", "HeaderLike"]
 
+# None, (key, value[, comment]) tuples, a dict, a jwstio Header or an astropy Header.
 HeaderLike = Union[None, Mapping[str, Any], Iterable[Any], Any]
+CardT = tuple[str, Any, str]
 
 _COMMENTARY = frozenset(("", "COMMENT", "HISTORY"))
 _BIG = sys.byteorder == "big"
@@ -46,21 +49,13 @@ _TCODE = {"u1": "B", "i1": "B", "i2": "I", "u2": "I", "i4": "J", "u4": "J", "i8"
 _STRUCT_RE = re.compile(r"^(SIMPLE|XTENSION|BITPIX|NAXIS\d*|EXTEND|PCOUNT|GCOUNT|GROUPS|CHECKSUM|DATASUM)$")
 _IMAGE_RE = re.compile(r"^(BSCALE|BZERO)$")
 _TABLE_RE = re.compile(r"^(TFIELDS|THEAP|T(TYPE|FORM|DIM|ZERO|SCAL|BCOL)\d+)$")
-_EXTRA_COMMENTS = {
-    "SIMPLE": "conforms to FITS standard",
-    "BITPIX": "array data type",
-    "NAXIS": "number of array dimensions",
-}
-
-
-class _Card(tuple):
-    """(keyword, value, comment)."""
 
 
 def _fail(where: str, msg: str) -> FormatError:
     return FormatError(f"{where}: {msg}")
 
 
+@functools.lru_cache(maxsize=8192)
 def _norm_key(key: str) -> str:
     """The keyword astropy stores for ``key`` (upper case standard names, HIERARCH names as
     given without the prefix)."""
@@ -106,6 +101,14 @@ def _value(v: Any, where: str, key: str) -> Any:
 
 def _cards_of(header: Any, where: str) -> list[tuple[str, Any, str]]:
     """The given header as a list of (keyword, value, comment)."""
+    cards = _cards_in(header, where)
+    for c in cards:
+        if not isinstance(c[0], str):
+            raise _fail(where, f"keyword {c[0]!r} is not a string")
+    return cards
+
+
+def _cards_in(header: Any, where: str) -> list[tuple[str, Any, str]]:
     if header is None:
         return []
     from . import fits as _fits
@@ -176,7 +179,8 @@ def _set(cards: list[tuple[str, Any, str]], key: str, value: Any, comment: str) 
 
 def _split_struct(cards: list[tuple[str, Any, str]], table: bool) -> tuple[list, dict[str, str]]:
     """The cards without structural keywords, and the comments the given structural cards had."""
-    kept, comments = [], {}
+    kept: list[CardT] = []
+    comments: dict[str, str] = {}
     for k, v, c in cards:
         n = _norm_key(k)
         if _STRUCT_RE.match(n) or (_TABLE_RE if table else _IMAGE_RE).match(n):
@@ -190,6 +194,19 @@ def _split_struct(cards: list[tuple[str, Any, str]], table: bool) -> tuple[list,
 def _contiguous_bytes(a: np.ndarray) -> np.ndarray:
     a = np.ascontiguousarray(a)
     return a.reshape(-1).view(np.uint8) if a.size else np.zeros(0, np.uint8)
+
+
+def _image_pieces(a: np.ndarray) -> list[np.ndarray]:
+    """The image's bytes in C order as uint8 arrays: the array itself when contiguous; views of
+    its contiguous sub-blocks when it is a slice along leading axes (no copy); else one copy."""
+    if a.flags.c_contiguous:
+        return [_contiguous_bytes(a)]
+    for k in range(1, a.ndim):
+        block = a[(0,) * k]
+        count = int(np.prod(a.shape[:k]))
+        if block.flags.c_contiguous and block.nbytes >= 4096 and count <= 65536:
+            return [_contiguous_bytes(a[idx]) for idx in np.ndindex(*a.shape[:k])]
+    return [_contiguous_bytes(a)]
 
 
 def _is_big(dt: np.dtype) -> bool:
@@ -214,8 +231,6 @@ class _Plan:
 
 
 class _BaseHDU:
-    _kind = ""
-
     def __init__(self, data: Any = None, header: HeaderLike = None, name: str | None = None, ver: int | None = None):
         self.data = data
         self.header = header
@@ -240,8 +255,6 @@ class _BaseHDU:
 class ImageHDU(_BaseHDU):
     """An image extension (``PrimaryHDU`` for the first HDU): ``data`` a NumPy array of
     uint8, int8, (u)int16/32/64, float32/64 in any byte order and layout, or None."""
-
-    _kind = "image"
 
     def _plan(self, where: str, primary: bool) -> _Plan:
         data = self.data
@@ -268,7 +281,7 @@ class ImageHDU(_BaseHDU):
                 w = data.dtype.itemsize
                 big = _is_big(data.dtype) or w == 1
                 op = (_FLIP if big else _TOBE_FLIP) if bzero is not None else (_COPY if big else _TOBE)
-                segments.append((_contiguous_bytes(data), w, [(0, w, 1, op)]))
+                segments += [(piece, w, [(0, w, 1, op)]) for piece in _image_pieces(data)]
             if bzero is None:
                 # Integer images keep BLANK (a marker); float images cannot have one.
                 if bitpix < 0:
@@ -288,8 +301,6 @@ class ImageHDU(_BaseHDU):
 class PrimaryHDU(ImageHDU):
     """The primary HDU: ``data`` an image array or None."""
 
-    _kind = "primary"
-
     def __init__(self, data: Any = None, header: HeaderLike = None):
         super().__init__(data, header)
 
@@ -299,7 +310,7 @@ def _image_struct(primary: bool, bitpix: int, shape: tuple[int, ...], comments: 
         return comments.get(key, default)
 
     if primary:
-        out = [("SIMPLE", True, com("SIMPLE", "conforms to FITS standard"))]
+        out: list[CardT] = [("SIMPLE", True, com("SIMPLE", "conforms to FITS standard"))]
     else:
         out = [("XTENSION", "IMAGE", com("XTENSION", "Image extension"))]
     out.append(("BITPIX", bitpix, com("BITPIX", "array data type")))
@@ -364,6 +375,10 @@ def _vla_column(values: np.ndarray, where: str) -> tuple[np.ndarray, str, np.nda
     elif any(is_text):
         raise _fail(where, "variable-length column mixes text and numbers")
     else:
+        for i, v in enumerate(items):
+            if not isinstance(v, (np.ndarray, list, tuple)):
+                raise _fail(where, f"row {i} holds {type(v).__name__} {v!r}: object columns are written as "
+                                   "variable-length arrays and must hold arrays (or texts)")
         try:
             arrays = [np.asarray(v).reshape(-1) for v in items]
         except Exception:
@@ -403,7 +418,7 @@ def _table_columns(data: np.ndarray, where: str) -> tuple[list[_Col], np.ndarray
         cwhere = f"{where}: column {name!r}"
         if not isinstance(name, str) or not name.isascii() or not name.isprintable():
             raise _fail(where, f"column name {name!r} is not printable ASCII")
-        field_dt = data.dtype.fields[name][0]
+        field_dt = data.dtype[name]
         base, shape = field_dt.base, field_dt.shape
         col = data[name]
         n = int(np.prod(shape)) if shape else 1
@@ -428,7 +443,7 @@ def _table_columns(data: np.ndarray, where: str) -> tuple[list[_Col], np.ndarray
             tform = f"{width}A"
             if shape:
                 tdim = _tdim((*shape, chars))
-            fmt = (f"S{chars}", shape) if shape else f"S{chars}"
+            fmt: Any = (f"S{chars}", shape) if shape else f"S{chars}"
             spec = (offset, 1, width, _COPY)
         else:
             key = _dtype_key(base)
@@ -482,8 +497,9 @@ def _table_columns(data: np.ndarray, where: str) -> tuple[list[_Col], np.ndarray
 
 def _packed_record(data: np.ndarray, cols: list[_Col], fields: dict[str, np.ndarray], rowlen: int) -> np.ndarray:
     nrows = len(data)
+    fields_of: Any = data.dtype.fields or {}
     direct = (data.dtype.itemsize == rowlen and all(
-        c.vla is None and data.dtype.fields[c.name][1] == c.spec[0] and data.dtype.fields[c.name][0].base.kind != "U"
+        c.vla is None and fields_of[c.name][1] == c.spec[0] and fields_of[c.name][0].base.kind != "U"
         for c in cols))
     if direct:
         return data
@@ -498,8 +514,6 @@ def _packed_record(data: np.ndarray, cols: list[_Col], fields: dict[str, np.ndar
 class BinTableHDU(_BaseHDU):
     """A binary table: ``data`` a NumPy structured array (or a jwstio ``FitsTable``), ``units``
     a dict of column units (TUNITn)."""
-
-    _kind = "bintable"
 
     def __init__(self, data: Any = None, header: HeaderLike = None, name: str | None = None,
                  ver: int | None = None, units: Mapping[str, str] | None = None):
@@ -524,7 +538,9 @@ class BinTableHDU(_BaseHDU):
         cards, comments = _split_struct(given, table=True)
         self._name_cards(cards, where)
         if data is None:
-            cols, record, heaps = [], np.zeros(0, np.uint8), []
+            cols: list[_Col] = []
+            record = np.zeros(0, np.uint8)
+            heaps: list[np.ndarray] = []
             rowlen, nrows = 0, 0
         else:
             cols, record, heaps = _table_columns(data, where)
@@ -596,8 +612,9 @@ class BinTableHDU(_BaseHDU):
             ("TFIELDS", tfields, comments.get("TFIELDS", "number of table fields")),
         ]
         specs = []
+        fields_of: Any = record.dtype.fields or {}
         for name in record.dtype.names or ():
-            dt, off = record.dtype.fields[name][:2]
+            dt, off = fields_of[name][:2]
             base, n = dt.base, (int(np.prod(dt.shape)) if dt.shape else 1)
             if base.kind in "SV" or base.itemsize == 1:
                 specs.append((off, 1, base.itemsize * n, _COPY))
@@ -617,7 +634,7 @@ def _plain_table(t: Any) -> np.ndarray:
     """A FitsTable without its source as a plain structured array of converted columns."""
     names = t.names
     cols = [t.field(n) for n in names]
-    dt = []
+    dt: list[Any] = []
     for n, c in zip(names, cols):
         if c.dtype.kind == "O":
             dt.append((n, object))
@@ -683,7 +700,7 @@ def _verbatim(hdu: Any, position: int, where: str) -> _Plan:
         for k, img in zip(keys, images):
             if k == "SIMPLE":
                 out.append(b"XTENSION= 'IMAGE   '           / Image extension".ljust(80))
-            elif k == "EXTEND":
+            elif k in ("EXTEND", "PCOUNT", "GCOUNT", "GROUPS"):
                 continue
             else:
                 out.append(img)
