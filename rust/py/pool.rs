@@ -19,7 +19,7 @@ pub const MIN_BYTES: usize = 32 << 20;
 /// Maps kept at most.
 const KEEP: usize = 2;
 /// Bytes kept at most.
-const KEEP_BYTES: usize = 1 << 30;
+const KEEP_BYTES: usize = 512 << 20;
 /// Maps are made in whole huge pages.
 const HUGE: usize = 2 << 20;
 
