@@ -106,7 +106,7 @@ def test_one_integration_stdatamodels(benchmark, ramp):
         with dm.open(ramp[0]) as m:
             return np.array(m.data[3])
 
-    benchmark.pedantic(run, rounds=3, iterations=1)
+    benchmark.pedantic(run, rounds=5, iterations=1)
 
 
 def _iterate(path):
@@ -125,12 +125,12 @@ def _read_all(path):
 
 @pytest.mark.benchmark(group="all integrations of a 1 GB ramp")
 def test_iterate_jwstio(benchmark, ramp):
-    assert benchmark.pedantic(_iterate, (ramp[0],), rounds=5, iterations=1) == sum(range(NINTS))
+    assert benchmark.pedantic(_iterate, (ramp[0],), rounds=10, iterations=1) == sum(range(NINTS))
 
 
 @pytest.mark.benchmark(group="all integrations of a 1 GB ramp")
 def test_iterate_sequential_read(benchmark, ramp):
-    benchmark.pedantic(_read_all, (ramp[0],), rounds=5, iterations=1)
+    benchmark.pedantic(_read_all, (ramp[0],), rounds=10, iterations=1)
 
 
 def _pread_integrations(path, start, bufs):
@@ -144,4 +144,4 @@ def test_iterate_pread_into_two_reused_buffers(benchmark, ramp):
     """The limit with positioned reads: each integration's bytes copied by the kernel into one
     of two integration-sized buffers in use (the one read and the one held), not converted."""
     bufs = [np.ones(INT_BYTES, np.uint8) for _ in range(2)]
-    benchmark.pedantic(_pread_integrations, (*ramp, bufs), rounds=5, iterations=1)
+    benchmark.pedantic(_pread_integrations, (*ramp, bufs), rounds=10, iterations=1)
