@@ -494,3 +494,24 @@ def test_big_arrays_reuse_memory_only_when_free(tmp_path):
         with pytest.raises(OSError):
             sec[2]
         np.testing.assert_array_equal(sec[1], plane + 1)
+
+
+def test_big_array_that_cannot_be_allocated_is_a_memory_error(tmp_path):
+    """As NumPy: a MemoryError naming the file, not a crash (address space capped in a subprocess)."""
+    path = tmp_path / "ramp.fits"
+    _big_ramp(path, nints=1, ngroups=4, ny=2048, nx=2048)  # 32 MiB
+    script = textwrap.dedent(
+        """
+        import resource, sys
+        from jwstio import fits
+        f = fits.open(sys.argv[1])
+        size = int(open("/proc/self/status").read().split("VmSize:")[1].split()[0]) * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (size + (8 << 20), resource.RLIM_INFINITY))
+        try:
+            f["SCI"].section[0]
+        except MemoryError as e:
+            print(e)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", script, str(path)], check=True, capture_output=True, text=True)
+    assert str(path) in out.stdout and "cannot allocate" in out.stdout, out

@@ -6,12 +6,11 @@
 //! takes their pages back under memory pressure), and dropped before any fresh map is made,
 //! so reuse never raises the peak memory of a read.
 
-use crate::error::Error;
 use memmap2::{Advice, MmapMut, UncheckedAdvice};
 use numpy::ndarray::{ArrayViewMut, IxDyn};
 use numpy::{Element, PyArray};
+use pyo3::exceptions::PyMemoryError;
 use pyo3::prelude::*;
-use std::path::Path;
 use std::sync::Mutex;
 
 /// Arrays this big or bigger come from the pool (below, malloc keeps freed memory itself).
@@ -86,7 +85,11 @@ pub fn filled<'py, T: Element>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let n: usize = shape.iter().product();
     let bytes = n * std::mem::size_of::<T>();
-    let mut map = take(bytes).map_err(|e| Error::io(&e).with_path(Path::new(path)))?;
+    let mut map = take(bytes).map_err(|e| {
+        PyMemoryError::new_err(format!(
+            "{path}: cannot allocate {bytes} bytes for the array: {e}"
+        ))
+    })?;
     if let Err(e) = fill(&mut map[..bytes]) {
         give_back(map);
         return Err(e);
