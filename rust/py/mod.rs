@@ -6,6 +6,7 @@ mod buffer;
 mod errors;
 mod fits;
 mod metadata;
+mod pool;
 mod scan;
 mod store;
 mod write;
