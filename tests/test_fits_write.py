@@ -7,6 +7,7 @@ import glob
 import math
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -426,6 +427,44 @@ def test_q_descriptors_when_the_heap_needs_them(tmp_path, monkeypatch):
             for k, x in enumerate(vla[name]):
                 np.testing.assert_array_equal(ah[1].data[name][k], x)
                 np.testing.assert_array_equal(f[1].data[name][k], x)
+
+
+def _astropy_and_ours(tmp_path, table):
+    """The table written by astropy and by jwstio, each read back by astropy: (TTYPE/TFORM/TDIM
+    cards, {name: column}) per file."""
+    out = []
+    for who in ("astropy", "jwstio"):
+        p = tmp_path / f"{who}.fits"
+        if who == "astropy":
+            afits.HDUList([afits.PrimaryHDU(), afits.BinTableHDU(table)]).writeto(p)
+        else:
+            fits.write(p, [fits.PrimaryHDU(), fits.BinTableHDU(table)])
+        with afits.open(p, checksum=True) as ah:
+            h = ah[1].header
+            cards = [(k, h[k]) for k in h if re.match(r"^T(TYPE|FORM|DIM)\d+$", k)]
+            cols = {n: list(ah[1].data[n]) if ah[1].data[n].dtype == object else np.asarray(ah[1].data[n])
+                    for n in ah[1].data.dtype.names}
+        with fits.open(p) as f:
+            assert list(f[1].data.dtype.names) == list(table.dtype.names), who
+        out.append((cards, cols))
+    return out
+
+
+def test_vla_columns_keep_their_place(tmp_path):
+    """Variable-length columns before fixed ones stay where they are (they were moved last)."""
+    t = np.zeros(3, dtype=[("v", object), ("a", "f4"), ("w", object), ("b", "i2", (2,))])
+    for k in range(3):
+        t["v"][k] = np.arange(k, dtype="f8")
+        t["w"][k] = np.arange(2 * k, dtype="i2")
+    t["a"] = [1.5, -2, 3]
+    t["b"] = [[1, 2], [3, 4], [5, 6]]
+    (cards_a, cols_a), (cards_j, cols_j) = _astropy_and_ours(tmp_path, t)
+    assert [v for k, v in cards_j if k.startswith("TTYPE")] == ["v", "a", "w", "b"]
+    assert [c for c in cards_j if not c[0].startswith("TDIM")] == [c for c in cards_a if not c[0].startswith("TDIM")]
+    assert list(cols_j) == list(cols_a)
+    for n in cols_a:
+        for x, y in zip(cols_j[n], cols_a[n]):
+            np.testing.assert_array_equal(x, y, err_msg=n)
 
 
 def test_read_tables_written_back(tmp_path):

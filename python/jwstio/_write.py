@@ -431,7 +431,8 @@ def _table_columns(data: np.ndarray, where: str) -> tuple[list[_Col], np.ndarray
             heaps.append(heap)
             heap_len += len(heap)
             maxlen = int(desc[:, 0].max()) if len(desc) else 0
-            cols.append(_Col(name, f"{code}({maxlen})", None, None, None, None, vla=(desc, heap)))
+            # offset and width set below, once P or Q is known
+            cols.append(_Col(name, f"{code}({maxlen})", None, None, None, (0,), vla=(desc, heap)))
             continue
         if base.kind in "SU":
             chars = base.itemsize // (4 if base.kind == "U" else 1)
@@ -444,7 +445,7 @@ def _table_columns(data: np.ndarray, where: str) -> tuple[list[_Col], np.ndarray
             if shape:
                 tdim = _tdim((*shape, chars))
             fmt: Any = (f"S{chars}", shape) if shape else f"S{chars}"
-            spec = (offset, 1, width, _COPY)
+            spec = (0, 1, width, _COPY)
         else:
             key = _dtype_key(base)
             if key not in _TCODE or base.names is not None or base.kind == "V":
@@ -463,26 +464,26 @@ def _table_columns(data: np.ndarray, where: str) -> tuple[list[_Col], np.ndarray
             else:
                 op = _COPY if big else _TOBE
             if base.kind == "c":
-                spec = (offset, w // 2, n * 2, op)
+                spec = (0, w // 2, n * 2, op)
             else:
-                spec = (offset, w, n, op)
+                spec = (0, w, n, op)
             fmt = (base, shape) if shape else base
             width = w * n
         cols.append(_Col(name, tform, tdim, tzero, fmt, spec))
         fields[name] = col
-        offset += width
-    # Descriptors: P (int32) unless the heap needs Q.
+    # Offsets in column order; descriptors P (int32) unless the heap needs Q.
     big_heap = heap_len >= _P_HEAP_LIMIT
     for c in cols:
         if c.vla is not None:
             desc, _heap = c.vla
-            letter = "Q" if big_heap else "P"
-            c.tform = letter + c.tform
+            c.tform = ("Q" if big_heap else "P") + c.tform
             dt = np.dtype("i8" if big_heap else "i4")
             c.fmt = (dt, (2,))
             c.spec = (offset, dt.itemsize, 2, _TOBE)
-            offset += 2 * dt.itemsize
             fields[c.name] = desc
+        else:
+            c.spec = (offset, *c.spec[1:])
+        offset += c.spec[1] * c.spec[2]
     # Descriptor offsets run over the heaps in column order, row by row within a column.
     start = 0
     for c in cols:
@@ -490,9 +491,8 @@ def _table_columns(data: np.ndarray, where: str) -> tuple[list[_Col], np.ndarray
             desc, heap = c.vla
             desc[:, 1] += start
             start += len(heap)
-    order = sorted(cols, key=lambda c: c.spec[0])
-    record = _packed_record(data, order, fields, offset)
-    return order, record, heaps
+    record = _packed_record(data, cols, fields, offset)
+    return cols, record, heaps
 
 
 def _packed_record(data: np.ndarray, cols: list[_Col], fields: dict[str, np.ndarray], rowlen: int) -> np.ndarray:
