@@ -467,6 +467,25 @@ def test_vla_columns_keep_their_place(tmp_path):
             np.testing.assert_array_equal(x, y, err_msg=n)
 
 
+def test_sub_array_fields_keep_their_shape(tmp_path):
+    """One-element and 1-d sub-array fields: TFORM and TDIM as astropy writes them, and the
+    shape read back (an (n, 1) field came back (n,))."""
+    t = np.zeros(3, dtype=[("a", "i2", (1,)), ("b", "?", (1,)), ("c", "f8", (2,)), ("d", "c8", (1, 1)),
+                           ("e", "f4", (2, 1)), ("s", "S3", (1,)), ("u", "U2", (2,))])
+    rng = np.random.default_rng(5)
+    for n in t.dtype.names:
+        t[n] = rng.integers(0, 9, t[n].shape).astype(t.dtype[n].base) if t.dtype[n].kind not in "SU" else "ab"
+    t["b"][1] = True
+    (cards_a, cols_a), (cards_j, cols_j) = _astropy_and_ours(tmp_path, t)
+    assert cards_j == cards_a
+    for n in t.dtype.names:
+        assert cols_j[n].shape == cols_a[n].shape == t[n].shape, n
+        _same_values(cols_j[n], cols_a[n], n)
+    with fits.open(tmp_path / "jwstio.fits") as f:
+        for n in t.dtype.names:
+            assert f[1].data[n].shape == t[n].shape, n
+
+
 def test_read_tables_written_back(tmp_path):
     """A table read by jwstio: whole (its stored record, heap and column keywords), a column
     subset or a FitsTable without a file (its converted columns), and an image first/primary

@@ -422,7 +422,7 @@ def _table_columns(data: np.ndarray, where: str) -> tuple[list[_Col], np.ndarray
         base, shape = field_dt.base, field_dt.shape
         col = data[name]
         n = int(np.prod(shape)) if shape else 1
-        tdim = _tdim(shape) if len(shape) > 1 else None
+        tdim = _tdim(shape) if shape else None  # as astropy: (1,) fields keep their axis
         tzero = None
         if base.kind == "O":
             if shape:
@@ -450,7 +450,7 @@ def _table_columns(data: np.ndarray, where: str) -> tuple[list[_Col], np.ndarray
             key = _dtype_key(base)
             if key not in _TCODE or base.names is not None or base.kind == "V":
                 raise _fail(cwhere, f"dtype {base} cannot be written to a FITS table")
-            if shape == ():
+            if n == 1:
                 tform = _TCODE[key]
             else:
                 tform = f"{n}{_TCODE[key]}"
