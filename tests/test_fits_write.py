@@ -136,6 +136,19 @@ def test_cards_as_astropy_formats_them():
     assert same > 2500 and refused_both > 20
 
 
+def test_comments_right_stripped_as_astropy():
+    """astropy strips trailing blanks of comments: a blank comment makes no ' / ' and no extra
+    CONTINUE card after a long string."""
+    n = 0
+    for k in ("A", "ESO DET CHIP NAME", "LONGKEYWORD1"):
+        for v in ("x" * 70 + " yy", "w " * 60, "short", 5, 1.5, True, None):
+            for c in (" ", "   ", "c  ", "c " * 40 + "   ", " " * 90):
+                theirs, ours = _astropy_image(k, v, c), _ours(k, v, c)
+                assert ours == theirs, f"{(k, v, c)!r}:\n{ours!r}\n{theirs!r}"
+                n += theirs is not None
+    assert n > 80
+
+
 def test_long_header_as_astropy_tostring():
     cards = [("LONGSTR", "word " * 60, "a comment " * 20), ("HISTORY", "h" * 300, ""), ("ESO A VERY LONG KEY", "v" * 90, "c"),
              ("", "blank " * 30, ""), ("SHORT", 1, "x" * 100)]

@@ -387,6 +387,8 @@ fn format_into(keyword: &str, value: &Value, comment: &str, out: &mut Vec<u8>) -
             "FITS header comments must contain standard printable ASCII characters; {comment:?} does not"
         )));
     }
+    // astropy's `Card.comment` is right-stripped (a blank comment is no comment).
+    let comment = comment.trim_end_matches(' ');
     if let Value::Str(s) = value {
         if !printable(s) {
             return Err(Error::format(format!(
