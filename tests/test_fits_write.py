@@ -313,6 +313,21 @@ def _bytes_of_hdu0(path):
     return raw[:start]
 
 
+def test_unsigned_primary_scale_cards_before_commentary(tmp_path):
+    """BSCALE/BZERO of an unsigned primary image go where astropy puts them: after the last
+    keyword card, before trailing HISTORY/COMMENT/blank cards."""
+    header = [("A", 1, "a"), ("HISTORY", "h1"), ("B", "x"), ("COMMENT", "c"), ("", "blank")]
+    data = np.arange(6, dtype="u2").reshape(2, 3)
+    fits.write(tmp_path / "j.fits", [fits.PrimaryHDU(data, header=header)])
+    afits.PrimaryHDU(data, header=afits.Header([afits.Card(*c) for c in header])).writeto(tmp_path / "a.fits")
+    images = []
+    for who in "ja":
+        with afits.open(tmp_path / f"{who}.fits", do_not_scale_image_data=True) as h:
+            images.append([c.image for c in h[0].header.cards if c.keyword != "EXTEND"])
+            np.testing.assert_array_equal(afits.getdata(tmp_path / f"{who}.fits"), data)
+    assert images[0] == images[1]
+
+
 def test_refused_image_types(tmp_path):
     p = tmp_path / "x.fits"
     for bad in [np.zeros(3, "f2"), np.zeros(3, bool), np.zeros(3, "c8"), np.zeros(3, object), np.array(1.0),

@@ -291,8 +291,9 @@ class ImageHDU(_BaseHDU):
         struct = _image_struct(primary, bitpix, shape, comments)
         if bzero is not None:
             scale = [("BSCALE", 1, comments.get("BSCALE", "")), ("BZERO", bzero, comments.get("BZERO", ""))]
-            if primary:
-                cards = cards + scale
+            if primary:  # before trailing COMMENT/HISTORY cards, as astropy's Header.set
+                for c in scale:
+                    _insert_bottom(cards, c)
             else:
                 struct = struct + scale
         return _Plan(struct + cards, segments)
