@@ -514,6 +514,15 @@ def test_sub_array_fields_keep_their_shape(tmp_path):
             assert f[1].data[n].shape == t[n].shape, n
 
 
+@pytest.mark.parametrize("dtype", ["i1", "u2", "u4", "u8"])
+def test_vla_refusal_names_what_can_be_written(tmp_path, dtype):
+    t = np.zeros(2, dtype=[("v", object)])
+    t["v"][0], t["v"][1] = np.arange(3, dtype=dtype), np.arange(1, dtype=dtype)
+    with pytest.raises(jwstio.FormatError, match=r"variable-length arrays of .* \(uint8, int16/32/64, floats"):
+        fits.write(tmp_path / "v.fits", [fits.PrimaryHDU(), fits.BinTableHDU(t)])
+    assert os.listdir(tmp_path) == []
+
+
 def test_read_tables_written_back(tmp_path):
     """A table read by jwstio: whole (its stored record, heap and column keywords), a column
     subset or a FitsTable without a file (its converted columns), and an image first/primary

@@ -390,8 +390,8 @@ def _vla_column(values: np.ndarray, where: str) -> tuple[np.ndarray, str, np.nda
             raise _fail(where, "object column is not a column of arrays (variable-length arrays)")
         key = _dtype_key(base)
         if key not in _TCODE or (key in _BZERO):
-            raise _fail(where, f"variable-length arrays of {base} cannot be written (use signed or "
-                               "unsigned 8-bit integers, floats, complex, bools or text)")
+            raise _fail(where, f"variable-length arrays of {base} cannot be written (uint8, "
+                               "int16/32/64, floats, complex, bools and text can)")
         code = _TCODE[key]
         if code == "L":
             pieces = [np.where(a.astype(bool), ord("T"), ord("F")).astype(np.uint8).tobytes() for a in arrays]
