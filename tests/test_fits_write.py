@@ -662,6 +662,21 @@ def test_headers_in_every_form(tmp_path):
         assert [i for i in x[2].header.items() if i[0] != "EXTNAME"] == [i for i in y[1].header.items() if i[0] != "EXTNAME"]
 
 
+def test_names_upper_cased_as_astropy(tmp_path):
+    """``name=`` gives EXTNAME in upper case as astropy's HDUs do; an EXTNAME card of a given
+    header keeps its case (astropy keeps it too)."""
+    hdus = [("dq", None), ("Sci 1", None), (None, [("EXTNAME", "lower")])]
+    fits.write(tmp_path / "j.fits", [fits.PrimaryHDU()] + [fits.ImageHDU(np.ones(2), name=n, header=h)
+                                                            for n, h in hdus])
+    afits.HDUList([afits.PrimaryHDU()] + [afits.ImageHDU(np.ones(2), name=n, header=afits.Header(h or []))
+                                          for n, h in hdus]).writeto(tmp_path / "a.fits")
+    names = []
+    for who in "ja":
+        with afits.open(tmp_path / f"{who}.fits") as ah:
+            names.append([h.header.get("EXTNAME") for h in ah[1:]])
+    assert names[0] == names[1] == ["DQ", "SCI 1", "lower"]
+
+
 def test_many_extvers(tmp_path):
     rng = np.random.default_rng(4)
     hdus = [fits.PrimaryHDU()] + [fits.ImageHDU(_image("i2", (2, 2), rng), name="SCI", ver=v) for v in range(1, 301)]

@@ -245,7 +245,8 @@ class _BaseHDU:
         if self.name is not None:
             if not isinstance(self.name, str):
                 raise _fail(where, f"name {self.name!r} is not a string")
-            _set(cards, "EXTNAME", self.name, "extension name")
+            # astropy upper-cases names (conf.extension_name_case_sensitive is False)
+            _set(cards, "EXTNAME", self.name.upper(), "extension name")
         if self.ver is not None:
             if isinstance(self.ver, bool) or not isinstance(self.ver, (int, np.integer)):
                 raise _fail(where, f"ver {self.ver!r} is not an integer")
