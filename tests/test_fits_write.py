@@ -800,6 +800,29 @@ def test_corpus_written_back(tmp_path, how):
         assert "non-standard" in why or "random-groups" in why, (name, why)
 
 
+@pytest.mark.parametrize("take_data", [False, True])
+def test_ascii_table_copied_with_blank_fill(tmp_path, take_data):
+    """An ASCII table read by jwstio and written back: its data unit padded with blanks as the
+    standard requires (it was padded with zeros), the same bytes as astropy's file."""
+    src, out = tmp_path / "src.fits", tmp_path / "out.fits"
+    asc = afits.TableHDU.from_columns([afits.Column(name="a", format="E12.4", array=np.arange(3.0)),
+                                       afits.Column(name="s", format="A5", array=np.array(["ab", "", "xyz"]))],
+                                      name="ASC")
+    afits.HDUList([afits.PrimaryHDU(), asc]).writeto(src)
+    with fits.open(src) as f:
+        if take_data:
+            f["ASC"].data
+        fits.write(out, list(f), checksum=True)
+    with afits.open(src) as a, afits.open(out, checksum=True) as b:
+        fa, fb = a.fileinfo(1), b.fileinfo(1)
+        raw_a, raw_b = src.read_bytes(), out.read_bytes()
+        assert raw_b[fb["datLoc"] : fb["datLoc"] + fb["datSpan"]] == raw_a[fa["datLoc"] : fa["datLoc"] + fa["datSpan"]]
+        for n in ("a", "s"):
+            _same_values(b[1].data[n], a[1].data[n], n)
+    if FITSVERIFY:
+        assert _fitsverify(out)[0] == []
+
+
 def test_read_hdus_moved(tmp_path):
     """Read HDUs written at other positions (stored cards and data copied): a primary HDU as an
     extension, an extension as the primary HDU."""

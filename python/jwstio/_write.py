@@ -718,6 +718,8 @@ def _verbatim(hdu: Any, position: int, where: str) -> _Plan:
         start = info["data_start"]
         raw = np.frombuffer(buf, np.uint8, count=info["data_len"], offset=start)
         segments.append((raw,))
+        if kind == "table":  # an ASCII table's data is padded with blanks, not zeros
+            segments.append((np.full(-info["data_len"] % 2880, 0x20, np.uint8),))
     return _Plan(None, segments, b"".join(out))
 
 
