@@ -424,7 +424,9 @@ def _table_columns(data: np.ndarray, where: str) -> tuple[list[_Col], np.ndarray
         base, shape = field_dt.base, field_dt.shape
         col = data[name]
         n = int(np.prod(shape)) if shape else 1
-        tdim = _tdim(shape) if shape else None  # as astropy: (1,) fields keep their axis
+        # TDIM for 2+ dimensions, and for (1,) fields, whose axis is lost without it (astropy
+        # also writes it for other 1-d fields; stdatamodels' ASDF_METADATA field has none)
+        tdim = _tdim(shape) if len(shape) > 1 or shape == (1,) else None
         tzero = None
         if base.kind == "O":
             if shape:
