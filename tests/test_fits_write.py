@@ -663,6 +663,27 @@ def test_headers_in_every_form(tmp_path):
         assert [i for i in x[2].header.items() if i[0] != "EXTNAME"] == [i for i in y[1].header.items() if i[0] != "EXTNAME"]
 
 
+def test_astropy_header_keeps_comments(tmp_path):
+    """An astropy Header (a Mapping too) is taken card by card: comments kept, the header block
+    the same as astropy writes."""
+    cards = [("TELESCOP", "JWST", "telescope"), ("HISTORY", "one"), ("LONGSTR", "word " * 20 + "end", "long comment " * 8),
+             ("ESO DET NAME", "chip", "hier"), ("DUP", 1, "first"), ("DUP", 2, "second"), ("UNDEF", None, "undef"),
+             ("DP1.AXIS.1", 3.0, "record"), ("COMMENT", "c")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ah = afits.Header([afits.Card(*c) for c in cards])
+        fits.write(tmp_path / "j.fits", [fits.PrimaryHDU(np.ones(3), header=ah)])
+        afits.PrimaryHDU(np.ones(3), header=ah).writeto(tmp_path / "a.fits")
+    ours, theirs = [[b[i : i + 80] for i in range(0, 2880, 80)] for b in
+                    ((tmp_path / f"{w}.fits").read_bytes()[:2880] for w in "ja")]
+    # jwstio writes EXTEND = T in a single-HDU file too (astropy only when there are extensions)
+    assert [c for c in ours if not c.startswith(b"EXTEND ")] + [b" " * 80] == theirs
+    with fits.open(tmp_path / "j.fits") as f:
+        h = f[0].header
+        assert h.comments["TELESCOP"] == "telescope" and h.comments["ESO DET NAME"] == "hier"
+        assert h.comments["LONGSTR"] == ("long comment " * 8).rstrip() and h.comments[("DUP", 1)] == "second"
+
+
 def test_names_upper_cased_as_astropy(tmp_path):
     """``name=`` gives EXTNAME in upper case as astropy's HDUs do; an EXTNAME card of a given
     header keeps its case (astropy keeps it too)."""

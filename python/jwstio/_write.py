@@ -123,7 +123,10 @@ def _cards_in(header: Any, where: str) -> list[tuple[str, Any, str]]:
             else:
                 out.append((c[0], c[1], c[2]))
         return out
-    if isinstance(header, Mapping):
+    cards = getattr(header, "cards", None)
+    if cards is not None and not isinstance(header, (list, tuple)):
+        header = cards  # astropy Header (a Mapping too, whose items() have no comments)
+    elif isinstance(header, Mapping):
         out = []
         for k, v in header.items():
             if isinstance(v, tuple) and len(v) == 2:
@@ -131,9 +134,6 @@ def _cards_in(header: Any, where: str) -> list[tuple[str, Any, str]]:
             else:
                 out.append((k, v, ""))
         return out
-    cards = getattr(header, "cards", None)
-    if cards is not None and not isinstance(header, (list, tuple)):
-        header = cards  # astropy Header
     out = []
     for c in header:
         if hasattr(c, "keyword") and hasattr(c, "value"):  # astropy Card
