@@ -684,6 +684,30 @@ def test_astropy_header_keeps_comments(tmp_path):
         assert h.comments["LONGSTR"] == ("long comment " * 8).rstrip() and h.comments[("DUP", 1)] == "second"
 
 
+def test_short_hierarch_keywords_stay_hierarch(tmp_path):
+    """``HIERARCH abc`` (a short keyword astropy keeps as HIERARCH, case kept) from an astropy
+    Header or a header read by jwstio is written as astropy writes it (it became ``ABC``)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ah = afits.Header([afits.Card("HIERARCH abc", 1, "c"), afits.Card("HIERARCH XY", 2),
+                           afits.Card("ESO A B", 3), afits.Card("PLAIN", 4)])
+        afits.PrimaryHDU(np.ones(2), header=ah).writeto(tmp_path / "a.fits")
+    with fits.open(tmp_path / "a.fits") as f:
+        fits.write(tmp_path / "read.fits", [fits.PrimaryHDU(f[0].data, header=f[0].header)])
+    fits.write(tmp_path / "ast.fits", [fits.PrimaryHDU(np.ones(2), header=ah)])
+    fits.write(tmp_path / "tup.fits", [fits.PrimaryHDU(np.ones(2), header=[("HIERARCH abc", 1, "c"),
+                                                                          ("HIERARCH XY", 2), ("ESO A B", 3),
+                                                                          ("PLAIN", 4)])])
+    def cards(name):  # without EXTEND (jwstio writes it in single-HDU files too)
+        block = (tmp_path / f"{name}.fits").read_bytes()[:2880]
+        return [c for c in (block[i : i + 80] for i in range(0, 2880, 80)) if c.strip() and c[:8] != b"EXTEND  "]
+
+    for name in ("read", "ast", "tup"):
+        assert cards(name) == cards("a"), name
+    with afits.open(tmp_path / "read.fits") as h:
+        assert h[0].header["abc"] == 1 and h[0].header.comments["abc"] == "c"
+
+
 def test_names_upper_cased_as_astropy(tmp_path):
     """``name=`` gives EXTNAME in upper case as astropy's HDUs do; an EXTNAME card of a given
     header keeps its case (astropy keeps it too)."""

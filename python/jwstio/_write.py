@@ -120,8 +120,13 @@ def _cards_in(header: Any, where: str) -> list[tuple[str, Any, str]]:
             if c[3] == 2:  # a card astropy cannot parse: written back as it was read
                 images = header._images() if images is None else images
                 out.append((c[0], ("image", images[i]), ""))
-            else:
-                out.append((c[0], c[1], c[2]))
+                continue
+            key = c[0]
+            if len(key) <= 8 and key not in _COMMENTARY:
+                images = header._images() if images is None else images
+                if images[i][:9] == b"HIERARCH ":  # a short HIERARCH keyword stays one
+                    key = "HIERARCH " + key
+            out.append((key, c[1], c[2]))
         return out
     cards = getattr(header, "cards", None)
     if cards is not None and not isinstance(header, (list, tuple)):
@@ -137,7 +142,10 @@ def _cards_in(header: Any, where: str) -> list[tuple[str, Any, str]]:
     out = []
     for c in header:
         if hasattr(c, "keyword") and hasattr(c, "value"):  # astropy Card
-            out.append((c.keyword, c.value, c.comment))
+            key = c.keyword
+            if len(key) <= 8 and key not in _COMMENTARY and c.image.startswith("HIERARCH "):
+                key = "HIERARCH " + key  # a short HIERARCH keyword stays one
+            out.append((key, c.value, c.comment))
             continue
         if not isinstance(c, (tuple, list)) or len(c) not in (2, 3):
             raise _fail(where, f"header entries must be (key, value) or (key, value, comment) tuples, not {c!r}")
