@@ -1060,6 +1060,16 @@ def test_overwrite_and_targets(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["t.fits"]
 
 
+def test_bytes_and_relative_paths(tmp_path, monkeypatch):
+    """A bytes path (as astropy takes) and a relative one (the folder is '.')."""
+    monkeypatch.chdir(tmp_path)
+    fits.write(os.fsencode(tmp_path / "b.fits"), [fits.PrimaryHDU(np.arange(3.0))])
+    fits.write("r.fits", [fits.PrimaryHDU(np.arange(3.0))])
+    for name in ("b.fits", "r.fits"):
+        np.testing.assert_array_equal(afits.getdata(tmp_path / name), np.arange(3.0))
+    assert sorted(os.listdir(tmp_path)) == ["b.fits", "r.fits"]
+
+
 # --- atomicity -----------------------------------------------------------------------------------
 
 _WRITER = r"""
