@@ -787,7 +787,8 @@ def _as_plan(h: Any, position: int, where: str) -> _Plan:
     return h._plan(where, primary=position == 0)
 
 
-def write(path: str | bytes | os.PathLike[str] | os.PathLike[bytes], hdus: Any, overwrite: bool = False, checksum: bool = False) -> None:
+def write(path: str | bytes | os.PathLike[str] | os.PathLike[bytes], hdus: Any, overwrite: bool = False,
+          checksum: bool = False) -> None:
     """Write HDUs to a FITS file, atomically.
 
     ``hdus``: a sequence of ``PrimaryHDU`` / ``ImageHDU`` / ``BinTableHDU`` and HDUs read by
