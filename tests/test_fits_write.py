@@ -1190,3 +1190,79 @@ def test_concurrent_writers(tmp_path):
                 assert "FileExistsError" in loser, loser
             _check_target(target, {100, 101})
             assert not _temps(tmp_path)
+
+
+# --- edits to converted columns of a read table (astropy keeps them: FITS_rec._scale_back) ---------
+
+
+def _edit_table_file(path):
+    cols = [
+        afits.Column("u", format="I", bzero=32768, array=np.array([1, 2, 60000], "u2")),
+        afits.Column("w", format="J", bzero=2**31, array=np.array([1, 2, 4_000_000_000], "u4")),
+        afits.Column("s", format="5A", array=np.array(["a", "bb", "ccc"])),
+        afits.Column("l", format="L", array=np.array([True, False, True])),
+        afits.Column("x", format="3X", array=np.array([[1, 0, 1], [0, 0, 0], [1, 1, 1]], bool)),
+        afits.Column("f", format="E", bscale=0.5, bzero=10, array=np.array([10.5, 11, 12], "f4")),
+        afits.Column("k", format="J", array=np.array([1, 2, 3], "i4")),
+        afits.Column("v", format="PJ()", array=np.array([np.array([1, 2]), np.array([3]), np.array([], "i4")], dtype=object)),
+    ]
+    t = afits.BinTableHDU.from_columns(cols, name="T")
+    afits.HDUList([afits.PrimaryHDU(), t]).writeto(path)
+    # An integer column with TSCAL/TZERO (physical 3, 5, 7): astropy 8 cannot write one from values.
+    with afits.open(path, mode="update") as f:
+        f[1].header.insert("TFORM7", ("TSCAL7", 2), after=True)
+        f[1].header.insert("TSCAL7", ("TZERO7", 1), after=True)
+
+
+def _edit(t, vla, astropy=False):
+    t["u"][0] = 7
+    t["w"][2] = 5
+    t.field("s")[1] = "zz"
+    t["l"][1] = True
+    t["x"][1, 2] = True
+    t["f"][2] = 20.5
+    if not astropy:  # astropy 8's _scale_back fails on integer columns with TSCAL
+        t["k"][0] = 11
+    t["l"] = t["l"]  # whole-column assignment through __setitem__
+    if vla:
+        t["v"][2] = np.array([9, 9, 9], "i4")
+
+
+@pytest.mark.parametrize("vla", [False, True], ids=["fixed", "with-vla-edit"])
+def test_edits_to_converted_columns_are_written(tmp_path, vla):
+    src = tmp_path / "t0.fits"
+    _edit_table_file(src)
+    with afits.open(src) as a:
+        _edit(a[1].data, vla, astropy=True)
+        a.writeto(tmp_path / "astropy.fits")
+    with fits.open(src) as f:
+        t = f["T"].data
+        _edit(t, vla)
+        assert t["u"] is t["u"]  # converted columns are kept, as astropy keeps them
+        fits.write(tmp_path / "jwstio.fits", [fits.PrimaryHDU(), f["T"]])
+    with afits.open(tmp_path / "astropy.fits") as a, afits.open(tmp_path / "jwstio.fits") as j:
+        ea, ej = a[1].data, j[1].data
+        for name in ea.names:
+            if name == "k":
+                np.testing.assert_array_equal(ej[name], [11, 5, 7])
+                assert ej[name].dtype.kind == "f"
+            elif name == "v":
+                assert [list(r) for r in ej[name]] == [list(r) for r in ea[name]]
+            else:
+                np.testing.assert_array_equal(ej[name], ea[name], err_msg=name)
+                if not vla:  # a handed-out variable-length column: written from values (README)
+                    assert ej[name].dtype == ea[name].dtype, name
+        if not vla:
+            assert ej.columns.formats == ea.columns.formats
+    with fits.open(tmp_path / "jwstio.fits") as g:
+        assert g["T"].data["u"][0] == 7 and g["T"].data["s"][1] == "zz" and g["T"].data["k"][0] == 11
+
+
+def test_non_ascii_edit_to_a_text_column_is_refused(tmp_path):
+    src = tmp_path / "t0.fits"
+    _edit_table_file(src)
+    with fits.open(src) as f:
+        f["T"].data["s"][0] = "é"
+        with pytest.raises(ValueError, match="not ASCII"):
+            fits.write(tmp_path / "out.fits", [fits.PrimaryHDU(), f["T"]])
+    assert sorted(os.listdir(tmp_path)) == ["t0.fits"]

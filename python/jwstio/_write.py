@@ -539,8 +539,10 @@ class BinTableHDU(_BaseHDU):
         given = _cards_of(self.header, where)
         units = dict(self.units) if self.units else {}
         if isinstance(data, FitsTable):
+            # Converted columns handed out (and perhaps changed) go back into the record first.
+            complete = data._scale_back()
             src = getattr(data, "_source", None)
-            if src is not None and src[1] == data.dtype:
+            if complete and src is not None and src[1] == data.dtype:
                 return self._plan_source(data, src, given, units, where)
             data = _plain_table(data)
         if data is not None and not isinstance(data, np.ndarray):
