@@ -41,12 +41,12 @@ impl Isa {
 }
 
 /// An element type: native value from and to bytes.
-trait Word: Copy + std::ops::BitXor<Output = Self> {
+trait Word: Copy + Default + std::ops::BitXor<Output = Self> {
     const W: usize;
     const TOP: Self;
     fn load(b: &[u8]) -> Self;
     fn store(self, b: &mut [u8]);
-    fn from_be(self) -> Self;
+    fn be_to_ne(self) -> Self;
 }
 
 macro_rules! word {
@@ -63,7 +63,7 @@ macro_rules! word {
                 b.copy_from_slice(&self.to_ne_bytes());
             }
             #[inline(always)]
-            fn from_be(self) -> Self {
+            fn be_to_ne(self) -> Self {
                 <$t>::from_be(self)
             }
         }
@@ -77,7 +77,7 @@ word!(u64);
 #[inline(always)]
 fn copy_body<T: Word>(inp: &[u8], out: &mut [u8], mask: T) {
     for (o, i) in out.chunks_exact_mut(T::W).zip(inp.chunks_exact(T::W)) {
-        (T::load(i).from_be() ^ mask).store(o);
+        (T::load(i).be_to_ne() ^ mask).store(o);
     }
 }
 
@@ -85,7 +85,7 @@ fn copy_body<T: Word>(inp: &[u8], out: &mut [u8], mask: T) {
 #[inline(always)]
 fn in_place_body<T: Word>(buf: &mut [u8], mask: T) {
     for c in buf.chunks_exact_mut(T::W) {
-        (T::load(c).from_be() ^ mask).store(c);
+        (T::load(c).be_to_ne() ^ mask).store(c);
     }
 }
 
@@ -147,11 +147,11 @@ fn in_place_isa<T: Word>(
 /// Mask applied after `from_be`: the value's sign bit (`to_be` of it when encoding, as
 /// `(x ^ top).to_be() == from_be(x) ^ top.to_be()`).
 fn mask<T: Word>(flip: bool, encode: bool) -> T {
-    let zero = T::TOP ^ T::TOP;
+    let zero = T::default();
     match (flip, encode) {
         (false, _) => zero,
         (true, false) => T::TOP,
-        (true, true) => T::TOP.from_be(),
+        (true, true) => T::TOP.be_to_ne(),
     }
 }
 

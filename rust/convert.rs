@@ -554,7 +554,8 @@ mod speed {
                     if mode == "in place" && !in_place(&p) {
                         continue;
                     }
-                    let mut out = vec![0u8; size / (bitpix.abs() as usize / 8) * p.out().size()];
+                    let mut out =
+                        vec![0u8; size / (bitpix.unsigned_abs() as usize / 8) * p.out().size()];
                     let mut rates = Vec::new();
                     for _ in 0..5 {
                         let t = std::time::Instant::now();
