@@ -829,4 +829,62 @@ mod speed {
             std::hint::black_box(&out);
         }
     }
+
+    /// `cargo test --release --lib -- --ignored --nocapture write_speed`: 48 MB of 4-byte
+    /// elements written to /dev/shm as one write(), as 256 KiB writes of ready bytes, and
+    /// encoded by `write_hdus` (with and without the writer thread); best and median of 15.
+    #[test]
+    #[ignore]
+    fn write_speed() {
+        let n = 48 << 20;
+        let data: Vec<u8> = (0..n).map(|i| (i * 131 % 251) as u8).collect();
+        let path =
+            std::path::Path::new("/dev/shm").join(format!("jwstio-speed-{}", std::process::id()));
+        let time = |name: &str, f: &mut dyn FnMut(&std::fs::File)| {
+            let mut t = Vec::new();
+            for _ in 0..15 {
+                let file = std::fs::File::create(&path).unwrap();
+                let t0 = std::time::Instant::now();
+                f(&file);
+                t.push(t0.elapsed().as_secs_f64() * 1e3);
+            }
+            t.sort_by(f64::total_cmp);
+            println!("{name}: best {:.1} ms, median {:.1} ms", t[0], t[7]);
+        };
+        time("one write()", &mut |f| {
+            let mut f = f;
+            f.write_all(&data).unwrap()
+        });
+        time("256 KiB writes", &mut |f| {
+            let mut f = f;
+            for c in data.chunks(BUF) {
+                f.write_all(c).unwrap()
+            }
+        });
+        for threaded in [false, true] {
+            for op in [Op::ToBe, Op::ToBeFlip] {
+                time(
+                    &format!("write_hdus {op:?} threaded {threaded}"),
+                    &mut |f| {
+                        let field = Field {
+                            offset: 0,
+                            width: 4,
+                            count: 1,
+                            op,
+                        };
+                        let mut hdus = vec![HduOut {
+                            header: header_block(&[b' '; 80]).unwrap(),
+                            segments: vec![Segment::Rows {
+                                data: &data,
+                                rowlen: 4,
+                                fields: vec![field],
+                            }],
+                        }];
+                        write_hdus_with(f, &mut hdus, false, threaded).unwrap()
+                    },
+                );
+            }
+        }
+        let _ = std::fs::remove_file(&path);
+    }
 }
