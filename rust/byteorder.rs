@@ -2,7 +2,8 @@
 //! sign-bit flip (unsigned data stored with BZERO/TZERO). The baseline x86-64 (SSE2) build
 //! cannot shuffle bytes within a vector, so each kernel is also compiled for SSSE3 and AVX2
 //! (`multiversion`) and the best one the CPU has is chosen at run time. Plain safe loops:
-//! LLVM vectorizes each copy for its instruction set.
+//! LLVM vectorizes each copy for its instruction set (measured in L2: 4- and 8-byte swaps
+//! 13-17 GB/s with SSE2, 45-55 GB/s with SSSE3 or AVX2; `byteorder_speed` below).
 
 use multiversion::multiversion;
 
