@@ -3,6 +3,7 @@
 
 pub mod asdf;
 pub mod atomic;
+pub mod byteorder;
 pub mod convert;
 pub mod error;
 pub mod fits;

@@ -399,6 +399,11 @@ _MEMORY = textwrap.dedent(
     if mode == "one":
         x = sec[3]
         assert x.shape == sec.shape[1:] and x[0, 0, 7] == 7 + 3, x[0, 0, :8]
+    elif mode == "again":  # one at a time, each let go before the next (memory reused)
+        for i in range(4):
+            x = sec[i]
+            assert x[0, 0, 7] == 7 + i, x[0, 0, :8]
+            del x
     else:
         for i, (x,) in jwstio.iter_integrations(jwstio.open(path, model_type="Level1bModel"), ["data"]):
             assert x[0, 0, 5] == 5 + i
@@ -441,3 +446,72 @@ def test_memory_of_one_integration_and_iteration(tmp_path):
     grown = int(subprocess.run([sys.executable, str(script), str(path), "all"], check=True,
                                capture_output=True, text=True).stdout)
     assert grown <= 2 * nbytes + 64 * 2**20, (grown, nbytes)
+    grown = int(subprocess.run([sys.executable, str(script), str(path), "again"], check=True,
+                               capture_output=True, text=True).stdout)
+    assert 0.9 * nbytes <= grown <= 1.2 * nbytes + 16 * 2**20, (grown, nbytes)
+
+
+def test_big_arrays_reuse_memory_only_when_free(tmp_path):
+    """Arrays of 32 MiB and more live in memory that is reused once nothing (array or view)
+    references it; reused memory is fully overwritten, and a failed read gives it back."""
+    path = tmp_path / "ramp.fits"
+    nbytes = _big_ramp(path, nints=3, ngroups=4, ny=2048, nx=2048)  # 32 MiB an integration
+    plane = (np.arange(4 * 2048 * 2048) % 4096).astype(np.uint16).reshape(4, 2048, 2048)
+    with fits.open(path) as f, afits.open(path) as a:
+        sec = f["SCI"].section
+        first, second = sec[0], sec[1]
+        assert first.nbytes == nbytes and first.flags.writeable and first.flags.c_contiguous
+        np.testing.assert_array_equal(first, plane)
+        np.testing.assert_array_equal(second, plane + 1)
+        view = first[1:3]
+        where = first.ctypes.data
+        del first
+        third = sec[2]  # the first one's memory is still viewed: not reused
+        assert third.ctypes.data != where
+        np.testing.assert_array_equal(view, plane[1:3])
+        np.testing.assert_array_equal(third, plane + 2)
+        where = second.ctypes.data
+        second.fill(7)
+        del second
+        again = sec[0]  # the second one's memory, every byte written again
+        assert again.ctypes.data == where
+        np.testing.assert_array_equal(again, plane)
+        again[:] = 0
+        del view, third, again
+        whole = f["SCI"].data  # a whole image (96 MiB) the same way
+        np.testing.assert_array_equal(whole, a["SCI"].data)
+        assert whole.dtype == a["SCI"].data.dtype
+        small = sec[0, :2]  # 16 MiB: NumPy's own memory
+        assert small.flags.owndata
+        np.testing.assert_array_equal(small, plane[:2])
+    # A read that fails (the file cut short while open) gives its memory back, and the next
+    # read still gets every value.
+    cut = tmp_path / "cut.fits"
+    cut.write_bytes(path.read_bytes())
+    with fits.open(cut) as f:
+        sec = f["SCI"].section
+        os.truncate(cut, os.path.getsize(cut) - nbytes // 2 - 2880)
+        with pytest.raises(OSError):
+            sec[2]
+        np.testing.assert_array_equal(sec[1], plane + 1)
+
+
+def test_big_array_that_cannot_be_allocated_is_a_memory_error(tmp_path):
+    """As NumPy: a MemoryError naming the file, not a crash (address space capped in a subprocess)."""
+    path = tmp_path / "ramp.fits"
+    _big_ramp(path, nints=1, ngroups=4, ny=2048, nx=2048)  # 32 MiB
+    script = textwrap.dedent(
+        """
+        import resource, sys
+        from jwstio import fits
+        f = fits.open(sys.argv[1])
+        size = int(open("/proc/self/status").read().split("VmSize:")[1].split()[0]) * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (size + (8 << 20), resource.RLIM_INFINITY))
+        try:
+            f["SCI"].section[0]
+        except MemoryError as e:
+            print(e)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", script, str(path)], check=True, capture_output=True, text=True)
+    assert str(path) in out.stdout and "cannot allocate" in out.stdout, out

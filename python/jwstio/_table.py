@@ -57,8 +57,12 @@ class FitsTable(np.ndarray):
     _make_columns: Callable[[FitsTable], Any] | None
     # (header, record dtype, heap bytes) of a table read from a file (jwstio.fits.write).
     _source: Any
+    # Converted columns handed out, kept (as astropy's FITS_rec keeps them) so that edits to them
+    # are what a writer stores (``_scale_back``).
+    _cols: dict[str, np.ndarray]
 
     def __array_finalize__(self, obj: Any) -> None:
+        self._cols = {}
         self._source = getattr(obj, "_source", None)
         self._convert = getattr(obj, "_convert", None) or {}
         self._units = dict(getattr(obj, "_units", None) or {})
@@ -95,7 +99,36 @@ class FitsTable(np.ndarray):
         name = self.names[key] if isinstance(key, (int, np.integer)) else self._name(key)
         raw = self.view(np.ndarray)[name]
         conv = self._convert.get(name)
-        return conv(raw) if conv is not None else raw
+        if conv is None:
+            return raw
+        col = self._cols.get(name)
+        if col is None:
+            col = self._cols[name] = conv(raw)
+        return col
+
+    def _scale_back(self) -> bool:
+        """Store the converted columns handed out (and perhaps changed) back into the record, as
+        astropy does before writing. False when a variable-length column was handed out: its
+        values live in the heap, so the stored record and heap no longer say everything."""
+        raw = self.view(np.ndarray)
+        complete = True
+        for name, col in self._cols.items():
+            conv = self._convert.get(name)
+            stored = raw.dtype[name]
+            if conv is text and np.asarray(col).dtype.kind == "S":
+                raw[name] = col
+            elif conv is text:
+                try:
+                    raw[name] = np.char.encode(np.asarray(col, dtype=str), "ascii")
+                except UnicodeEncodeError as e:
+                    raise ValueError(f"column {name!r}: text is not ASCII ({e.object[e.start:e.end]!r})") from None
+            elif conv is logical:
+                raw[name] = np.where(np.asarray(col, dtype=bool), ord("T"), ord("F"))
+            elif hasattr(conv, "inverse"):
+                raw[name] = conv.inverse(col, stored.base)  # type: ignore[union-attr]
+            else:
+                complete = False
+        return complete
 
     @property
     def names(self) -> list[str]:
@@ -148,14 +181,10 @@ class FitsTable(np.ndarray):
             super().__setitem__(key, value)
             return
         name = self._name(key)
-        conv = self._convert.get(name)
-        raw = self.view(np.ndarray)
-        if conv is None or conv is text:
-            raw[name] = value
-        elif conv is logical:
-            raw[name] = np.where(value, ord("T"), ord("F"))
+        if name in self._convert:
+            self.field(name)[...] = value
         else:
-            raise TypeError(f"column {name!r} is scaled or unpacked on read; set the stored values in np.asarray(table)")
+            self.view(np.ndarray)[name] = value
 
     def __iter__(self) -> Iterator[Any]:
         if not self._convert or self.ndim != 1:

@@ -13,6 +13,7 @@ unsigned and int8) in the Rust core and written through a temporary file beside 
 from __future__ import annotations
 
 import datetime
+import functools
 import os
 import re
 import sys
@@ -26,7 +27,9 @@ from .errors import FormatError
 
 __all__ = ["PrimaryHDU", "ImageHDU", "BinTableHDU", "write", "HeaderLike"]
 
+# None, (key, value[, comment]) tuples, a dict, a jwstio Header or an astropy Header.
 HeaderLike = Union[None, Mapping[str, Any], Iterable[Any], Any]
+CardT = tuple[str, Any, str]
 
 _COMMENTARY = frozenset(("", "COMMENT", "HISTORY"))
 _BIG = sys.byteorder == "big"
@@ -46,21 +49,13 @@ _TCODE = {"u1": "B", "i1": "B", "i2": "I", "u2": "I", "i4": "J", "u4": "J", "i8"
 _STRUCT_RE = re.compile(r"^(SIMPLE|XTENSION|BITPIX|NAXIS\d*|EXTEND|PCOUNT|GCOUNT|GROUPS|CHECKSUM|DATASUM)$")
 _IMAGE_RE = re.compile(r"^(BSCALE|BZERO)$")
 _TABLE_RE = re.compile(r"^(TFIELDS|THEAP|T(TYPE|FORM|DIM|ZERO|SCAL|BCOL)\d+)$")
-_EXTRA_COMMENTS = {
-    "SIMPLE": "conforms to FITS standard",
-    "BITPIX": "array data type",
-    "NAXIS": "number of array dimensions",
-}
-
-
-class _Card(tuple):
-    """(keyword, value, comment)."""
 
 
 def _fail(where: str, msg: str) -> FormatError:
     return FormatError(f"{where}: {msg}")
 
 
+@functools.lru_cache(maxsize=8192)
 def _norm_key(key: str) -> str:
     """The keyword astropy stores for ``key`` (upper case standard names, HIERARCH names as
     given without the prefix)."""
@@ -106,6 +101,14 @@ def _value(v: Any, where: str, key: str) -> Any:
 
 def _cards_of(header: Any, where: str) -> list[tuple[str, Any, str]]:
     """The given header as a list of (keyword, value, comment)."""
+    cards = _cards_in(header, where)
+    for c in cards:
+        if not isinstance(c[0], str):
+            raise _fail(where, f"keyword {c[0]!r} is not a string")
+    return cards
+
+
+def _cards_in(header: Any, where: str) -> list[tuple[str, Any, str]]:
     if header is None:
         return []
     from . import fits as _fits
@@ -117,10 +120,18 @@ def _cards_of(header: Any, where: str) -> list[tuple[str, Any, str]]:
             if c[3] == 2:  # a card astropy cannot parse: written back as it was read
                 images = header._images() if images is None else images
                 out.append((c[0], ("image", images[i]), ""))
-            else:
-                out.append((c[0], c[1], c[2]))
+                continue
+            key = c[0]
+            if len(key) <= 8 and key not in _COMMENTARY:
+                images = header._images() if images is None else images
+                if images[i][:9] == b"HIERARCH ":  # a short HIERARCH keyword stays one
+                    key = "HIERARCH " + key
+            out.append((key, c[1], c[2]))
         return out
-    if isinstance(header, Mapping):
+    cards = getattr(header, "cards", None)
+    if cards is not None and not isinstance(header, (list, tuple)):
+        header = cards  # astropy Header (a Mapping too, whose items() have no comments)
+    elif isinstance(header, Mapping):
         out = []
         for k, v in header.items():
             if isinstance(v, tuple) and len(v) == 2:
@@ -128,13 +139,13 @@ def _cards_of(header: Any, where: str) -> list[tuple[str, Any, str]]:
             else:
                 out.append((k, v, ""))
         return out
-    cards = getattr(header, "cards", None)
-    if cards is not None and not isinstance(header, (list, tuple)):
-        header = cards  # astropy Header
     out = []
     for c in header:
         if hasattr(c, "keyword") and hasattr(c, "value"):  # astropy Card
-            out.append((c.keyword, c.value, c.comment))
+            key = c.keyword
+            if len(key) <= 8 and key not in _COMMENTARY and c.image.startswith("HIERARCH "):
+                key = "HIERARCH " + key  # a short HIERARCH keyword stays one
+            out.append((key, c.value, c.comment))
             continue
         if not isinstance(c, (tuple, list)) or len(c) not in (2, 3):
             raise _fail(where, f"header entries must be (key, value) or (key, value, comment) tuples, not {c!r}")
@@ -176,7 +187,8 @@ def _set(cards: list[tuple[str, Any, str]], key: str, value: Any, comment: str) 
 
 def _split_struct(cards: list[tuple[str, Any, str]], table: bool) -> tuple[list, dict[str, str]]:
     """The cards without structural keywords, and the comments the given structural cards had."""
-    kept, comments = [], {}
+    kept: list[CardT] = []
+    comments: dict[str, str] = {}
     for k, v, c in cards:
         n = _norm_key(k)
         if _STRUCT_RE.match(n) or (_TABLE_RE if table else _IMAGE_RE).match(n):
@@ -190,6 +202,19 @@ def _split_struct(cards: list[tuple[str, Any, str]], table: bool) -> tuple[list,
 def _contiguous_bytes(a: np.ndarray) -> np.ndarray:
     a = np.ascontiguousarray(a)
     return a.reshape(-1).view(np.uint8) if a.size else np.zeros(0, np.uint8)
+
+
+def _image_pieces(a: np.ndarray) -> list[np.ndarray]:
+    """The image's bytes in C order as uint8 arrays: the array itself when contiguous; views of
+    its contiguous sub-blocks when it is a slice along leading axes (no copy); else one copy."""
+    if a.flags.c_contiguous:
+        return [_contiguous_bytes(a)]
+    for k in range(1, a.ndim):
+        block = a[(0,) * k]
+        count = int(np.prod(a.shape[:k]))
+        if block.flags.c_contiguous and block.nbytes >= 4096 and count <= 65536:
+            return [_contiguous_bytes(a[idx]) for idx in np.ndindex(*a.shape[:k])]
+    return [_contiguous_bytes(a)]
 
 
 def _is_big(dt: np.dtype) -> bool:
@@ -214,8 +239,6 @@ class _Plan:
 
 
 class _BaseHDU:
-    _kind = ""
-
     def __init__(self, data: Any = None, header: HeaderLike = None, name: str | None = None, ver: int | None = None):
         self.data = data
         self.header = header
@@ -230,7 +253,8 @@ class _BaseHDU:
         if self.name is not None:
             if not isinstance(self.name, str):
                 raise _fail(where, f"name {self.name!r} is not a string")
-            _set(cards, "EXTNAME", self.name, "extension name")
+            # astropy upper-cases names (conf.extension_name_case_sensitive is False)
+            _set(cards, "EXTNAME", self.name.upper(), "extension name")
         if self.ver is not None:
             if isinstance(self.ver, bool) or not isinstance(self.ver, (int, np.integer)):
                 raise _fail(where, f"ver {self.ver!r} is not an integer")
@@ -240,8 +264,6 @@ class _BaseHDU:
 class ImageHDU(_BaseHDU):
     """An image extension (``PrimaryHDU`` for the first HDU): ``data`` a NumPy array of
     uint8, int8, (u)int16/32/64, float32/64 in any byte order and layout, or None."""
-
-    _kind = "image"
 
     def _plan(self, where: str, primary: bool) -> _Plan:
         data = self.data
@@ -268,7 +290,7 @@ class ImageHDU(_BaseHDU):
                 w = data.dtype.itemsize
                 big = _is_big(data.dtype) or w == 1
                 op = (_FLIP if big else _TOBE_FLIP) if bzero is not None else (_COPY if big else _TOBE)
-                segments.append((_contiguous_bytes(data), w, [(0, w, 1, op)]))
+                segments += [(piece, w, [(0, w, 1, op)]) for piece in _image_pieces(data)]
             if bzero is None:
                 # Integer images keep BLANK (a marker); float images cannot have one.
                 if bitpix < 0:
@@ -278,8 +300,9 @@ class ImageHDU(_BaseHDU):
         struct = _image_struct(primary, bitpix, shape, comments)
         if bzero is not None:
             scale = [("BSCALE", 1, comments.get("BSCALE", "")), ("BZERO", bzero, comments.get("BZERO", ""))]
-            if primary:
-                cards = cards + scale
+            if primary:  # before trailing COMMENT/HISTORY cards, as astropy's Header.set
+                for c in scale:
+                    _insert_bottom(cards, c)
             else:
                 struct = struct + scale
         return _Plan(struct + cards, segments)
@@ -287,8 +310,6 @@ class ImageHDU(_BaseHDU):
 
 class PrimaryHDU(ImageHDU):
     """The primary HDU: ``data`` an image array or None."""
-
-    _kind = "primary"
 
     def __init__(self, data: Any = None, header: HeaderLike = None):
         super().__init__(data, header)
@@ -299,7 +320,7 @@ def _image_struct(primary: bool, bitpix: int, shape: tuple[int, ...], comments: 
         return comments.get(key, default)
 
     if primary:
-        out = [("SIMPLE", True, com("SIMPLE", "conforms to FITS standard"))]
+        out: list[CardT] = [("SIMPLE", True, com("SIMPLE", "conforms to FITS standard"))]
     else:
         out = [("XTENSION", "IMAGE", com("XTENSION", "Image extension"))]
     out.append(("BITPIX", bitpix, com("BITPIX", "array data type")))
@@ -364,6 +385,10 @@ def _vla_column(values: np.ndarray, where: str) -> tuple[np.ndarray, str, np.nda
     elif any(is_text):
         raise _fail(where, "variable-length column mixes text and numbers")
     else:
+        for i, v in enumerate(items):
+            if not isinstance(v, (np.ndarray, list, tuple)):
+                raise _fail(where, f"row {i} holds {type(v).__name__} {v!r}: object columns are written as "
+                                   "variable-length arrays and must hold arrays (or texts)")
         try:
             arrays = [np.asarray(v).reshape(-1) for v in items]
         except Exception:
@@ -374,8 +399,8 @@ def _vla_column(values: np.ndarray, where: str) -> tuple[np.ndarray, str, np.nda
             raise _fail(where, "object column is not a column of arrays (variable-length arrays)")
         key = _dtype_key(base)
         if key not in _TCODE or (key in _BZERO):
-            raise _fail(where, f"variable-length arrays of {base} cannot be written (use signed or "
-                               "unsigned 8-bit integers, floats, complex, bools or text)")
+            raise _fail(where, f"variable-length arrays of {base} cannot be written (uint8, "
+                               "int16/32/64, floats, complex, bools and text can)")
         code = _TCODE[key]
         if code == "L":
             pieces = [np.where(a.astype(bool), ord("T"), ord("F")).astype(np.uint8).tobytes() for a in arrays]
@@ -403,11 +428,13 @@ def _table_columns(data: np.ndarray, where: str) -> tuple[list[_Col], np.ndarray
         cwhere = f"{where}: column {name!r}"
         if not isinstance(name, str) or not name.isascii() or not name.isprintable():
             raise _fail(where, f"column name {name!r} is not printable ASCII")
-        field_dt = data.dtype.fields[name][0]
+        field_dt = data.dtype[name]
         base, shape = field_dt.base, field_dt.shape
         col = data[name]
         n = int(np.prod(shape)) if shape else 1
-        tdim = _tdim(shape) if len(shape) > 1 else None
+        # TDIM for 2+ dimensions, and for (1,) fields, whose axis is lost without it (astropy
+        # also writes it for other 1-d fields; stdatamodels' ASDF_METADATA field has none)
+        tdim = _tdim(shape) if len(shape) > 1 or shape == (1,) else None
         tzero = None
         if base.kind == "O":
             if shape:
@@ -416,7 +443,8 @@ def _table_columns(data: np.ndarray, where: str) -> tuple[list[_Col], np.ndarray
             heaps.append(heap)
             heap_len += len(heap)
             maxlen = int(desc[:, 0].max()) if len(desc) else 0
-            cols.append(_Col(name, f"{code}({maxlen})", None, None, None, None, vla=(desc, heap)))
+            # offset and width set below, once P or Q is known
+            cols.append(_Col(name, f"{code}({maxlen})", None, None, None, (0,), vla=(desc, heap)))
             continue
         if base.kind in "SU":
             chars = base.itemsize // (4 if base.kind == "U" else 1)
@@ -428,13 +456,13 @@ def _table_columns(data: np.ndarray, where: str) -> tuple[list[_Col], np.ndarray
             tform = f"{width}A"
             if shape:
                 tdim = _tdim((*shape, chars))
-            fmt = (f"S{chars}", shape) if shape else f"S{chars}"
-            spec = (offset, 1, width, _COPY)
+            fmt: Any = (f"S{chars}", shape) if shape else f"S{chars}"
+            spec = (0, 1, width, _COPY)
         else:
             key = _dtype_key(base)
             if key not in _TCODE or base.names is not None or base.kind == "V":
                 raise _fail(cwhere, f"dtype {base} cannot be written to a FITS table")
-            if shape == ():
+            if n == 1:
                 tform = _TCODE[key]
             else:
                 tform = f"{n}{_TCODE[key]}"
@@ -448,26 +476,26 @@ def _table_columns(data: np.ndarray, where: str) -> tuple[list[_Col], np.ndarray
             else:
                 op = _COPY if big else _TOBE
             if base.kind == "c":
-                spec = (offset, w // 2, n * 2, op)
+                spec = (0, w // 2, n * 2, op)
             else:
-                spec = (offset, w, n, op)
+                spec = (0, w, n, op)
             fmt = (base, shape) if shape else base
             width = w * n
         cols.append(_Col(name, tform, tdim, tzero, fmt, spec))
         fields[name] = col
-        offset += width
-    # Descriptors: P (int32) unless the heap needs Q.
+    # Offsets in column order; descriptors P (int32) unless the heap needs Q.
     big_heap = heap_len >= _P_HEAP_LIMIT
     for c in cols:
         if c.vla is not None:
             desc, _heap = c.vla
-            letter = "Q" if big_heap else "P"
-            c.tform = letter + c.tform
+            c.tform = ("Q" if big_heap else "P") + c.tform
             dt = np.dtype("i8" if big_heap else "i4")
             c.fmt = (dt, (2,))
             c.spec = (offset, dt.itemsize, 2, _TOBE)
-            offset += 2 * dt.itemsize
             fields[c.name] = desc
+        else:
+            c.spec = (offset, *c.spec[1:])
+        offset += c.spec[1] * c.spec[2]
     # Descriptor offsets run over the heaps in column order, row by row within a column.
     start = 0
     for c in cols:
@@ -475,15 +503,15 @@ def _table_columns(data: np.ndarray, where: str) -> tuple[list[_Col], np.ndarray
             desc, heap = c.vla
             desc[:, 1] += start
             start += len(heap)
-    order = sorted(cols, key=lambda c: c.spec[0])
-    record = _packed_record(data, order, fields, offset)
-    return order, record, heaps
+    record = _packed_record(data, cols, fields, offset)
+    return cols, record, heaps
 
 
 def _packed_record(data: np.ndarray, cols: list[_Col], fields: dict[str, np.ndarray], rowlen: int) -> np.ndarray:
     nrows = len(data)
+    fields_of: Any = data.dtype.fields or {}
     direct = (data.dtype.itemsize == rowlen and all(
-        c.vla is None and data.dtype.fields[c.name][1] == c.spec[0] and data.dtype.fields[c.name][0].base.kind != "U"
+        c.vla is None and fields_of[c.name][1] == c.spec[0] and fields_of[c.name][0].base.kind != "U"
         for c in cols))
     if direct:
         return data
@@ -499,8 +527,6 @@ class BinTableHDU(_BaseHDU):
     """A binary table: ``data`` a NumPy structured array (or a jwstio ``FitsTable``), ``units``
     a dict of column units (TUNITn)."""
 
-    _kind = "bintable"
-
     def __init__(self, data: Any = None, header: HeaderLike = None, name: str | None = None,
                  ver: int | None = None, units: Mapping[str, str] | None = None):
         super().__init__(data, header, name, ver)
@@ -513,8 +539,10 @@ class BinTableHDU(_BaseHDU):
         given = _cards_of(self.header, where)
         units = dict(self.units) if self.units else {}
         if isinstance(data, FitsTable):
+            # Converted columns handed out (and perhaps changed) go back into the record first.
+            complete = data._scale_back()
             src = getattr(data, "_source", None)
-            if src is not None and src[1] == data.dtype:
+            if complete and src is not None and src[1] == data.dtype:
                 return self._plan_source(data, src, given, units, where)
             data = _plain_table(data)
         if data is not None and not isinstance(data, np.ndarray):
@@ -524,7 +552,9 @@ class BinTableHDU(_BaseHDU):
         cards, comments = _split_struct(given, table=True)
         self._name_cards(cards, where)
         if data is None:
-            cols, record, heaps = [], np.zeros(0, np.uint8), []
+            cols: list[_Col] = []
+            record = np.zeros(0, np.uint8)
+            heaps: list[np.ndarray] = []
             rowlen, nrows = 0, 0
         else:
             cols, record, heaps = _table_columns(data, where)
@@ -596,8 +626,9 @@ class BinTableHDU(_BaseHDU):
             ("TFIELDS", tfields, comments.get("TFIELDS", "number of table fields")),
         ]
         specs = []
+        fields_of: Any = record.dtype.fields or {}
         for name in record.dtype.names or ():
-            dt, off = record.dtype.fields[name][:2]
+            dt, off = fields_of[name][:2]
             base, n = dt.base, (int(np.prod(dt.shape)) if dt.shape else 1)
             if base.kind in "SV" or base.itemsize == 1:
                 specs.append((off, 1, base.itemsize * n, _COPY))
@@ -617,7 +648,7 @@ def _plain_table(t: Any) -> np.ndarray:
     """A FitsTable without its source as a plain structured array of converted columns."""
     names = t.names
     cols = [t.field(n) for n in names]
-    dt = []
+    dt: list[Any] = []
     for n, c in zip(names, cols):
         if c.dtype.kind == "O":
             dt.append((n, object))
@@ -683,7 +714,7 @@ def _verbatim(hdu: Any, position: int, where: str) -> _Plan:
         for k, img in zip(keys, images):
             if k == "SIMPLE":
                 out.append(b"XTENSION= 'IMAGE   '           / Image extension".ljust(80))
-            elif k == "EXTEND":
+            elif k in ("EXTEND", "PCOUNT", "GCOUNT", "GROUPS"):
                 continue
             else:
                 out.append(img)
@@ -699,6 +730,8 @@ def _verbatim(hdu: Any, position: int, where: str) -> _Plan:
         start = info["data_start"]
         raw = np.frombuffer(buf, np.uint8, count=info["data_len"], offset=start)
         segments.append((raw,))
+        if kind == "table":  # an ASCII table's data is padded with blanks, not zeros
+            segments.append((np.full(-info["data_len"] % 2880, 0x20, np.uint8),))
     return _Plan(None, segments, b"".join(out))
 
 
@@ -756,7 +789,8 @@ def _as_plan(h: Any, position: int, where: str) -> _Plan:
     return h._plan(where, primary=position == 0)
 
 
-def write(path: str | os.PathLike[str], hdus: Any, overwrite: bool = False, checksum: bool = False) -> None:
+def write(path: str | bytes | os.PathLike[str] | os.PathLike[bytes], hdus: Any, overwrite: bool = False,
+          checksum: bool = False) -> None:
     """Write HDUs to a FITS file, atomically.
 
     ``hdus``: a sequence of ``PrimaryHDU`` / ``ImageHDU`` / ``BinTableHDU`` and HDUs read by
@@ -769,7 +803,7 @@ def write(path: str | os.PathLike[str], hdus: Any, overwrite: bool = False, chec
     """
     from . import fits as _fits
 
-    target = os.fspath(path)
+    target = os.fsdecode(path)  # str, bytes or os.PathLike
     if isinstance(hdus, (_BaseHDU, _fits.HDU)):
         hdus = [hdus]
     hdus = list(hdus)

@@ -509,6 +509,47 @@ def _convert_vla(c: _Column, desc: np.ndarray, heap: memoryview, path: str, inde
     return out
 
 
+class _Bits:
+    """``X`` columns: stored bytes to bools (MSB first), and back (``inverse``)."""
+
+    __slots__ = ("repeat",)
+
+    def __init__(self, repeat: int):
+        self.repeat = repeat
+
+    def __call__(self, raw: np.ndarray) -> np.ndarray:
+        return np.unpackbits(raw, axis=-1)[..., : self.repeat].astype(bool)
+
+    def inverse(self, values: np.ndarray, stored: np.dtype) -> np.ndarray:
+        return np.packbits(np.asarray(values, dtype=bool), axis=-1)
+
+
+class _Scaled:
+    """TSCAL/TZERO columns: stored values to what astropy hands out, and back (``inverse``, as
+    astropy's ``FITS_rec._scale_back``: unsigned through the sign bit, integers rounded)."""
+
+    __slots__ = ("code", "scale", "zero")
+
+    def __init__(self, code: str, scale: Any, zero: Any):
+        self.code, self.scale, self.zero = code, scale, zero
+
+    def __call__(self, raw: np.ndarray) -> np.ndarray:
+        return _scale(raw, self.code, self.scale, self.zero)
+
+    def inverse(self, values: np.ndarray, stored: np.dtype) -> np.ndarray:
+        if self.scale == 1 and (self.code, self.zero) in _UNSIGNED:
+            dt = np.dtype(_UNSIGNED[(self.code, self.zero)])
+            return (np.asarray(values).astype(dt) ^ dt.type(self.zero)).view(stored)
+        out = np.array(values, dtype=np.float64)
+        if self.zero != 0:
+            out -= self.zero
+        if self.scale != 1:
+            out /= self.scale
+        if stored.kind in "iu":
+            np.around(out, out=out)
+        return out.astype(stored)
+
+
 def _converter(c: _Column, heap: memoryview, path: str, index: int) -> Convert | None:
     """How astropy turns the column's stored field into the column it hands out."""
     if c.vla:
@@ -518,9 +559,9 @@ def _converter(c: _Column, heap: memoryview, path: str, index: int) -> Convert |
     if c.code == "L":
         return logical
     if c.code == "X":
-        return lambda raw: np.unpackbits(raw, axis=-1)[..., : c.repeat].astype(bool)
+        return _Bits(c.repeat)
     if c.scale != 1 or c.zero != 0:
-        return lambda raw: _scale(raw, c.code, c.scale, c.zero)
+        return _Scaled(c.code, c.scale, c.zero)
     return None
 
 

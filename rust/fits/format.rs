@@ -387,6 +387,8 @@ fn format_into(keyword: &str, value: &Value, comment: &str, out: &mut Vec<u8>) -
             "FITS header comments must contain standard printable ASCII characters; {comment:?} does not"
         )));
     }
+    // astropy's `Card.comment` is right-stripped (a blank comment is no comment).
+    let comment = comment.trim_end_matches(' ');
     if let Value::Str(s) = value {
         if !printable(s) {
             return Err(Error::format(format!(
@@ -535,6 +537,30 @@ fn format_commentary(k: &str, text: &str, out: &mut Vec<u8>) -> Result<()> {
     Ok(())
 }
 
+/// The escaped value in `words_group` pieces, except that no piece ends between the two quotes
+/// of a doubled `''` (astropy splits there, which leaves a card with an odd quote that
+/// fitsverify rejects): such a piece ends one character earlier.
+fn split_escaped(escaped: &str, first: usize) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = escaped;
+    let mut width = first;
+    while !rest.is_empty() {
+        let piece = words_group(rest, 67, width)[0];
+        let mut end = piece.len();
+        let quotes = piece.bytes().rev().take_while(|&b| b == b'\'').count();
+        if quotes % 2 == 1 && end < rest.len() && end > 1 {
+            end -= 1;
+        }
+        out.push(&rest[..end]);
+        rest = &rest[end..];
+        width = 67;
+    }
+    if out.is_empty() {
+        out.push("");
+    }
+    out
+}
+
 /// astropy's `_format_long_image`: the value over CONTINUE cards (`&` continued), then the
 /// comment over `CONTINUE  '&' / ...` cards.
 fn format_long_string(kw: &str, value: &str, comment: &str, out: &mut Vec<u8>) -> Result<()> {
@@ -546,7 +572,7 @@ fn format_long_string(kw: &str, value: &str, comment: &str, out: &mut Vec<u8>) -
         )));
     }
     let escaped = value.replace('\'', "''");
-    let words = words_group(&escaped, 67, first as usize);
+    let words = split_escaped(&escaped, first as usize);
     let n = words.len();
     for (i, w) in words.iter().enumerate() {
         let head = if i == 0 {

@@ -2,6 +2,7 @@
 //! conversion to native NumPy arrays.
 
 use super::buffer::MapBuffer;
+use super::pool;
 use crate::convert::{self, OutType, Plan, Scaling};
 use crate::error::Error;
 use crate::fits::card;
@@ -153,14 +154,20 @@ impl FitsFile {
     }
 }
 
-/// Allocate an output array with NumPy (its large-allocation path uses huge pages) and let
-/// `fill` write every byte of it.
+/// Allocate an output array (a big one in reused memory, see [`pool`]; else with NumPy) and
+/// let `fill` write every byte of it.
 fn filled<'py, T: numpy::Element + bytemuck::Pod>(
     py: Python<'py>,
     shape: &[usize],
     path: &str,
     fill: &mut dyn FnMut(&mut [u8]) -> PyResult<()>,
 ) -> PyResult<Bound<'py, PyAny>> {
+    let bytes = shape
+        .iter()
+        .try_fold(std::mem::size_of::<T>(), |a, &b| a.checked_mul(b));
+    if bytes.is_some_and(|b| b >= pool::MIN_BYTES) {
+        return pool::filled::<T>(py, shape, path, fill);
+    }
     // SAFETY: `new` returns an uninitialised C-contiguous array that no one else references
     // yet; we take its only mutable slice, `fill` overwrites every element before the array is
     // returned to Python (or the array is dropped on error), and the slice does not outlive

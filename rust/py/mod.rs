@@ -7,6 +7,7 @@ mod emit;
 mod errors;
 mod fits;
 mod metadata;
+mod pool;
 mod scan;
 mod store;
 mod write;

@@ -166,7 +166,7 @@ fn write_fits(
         inputs.push((header, segs));
     }
     let mut out: Vec<HduOut<'_>> = Vec::with_capacity(inputs.len());
-    for (header, segs) in &inputs {
+    for (header, segs) in inputs.iter_mut() {
         let mut segments = Vec::with_capacity(segs.len());
         for s in segs {
             let bytes = s
@@ -183,7 +183,7 @@ fn write_fits(
             });
         }
         out.push(HduOut {
-            header: header.clone(),
+            header: std::mem::take(header),
             segments,
         });
     }
