@@ -212,6 +212,24 @@ def test_changed_meta_array_and_slit(tmp_path):
     np.testing.assert_array_equal(back.slits[3].data, np.full((4, 5), 3.0, dtype=np.float32))
 
 
+def test_changed_table_columns(tmp_path):
+    """Edits to table columns handed out converted (text) or as views (numbers) are saved."""
+    path = products.write("uncal", tmp_path, np.random.default_rng(5), msa_targ_acq=True, moving_target=True)
+
+    def change(m):
+        ta = m.msa_targ_acq_table
+        name = next(n for n in ta.dtype.names if ta.dtype[n].kind in "SU")
+        num = next(n for n in ta.dtype.names if ta.dtype[n].kind == "f")
+        ta[name][0] = "EDITED"
+        ta[num][1] = 12.5
+
+    out = round_trip(path, tmp_path, change)
+    back = _sd_open(out).msa_targ_acq_table
+    name = next(n for n in back.dtype.names if back.dtype[n].kind in "SU")
+    num = next(n for n in back.dtype.names if back.dtype[n].kind == "f")
+    assert back[name][0] == "EDITED" and back[num][1] == 12.5
+
+
 def test_model_save_method_and_dir_path(tmp_path):
     path = products.write("rate", tmp_path, np.random.default_rng(1))
     m = _jw_open(path)

@@ -62,7 +62,13 @@ class FitsTable(np.ndarray):
     _cols: dict[str, np.ndarray]
 
     def __array_finalize__(self, obj: Any) -> None:
-        self._cols = {}
+        # A whole view of the same record shares the converted columns (as astropy's FITS_rec
+        # shares ``_converted``); a copy, slice or other record gets its own.
+        same = (
+            isinstance(obj, FitsTable) and obj.dtype == self.dtype and obj.shape == self.shape
+            and obj.__array_interface__["data"][0] == self.__array_interface__["data"][0]
+        )
+        self._cols = obj._cols if same else {}
         self._source = getattr(obj, "_source", None)
         self._convert = getattr(obj, "_convert", None) or {}
         self._units = dict(getattr(obj, "_units", None) or {})

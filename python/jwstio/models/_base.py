@@ -197,6 +197,7 @@ def _cast_table(data: np.ndarray, cols: list, extra_ok: bool, path: str, where: 
             f"Schema has {set(c.lower() for c in missing)}. Data has {set(e.lower() for e in extra)}"
         )
     table = data if isinstance(data, FitsTable) else FitsTable.build(data)
+    table._scale_back()  # edits to converted columns handed out are in the record from here
     raw = table.view(np.ndarray)
     fields, values, sources = [], [], []
     convert: dict[str, Any] = {}

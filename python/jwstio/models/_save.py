@@ -724,6 +724,7 @@ def table_columns(t: np.ndarray) -> tuple[np.ndarray, dict[str, str]]:
     """(record with text as bytes, logical columns as bool, scaled columns converted; units)."""
     if not isinstance(t, FitsTable):
         return np.asarray(t), {}
+    t._scale_back()  # edits to converted columns handed out (text, logical) into the record
     raw = t.view(np.ndarray)
     fields = []
     values = []
