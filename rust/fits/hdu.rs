@@ -365,6 +365,39 @@ pub fn index(buf: &[u8]) -> Result<Vec<Hdu>> {
 /// Find an HDU by name (case-insensitive, blanks around it ignored) and optional version, as
 /// astropy's `HDUList.index_of`: `PRIMARY` also names HDU 0 (whose EXTVER must still match
 /// `ver`). First match wins.
+/// `find` for files with many HDUs: the first position of every (name, ver) and every name,
+/// built once (names compared as `find` compares them: trimmed, ASCII case ignored).
+#[derive(Debug, Default)]
+pub struct NameIndex {
+    by_name: std::collections::HashMap<String, usize>,
+    by_name_ver: std::collections::HashMap<(String, i64), usize>,
+}
+
+impl NameIndex {
+    pub fn new(hdus: &[Hdu]) -> NameIndex {
+        let mut ix = NameIndex::default();
+        for (i, h) in hdus.iter().enumerate() {
+            let key = h.name.trim().to_ascii_uppercase();
+            ix.by_name_ver.entry((key.clone(), h.ver)).or_insert(i);
+            ix.by_name.entry(key).or_insert(i);
+        }
+        ix
+    }
+
+    /// The same answer as `find(hdus, name, ver)` for the `hdus` the index was built from.
+    pub fn find(&self, hdus: &[Hdu], name: &str, ver: Option<i64>) -> Option<usize> {
+        let key = name.trim().to_ascii_uppercase();
+        let hit = match ver {
+            None => self.by_name.get(&key).copied(),
+            Some(v) => self.by_name_ver.get(&(key.clone(), v)).copied(),
+        };
+        if key == "PRIMARY" && !hdus.is_empty() && ver.is_none_or(|v| hdus[0].ver == v) {
+            return Some(0);
+        }
+        hit
+    }
+}
+
 pub fn find(hdus: &[Hdu], name: &str, ver: Option<i64>) -> Option<usize> {
     let want = name.trim();
     let primary = want.eq_ignore_ascii_case("PRIMARY");
@@ -418,6 +451,28 @@ mod tests {
         assert_eq!(find(&h, "sci ", Some(2)), Some(1));
         assert_eq!(find(&h, "SCI", Some(1)), None);
         assert_eq!(find(&h, "primary", None), Some(0));
+    }
+
+    #[test]
+    fn name_index_answers_as_find() {
+        let f = sample();
+        let one = index(&f).unwrap().pop().unwrap();
+        let names = ["sci", "SCI ", " Sci", "dq", "PRIMARY", "primary", "é", "É", ""];
+        let mut hdus = index(&f).unwrap();
+        for k in 0..60usize {
+            let mut h = one.clone();
+            h.index = hdus.len();
+            h.name = names[(k * 7) % names.len()].to_string();
+            h.ver = (k % 4) as i64;
+            hdus.push(h);
+        }
+        let ix = NameIndex::new(&hdus);
+        for name in names.iter().chain(["nope", "  primary  ", "Dq"].iter()) {
+            for ver in [None, Some(0), Some(1), Some(2), Some(3), Some(9)] {
+                assert_eq!(ix.find(&hdus, name, ver), find(&hdus, name, ver), "{name:?} {ver:?}");
+            }
+        }
+        assert_eq!(NameIndex::new(&[]).find(&[], "PRIMARY", None), None);
     }
 
     #[test]

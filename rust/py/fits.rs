@@ -83,6 +83,8 @@ pub struct FitsFile {
     path: String,
     pub(crate) map: Arc<Mapped>,
     pub(crate) hdus: Vec<Hdu>,
+    /// Positions by name and (name, ver), built on the first lookup in a file with many HDUs.
+    names: std::sync::OnceLock<hdu::NameIndex>,
 }
 
 impl FitsFile {
@@ -92,6 +94,7 @@ impl FitsFile {
             path,
             map: Arc::new(map),
             hdus,
+            names: std::sync::OnceLock::new(),
         }
     }
 
@@ -241,6 +244,7 @@ impl FitsFile {
             path: path.display().to_string(),
             map: Arc::new(map),
             hdus,
+            names: std::sync::OnceLock::new(),
         })
     }
 
@@ -316,7 +320,14 @@ impl FitsFile {
     /// Index of the first HDU with this EXTNAME (case-insensitive) and EXTVER, or None.
     #[pyo3(signature = (name, ver=None))]
     fn find(&self, name: &str, ver: Option<i64>) -> Option<usize> {
-        hdu::find(&self.hdus, name, ver)
+        // A linear scan is quickest for a few HDUs; many lookups in a file with thousands
+        // (a MultiSlit product) would be quadratic.
+        if self.hdus.len() <= 16 {
+            return hdu::find(&self.hdus, name, ver);
+        }
+        self.names
+            .get_or_init(|| hdu::NameIndex::new(&self.hdus))
+            .find(&self.hdus, name, ver)
     }
 
     /// Header cards of HDU `i`: list of (keyword, value, comment, status); status 0 ok,
