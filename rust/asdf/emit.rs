@@ -28,7 +28,10 @@ pub enum Value {
     Tagged(String, Box<Value>),
     /// Source text kept as read: the tag token (e.g. `!<tag:...>`) and the body lines of a
     /// block node, re-indented under its parent.
-    Raw { tag: String, body: Vec<u8> },
+    Raw {
+        tag: String,
+        body: Vec<u8>,
+    },
 }
 
 /// Why a tree cannot be written.
@@ -43,7 +46,12 @@ impl std::fmt::Display for EmitError {
 
 /// The whole ASDF file text: header comments, `%YAML`/`%TAG` directives, the tree as the
 /// `core/asdf` root, and the `...` end marker (binary blocks, if any, follow it).
-pub fn document(root: &Value, asdf_version: &str, standard: &str, root_tag: &str) -> Result<Vec<u8>, EmitError> {
+pub fn document(
+    root: &Value,
+    asdf_version: &str,
+    standard: &str,
+    root_tag: &str,
+) -> Result<Vec<u8>, EmitError> {
     let mut out = String::with_capacity(4096);
     let _ = write!(
         out,
@@ -54,10 +62,15 @@ pub fn document(root: &Value, asdf_version: &str, standard: &str, root_tag: &str
         Value::Map(m) if !m.is_empty() => {
             out.push('\n');
             // asdf writes these two first, then the rest sorted.
-            let first = |k: &Value| matches!(k, Value::Str(s) if s == "asdf_library" || s == "history");
+            let first =
+                |k: &Value| matches!(k, Value::Str(s) if s == "asdf_library" || s == "history");
             let head: Vec<_> = ["asdf_library", "history"]
                 .iter()
-                .filter_map(|name| m.iter().find(|(k, _)| matches!(k, Value::Str(s) if s == name)).cloned())
+                .filter_map(|name| {
+                    m.iter()
+                        .find(|(k, _)| matches!(k, Value::Str(s) if s == name))
+                        .cloned()
+                })
                 .collect();
             let rest: Vec<_> = m.iter().filter(|(k, _)| !first(k)).cloned().collect();
             for (k, v) in &head {
@@ -87,7 +100,10 @@ fn tag_char(c: u8) -> bool {
 }
 
 fn check_tag(tag: &str) -> Result<(), EmitError> {
-    if tag.is_empty() || !tag.bytes().all(|c| tag_char(c) || b",#[]!".contains(&c)) || tag.contains('>') {
+    if tag.is_empty()
+        || !tag.bytes().all(|c| tag_char(c) || b",#[]!".contains(&c))
+        || tag.contains('>')
+    {
         return Err(EmitError(format!("cannot write tag {tag:?}")));
     }
     Ok(())
@@ -208,7 +224,11 @@ fn flow_ok(s: &[Value]) -> bool {
     s.len() <= 16
         && s.iter().all(|v| match v {
             Value::Null | Value::Bool(_) | Value::Int(_) | Value::Float(_) => true,
-            Value::Str(x) => x.len() <= 32 && x.bytes().all(|c| c.is_ascii_alphanumeric() || b"_.-/ ".contains(&c)),
+            Value::Str(x) => {
+                x.len() <= 32
+                    && x.bytes()
+                        .all(|c| c.is_ascii_alphanumeric() || b"_.-/ ".contains(&c))
+            }
             _ => false,
         })
 }
@@ -249,9 +269,12 @@ fn omap_body(out: &mut String, s: &[(Value, Value)], ind: usize) -> Result<(), E
 /// shorter than that indentation are kept empty; every other line moves by the same amount,
 /// so block scalars and flow continuations keep their meaning.
 fn reindent(out: &mut String, body: &[u8], ind: usize) -> Result<(), EmitError> {
-    let text = std::str::from_utf8(body).map_err(|_| EmitError("source text is not UTF-8".into()))?;
+    let text =
+        std::str::from_utf8(body).map_err(|_| EmitError("source text is not UTF-8".into()))?;
     if text.contains('\t') || text.contains('\r') {
-        return Err(EmitError("source text with tabs or carriage returns".into()));
+        return Err(EmitError(
+            "source text with tabs or carriage returns".into(),
+        ));
     }
     let lead = |l: &str| l.len() - l.trim_start_matches(' ').len();
     let min = text
@@ -313,7 +336,11 @@ pub fn float(out: &mut String, f: f64) {
 /// Python's `repr(float)` (shortest round-trip digits; exponent form below 1e-4 or from 1e16).
 pub fn py_repr(f: f64) -> String {
     if f == 0.0 {
-        return if f.is_sign_negative() { "-0.0".into() } else { "0.0".into() };
+        return if f.is_sign_negative() {
+            "-0.0".into()
+        } else {
+            "0.0".into()
+        };
     }
     let e = format!("{f:e}"); // shortest digits: "-1.2345e-5"
     let (mant, exp) = e.split_once('e').unwrap_or((&e, "0"));
@@ -474,12 +501,47 @@ mod tests {
     fn document_layout() {
         let tree = Value::Map(vec![
             (Value::Str("history".into()), Value::Str("x".into())),
-            (Value::Str("b".into()), Value::Seq(vec![Value::Int("1".into()), Value::Map(vec![(Value::Str("x".into()), Value::Null)])])),
-            (Value::Str("a".into()), Value::Tagged(format!("{CORE_PREFIX}core/ndarray-1.1.0"), Box::new(Value::Map(vec![(Value::Str("source".into()), Value::Str("fits:SCI,1".into()))])))),
-            (Value::Str("d".into()), Value::Seq(vec![Value::Int("1".into()), Value::Float(2.5), Value::Str("x".into()), Value::Str("yes".into())])),
-            (Value::Str("c".into()), Value::Raw { tag: "!<tag:x/y-1.0.0>".into(), body: b"      k: 1\n      l:\n      - 2\n".to_vec() }),
+            (
+                Value::Str("b".into()),
+                Value::Seq(vec![
+                    Value::Int("1".into()),
+                    Value::Map(vec![(Value::Str("x".into()), Value::Null)]),
+                ]),
+            ),
+            (
+                Value::Str("a".into()),
+                Value::Tagged(
+                    format!("{CORE_PREFIX}core/ndarray-1.1.0"),
+                    Box::new(Value::Map(vec![(
+                        Value::Str("source".into()),
+                        Value::Str("fits:SCI,1".into()),
+                    )])),
+                ),
+            ),
+            (
+                Value::Str("d".into()),
+                Value::Seq(vec![
+                    Value::Int("1".into()),
+                    Value::Float(2.5),
+                    Value::Str("x".into()),
+                    Value::Str("yes".into()),
+                ]),
+            ),
+            (
+                Value::Str("c".into()),
+                Value::Raw {
+                    tag: "!<tag:x/y-1.0.0>".into(),
+                    body: b"      k: 1\n      l:\n      - 2\n".to_vec(),
+                },
+            ),
         ]);
-        let text = document(&tree, "1.0.0", "1.6.0", "tag:stsci.edu:asdf/core/asdf-1.1.0").unwrap();
+        let text = document(
+            &tree,
+            "1.0.0",
+            "1.6.0",
+            "tag:stsci.edu:asdf/core/asdf-1.1.0",
+        )
+        .unwrap();
         let want = "#ASDF 1.0.0\n#ASDF_STANDARD 1.6.0\n%YAML 1.1\n%TAG ! tag:stsci.edu:asdf/\n--- !core/asdf-1.1.0\n\
 history: x\na: !core/ndarray-1.1.0\n  source: fits:SCI,1\nb:\n  - 1\n  -\n    x: null\nc: !<tag:x/y-1.0.0>\n  k: 1\n  l:\n  - 2\nd: [1, 2.5, x, 'yes']\n...\n";
         assert_eq!(String::from_utf8(text).unwrap(), want);

@@ -457,7 +457,9 @@ mod tests {
     fn name_index_answers_as_find() {
         let f = sample();
         let one = index(&f).unwrap().pop().unwrap();
-        let names = ["sci", "SCI ", " Sci", "dq", "PRIMARY", "primary", "é", "É", ""];
+        let names = [
+            "sci", "SCI ", " Sci", "dq", "PRIMARY", "primary", "é", "É", "",
+        ];
         let mut hdus = index(&f).unwrap();
         for k in 0..60usize {
             let mut h = one.clone();
@@ -469,7 +471,11 @@ mod tests {
         let ix = NameIndex::new(&hdus);
         for name in names.iter().chain(["nope", "  primary  ", "Dq"].iter()) {
             for ver in [None, Some(0), Some(1), Some(2), Some(3), Some(9)] {
-                assert_eq!(ix.find(&hdus, name, ver), find(&hdus, name, ver), "{name:?} {ver:?}");
+                assert_eq!(
+                    ix.find(&hdus, name, ver),
+                    find(&hdus, name, ver),
+                    "{name:?} {ver:?}"
+                );
             }
         }
         assert_eq!(NameIndex::new(&[]).find(&[], "PRIMARY", None), None);

@@ -384,7 +384,9 @@ impl Tagged {
             return None;
         }
         let text = level.text(shared);
-        let tag = std::str::from_utf8(text.get(region.tag.clone())?).ok()?.to_string();
+        let tag = std::str::from_utf8(text.get(region.tag.clone())?)
+            .ok()?
+            .to_string();
         Some((tag, text.get(region.body.clone())?.to_vec()))
     }
 

@@ -43,7 +43,10 @@ fn bad(msg: String) -> PyErr {
 
 fn convert(obj: &Bound<'_, PyAny>, depth: usize, where_: &mut Vec<String>) -> PyResult<Value> {
     if depth > MAX_DEPTH {
-        return Err(bad(format!("{}: tree nested deeper than {MAX_DEPTH}", where_.join("."))));
+        return Err(bad(format!(
+            "{}: tree nested deeper than {MAX_DEPTH}",
+            where_.join(".")
+        )));
     }
     let py = obj.py();
     if obj.is_none() {
@@ -71,7 +74,11 @@ fn convert(obj: &Bound<'_, PyAny>, depth: usize, where_: &mut Vec<String>) -> Py
             where_.pop();
             pairs.push((key, val));
         }
-        return Ok(if ordered { Value::Omap(pairs) } else { Value::Map(pairs) });
+        return Ok(if ordered {
+            Value::Omap(pairs)
+        } else {
+            Value::Map(pairs)
+        });
     }
     if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
         let mut items = Vec::new();
@@ -123,7 +130,9 @@ fn convert(obj: &Bound<'_, PyAny>, depth: usize, where_: &mut Vec<String>) -> Py
             let kind: String = dt.getattr("kind")?.extract()?;
             match kind.as_str() {
                 "b" => return Ok(Value::Bool(obj.is_truthy()?)),
-                "i" | "u" => return Ok(Value::Int(obj.call_method0("__int__")?.str()?.to_string())),
+                "i" | "u" => {
+                    return Ok(Value::Int(obj.call_method0("__int__")?.str()?.to_string()))
+                }
                 "f" => return Ok(Value::Float(obj.call_method0("__float__")?.extract()?)),
                 "U" => return Ok(Value::Str(obj.str()?.to_string())),
                 _ => {}
