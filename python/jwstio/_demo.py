@@ -531,6 +531,26 @@ def run(directory: str | os.PathLike[str] | None = None, echo: Callable[[str], A
                 echo(f"    {m.exptype:10s} {m.expname}  group {gid}  -> {type(model).__name__}, "
                      f"{model.meta.exposure.type}, exists: {m.exists()}")
 
+    # Writing: a product changed and saved (atomically) reads back with the change.
+    cal = next(p for p in paths if p.name.endswith("_nrca1_cal.fits"))
+    edited = Path(d) / ("edited_" + cal.name)
+
+    def save_jwstio():
+        m = jwstio.open(cal)
+        m.meta.target.catalog_name = "EDITED"
+        jwstio.save(m, str(edited))
+
+    def save_astropy():
+        with fits.open(cal) as hl:
+            hl[0].header["TARGNAME"] = "EDITED"
+            hl.writeto(edited.with_suffix(".astropy.fits"), overwrite=True)
+
+    timings["open, edit, save"] = (_clock(save_jwstio)[0], _clock(save_astropy)[0])
+    back = jwstio.open(edited)
+    echo("")
+    echo(f"jwstio.save of {cal.name} with meta.target.catalog_name changed -> {edited.name}: "
+         f"reads back {back.meta.target.catalog_name!r}, {type(back).__name__}")
+
     echo("")
     echo(f"  {'step':22s} {'jwstio':>10s} {'astropy':>10s}")
     for step, (a, b) in timings.items():
