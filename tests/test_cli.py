@@ -326,7 +326,12 @@ def test_demo_command(tmp_path, capsys):
     assert code == 0
     for writer, cls in _demo.PRODUCTS.values():
         assert f"model: {cls}" in out
-    assert len(list(tmp_path.glob("*.fits"))) == 6
+    products = [p for p in tmp_path.glob("*.fits") if not p.name.startswith("edited_")]
+    assert len(products) == 6
+    edited = [p.name for p in tmp_path.glob("edited_*")]
+    assert len(edited) == 2 and any(n.endswith(".astropy.fits") for n in edited)
+    assert re.search(r"open, edit, save +[\d.]+ ms +[\d.]+ ms", out)
+    assert re.search(r"jwstio.save of \S+ with meta.target.catalog_name changed -> edited_\S+: reads back 'EDITED', ImageModel", out)
     assert re.search(r"scan 5 keywords +[\d.]+ ms +[\d.]+ ms", out)
     assert re.search(r"segments: 1 integration +[\d.]+ ms +[\d.]+ ms", out)
     assert "3 segments, data (15, 32, 128), integrations 1-15 of 15; int_times 15 rows" in out
