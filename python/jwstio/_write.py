@@ -567,16 +567,7 @@ class BinTableHDU(_BaseHDU):
             drop = {f"TUNIT{i}" for i in range(1, len(cols) + 1)}
             cards = [c for c in cards if _norm_key(c[0]) not in drop]
         pcount = sum(len(h) for h in heaps)
-        struct = [
-            ("XTENSION", "BINTABLE", comments.get("XTENSION", "binary table extension")),
-            ("BITPIX", 8, comments.get("BITPIX", "array data type")),
-            ("NAXIS", 2, comments.get("NAXIS", "number of array dimensions")),
-            ("NAXIS1", rowlen, comments.get("NAXIS1", "length of dimension 1")),
-            ("NAXIS2", nrows, comments.get("NAXIS2", "length of dimension 2")),
-            ("PCOUNT", pcount, comments.get("PCOUNT", "number of group parameters")),
-            ("GCOUNT", 1, comments.get("GCOUNT", "number of groups")),
-            ("TFIELDS", len(cols), comments.get("TFIELDS", "number of table fields")),
-        ]
+        struct = _bintable_cards(rowlen, nrows, pcount, len(cols), comments)
         for i, c in enumerate(cols, start=1):
             struct.append((f"TTYPE{i}", c.name, comments.get(f"TTYPE{i}", "")))
             struct.append((f"TFORM{i}", c.tform, comments.get(f"TFORM{i}", "")))
@@ -615,16 +606,7 @@ class BinTableHDU(_BaseHDU):
             drop = {f"TUNIT{names.index(u) + 1}" for u in units}
             keep_cols = [c for c in keep_cols if _norm_key(c[0]) not in drop]
             keep_cols += [(f"TUNIT{names.index(u) + 1}", v, "") for u, v in units.items()]
-        struct = [
-            ("XTENSION", "BINTABLE", comments.get("XTENSION", "binary table extension")),
-            ("BITPIX", 8, comments.get("BITPIX", "array data type")),
-            ("NAXIS", 2, comments.get("NAXIS", "number of array dimensions")),
-            ("NAXIS1", rowlen, comments.get("NAXIS1", "length of dimension 1")),
-            ("NAXIS2", nrows, comments.get("NAXIS2", "length of dimension 2")),
-            ("PCOUNT", len(heap), comments.get("PCOUNT", "number of group parameters")),
-            ("GCOUNT", 1, comments.get("GCOUNT", "number of groups")),
-            ("TFIELDS", tfields, comments.get("TFIELDS", "number of table fields")),
-        ]
+        struct = _bintable_cards(rowlen, nrows, len(heap), tfields, comments)
         specs = []
         fields_of: Any = record.dtype.fields or {}
         for name in record.dtype.names or ():
@@ -642,6 +624,21 @@ class BinTableHDU(_BaseHDU):
         if len(heap):
             segments.append((heap,))
         return _Plan(struct + keep_cols + cards, segments)
+
+
+def _bintable_cards(rowlen: int, nrows: int, pcount: int, tfields: int, comments: dict) -> list:
+    """A binary table's structural cards before the column keywords (astropy's comments unless
+    the given header had its own)."""
+    return [
+        ("XTENSION", "BINTABLE", comments.get("XTENSION", "binary table extension")),
+        ("BITPIX", 8, comments.get("BITPIX", "array data type")),
+        ("NAXIS", 2, comments.get("NAXIS", "number of array dimensions")),
+        ("NAXIS1", rowlen, comments.get("NAXIS1", "length of dimension 1")),
+        ("NAXIS2", nrows, comments.get("NAXIS2", "length of dimension 2")),
+        ("PCOUNT", pcount, comments.get("PCOUNT", "number of group parameters")),
+        ("GCOUNT", 1, comments.get("GCOUNT", "number of groups")),
+        ("TFIELDS", tfields, comments.get("TFIELDS", "number of table fields")),
+    ]
 
 
 def _plain_table(t: Any) -> np.ndarray:

@@ -535,14 +535,22 @@ def open(path: str | os.PathLike[str], model_type: str | None = None) -> DataMod
         tree["history"] = {"entries": [{"description": h} for h in hist]}
 
     model = cls(f, tree, buf, doc)
+    return _finish(model, tree, name, info, os.path.basename(os.fspath(path)), guessed, True, stacklevel=3)
+
+
+def _finish(model: DataModel, tree: dict, name: str, info: dict, fname: str, guessed: bool,
+            set_filename: bool, stacklevel: int) -> DataModel:
+    """What stdatamodels sets on a model it opened: meta.filename (FITS), model_type, date; the
+    class's own steps; the warning for an untyped file."""
     meta = tree.setdefault("meta", {}) if not isinstance(tree.get("meta"), dict) else tree["meta"]
-    meta["filename"] = os.path.basename(os.fspath(path))
+    if set_filename:
+        meta["filename"] = fname
     meta["model_type"] = name
     if "JwstDataModel" in info["mro"] and "date" not in meta:
         meta["date"] = _now_isot()
     _class_tails(model, info)
     if guessed:
-        warnings.warn(NoTypeWarning(f"model_type not found. Opening {os.path.basename(os.fspath(path))} as a {name}"), stacklevel=2)
+        warnings.warn(NoTypeWarning(f"model_type not found. Opening {fname} as a {name}"), stacklevel=stacklevel)
         meta.pop("model_type", None)
     return model
 
@@ -605,15 +613,7 @@ def _open_asdf(path: str, model_type: str | None) -> DataModel:
     cls = model_class(name)
     info = _schema.model(name)
     model = cls(None, tree, data, doc)
-    meta = tree.setdefault("meta", {}) if not isinstance(tree.get("meta"), dict) else tree["meta"]
-    meta["model_type"] = name
-    if "JwstDataModel" in info["mro"] and "date" not in meta:
-        meta["date"] = _now_isot()
-    _class_tails(model, info)
-    if guessed:
-        warnings.warn(NoTypeWarning(f"model_type not found. Opening {os.path.basename(path)} as a {name}"), stacklevel=3)
-        meta.pop("model_type", None)
-    return model
+    return _finish(model, tree, name, info, os.path.basename(path), guessed, False, stacklevel=4)
 
 
 def _class_tails(model: DataModel, info: dict) -> None:
