@@ -14,8 +14,21 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import products
+
+try:
+    import jwst  # noqa: F401
+
+    HAVE_JWST = True
+except ImportError:
+    HAVE_JWST = False
+
+# jwst (the `pipeline` extra) is the oracle of the association tests.
+needs_jwst = pytest.mark.skipif(
+    not HAVE_JWST, reason="jwst not installed (the oracle): pip install '.[pipeline]'"
+)
 
 
 def member_name(program=2736, observation=7, visit=1, visit_group=2, sequence=1, activity=1,

@@ -30,16 +30,7 @@ from jwstio import asn as jasn  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
-try:
-    import jwst  # noqa: F401
-
-    HAVE_JWST = True
-except ImportError:
-    HAVE_JWST = False
-
-needs_jwst = pytest.mark.skipif(
-    not HAVE_JWST, reason="jwst not installed (the oracle): pip install '.[pipeline]'"
-)
+HAVE_JWST, needs_jwst = ap.HAVE_JWST, ap.needs_jwst
 
 
 def _library(source, **kw):

@@ -30,16 +30,7 @@ import jwstio  # noqa: E402
 from jwstio import stdatamodels as jsd  # noqa: E402
 from jwstio.stdatamodels import _container  # noqa: E402
 
-try:
-    import jwst  # noqa: F401
-
-    HAVE_JWST = True
-except ImportError:
-    HAVE_JWST = False
-
-needs_jwst = pytest.mark.skipif(
-    not HAVE_JWST, reason="jwst not installed (the oracle): pip install '.[pipeline]'"
-)
+HAVE_JWST, needs_jwst = ap.HAVE_JWST, ap.needs_jwst
 
 
 def _quiet(fn, *args, **kwargs):
