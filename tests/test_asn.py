@@ -253,6 +253,8 @@ def _jwst_data_files():
     ids, a member path with a folder), as the installed jwst package ships them."""
     if not HAVE_JWST:
         return []
+    import jwst
+
     base = Path(jwst.__file__).parent
     names = ("associations/tests/data/*.json", "datamodels/tests/data/association*.json",
              "stpipe/tests/data/*_asn.json", "assign_mtwcs/tests/data/*_asn.json")
