@@ -178,30 +178,12 @@ fn node_after(out: &mut String, v: &Value, ind: usize) -> Result<(), EmitError> 
             check_tag(tag)?;
             out.push(' ');
             out.push_str(&tag_token(tag));
+            // The tagged node's body is written as an untagged one would be, after the tag.
             match inner.as_ref() {
                 Value::Tagged(..) | Value::Raw { .. } | Value::Omap(_) => {
                     return Err(EmitError(format!("tag {tag} on a tagged node")));
                 }
-                Value::Map(m) if !m.is_empty() => {
-                    out.push('\n');
-                    map_body(out, m, ind + 2)?;
-                }
-                Value::Seq(s) if flow_ok(s) => {
-                    out.push(' ');
-                    flow_seq(out, s)?;
-                    out.push('\n');
-                }
-                Value::Seq(s) if !s.is_empty() => {
-                    out.push('\n');
-                    seq_body(out, s, ind + 2)?;
-                }
-                Value::Map(_) => out.push_str(" {}\n"),
-                Value::Seq(_) => out.push_str(" []\n"),
-                other => {
-                    out.push(' ');
-                    scalar(out, other)?;
-                    out.push('\n');
-                }
+                inner => node_after(out, inner, ind)?,
             }
         }
         Value::Raw { tag, body } => {
