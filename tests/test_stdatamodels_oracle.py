@@ -466,3 +466,81 @@ def test_wcs_outlives_its_model():
     got = _eval_wcs(w)
     assert all(np.array_equal(x, y, equal_nan=True) for x, y in zip(got, expect))
     assert any(np.isfinite(x).any() for x in expect)
+
+
+# --- what open leaves for later: asdf's registry, the AsdfFile ---------------------------------
+
+
+def test_open_does_not_load_asdf_extensions(tmp_path):
+    """Building a model (meta and arrays read) does not make asdf load its extension registry
+    (~0.4 s in a new process); validate(), which needs the AsdfFile, does, and then the model
+    holds a genuine AsdfFile. A fresh interpreter: this process has loaded it long ago."""
+    import subprocess
+    import sys
+
+    path = _write(tmp_path, "cal", 21, wcs=True)
+    code = (
+        "import asdf, sys; from jwstio import stdatamodels as jsd\n"
+        "c = asdf.get_config(); assert hasattr(c, '_extensions')\n"
+        f"m = jsd.open({str(path)!r}); assert jsd.stats()['open_fast'] == 1\n"
+        "m.meta.exposure.type; m.data.sum(); m.dq.sum(); m.to_flat_dict()\n"
+        "print(c._extensions is None, type(m._asdf).__name__, isinstance(m._asdf, asdf.AsdfFile))\n"
+        "m.validate(); m.meta.wcs.forward_transform\n"
+        "print(c._extensions is None, type(m._asdf).__name__, m._asdf.tree is m._instance)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.split() == ["True", "_DeferredAsdfFile", "True", "False", "AsdfFile", "True"]
+
+
+def test_deferred_asdf_file():
+    """The placeholder becomes ``AsdfFile(version=...)`` with the tree on first access, once,
+    from any number of threads; a version this asdf does not write falls back to the default."""
+    import threading
+
+    import asdf
+
+    from jwstio.stdatamodels._asdffile import deferred_asdf_file
+
+    tree = asdf.tags.core.AsdfObject({"a": 1})
+    for version, expect in [("1.5.0", "1.5.0"), (None, asdf.get_config().default_version), ("0.0.1", asdf.get_config().default_version)]:
+        af = deferred_asdf_file(version, tree)
+        assert isinstance(af, asdf.AsdfFile) and af.__class__ is asdf.AsdfFile
+        assert type(af) is not asdf.AsdfFile
+        seen, errors = [], []
+        barrier = threading.Barrier(8)
+
+        def work(af=af):
+            barrier.wait()
+            try:
+                seen.append((af.tree is tree, af.version_string))
+            except Exception as e:  # pragma: no cover - reported below
+                errors.append(e)
+
+        threads = [threading.Thread(target=work) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors and seen == [(True, expect)] * 8
+        assert type(af) is asdf.AsdfFile
+
+
+def test_lazy_wcs_converter_is_an_entry_point():
+    """asdf knows the placeholder's converter from jwstio's entry point, by class name."""
+    import asdf
+
+    from jwstio.stdatamodels import _asdf_ext
+
+    assert _asdf_ext.URI in [e.extension_uri for e in asdf.get_config().extensions]
+    cls = _wcs.lazy_wcs_class()
+    assert asdf.AsdfFile().extension_manager.handles_type(cls)
+
+
+def test_on_init_skips_only_checks_every_string_passes():
+    from jwstio.stdatamodels._build import _plain_string
+
+    assert _plain_string({"type": "string", "title": "t", "fits_keyword": "DATE", "blend_table": True})
+    for node in ({"type": "string", "pattern": "^a"}, {"type": "string", "enum": ["a"]}, {"type": "string", "maxLength": 3},
+                 {"type": "integer"}, {"anyOf": [{"type": "string"}]}, {"tag": "x", "type": "string"}):
+        assert not _plain_string(node)

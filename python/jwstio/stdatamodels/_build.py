@@ -34,6 +34,7 @@ from ..models import _open as jm
 from ..models import _schema
 from ..models._base import HduArray, MigratedMovingTarget
 from . import _wcs
+from ._asdffile import deferred_asdf_file
 
 
 class Unsupported(Exception):
@@ -325,9 +326,17 @@ def build(path: str, cls_lookup: Any) -> Any:
     return _make_model(cls, tree, schema, f, doc, path)
 
 
+_ON_INIT = ("filename", "model_type", "date")
+_STRING_KEYS = frozenset(("type", "title", "description", "fits_keyword", "fits_hdu", "blend_table", "blend_rule"))
+
+
+def _plain_string(node: dict) -> bool:
+    """A schema node every ``str`` satisfies (no pattern, enum, length, tag or combinator)."""
+    return node.get("type") == "string" and node.keys() <= _STRING_KEYS
+
+
 def _make_model(cls: Any, tree: Any, schema: dict, f: fits.FitsFile, doc: Any, path: str) -> Any:
     """``cls(hdulist)`` + ``util.open``'s file reference, from a finished tree."""
-    import asdf
     from stdatamodels.jwst.datamodels.model_base import DefaultDQMixin, DefaultErrMixin
     from stdatamodels.model_base import _FileReference
 
@@ -341,16 +350,22 @@ def _make_model(cls: Any, tree: Any, schema: dict, f: fits.FitsFile, doc: Any, p
     d["_validate_arrays"] = False
     d["_schema"] = schema
     d["_parent"] = None
-    try:
-        af = asdf.AsdfFile(version=doc.standard_version) if doc.standard_version else asdf.AsdfFile()
-    except ValueError:
-        af = asdf.AsdfFile()
-    af._tree = tree
+    af = deferred_asdf_file(doc.standard_version, tree)  # AsdfFile(version=...) on first use
     d["_file_references"] = []
     d["_instance"] = tree
     d["_asdf"] = af
     d["_no_asdf_extension"] = False
-    model.on_init(path)
+    # on_init assigns meta.filename, meta.model_type and meta.date, strings; stdatamodels
+    # validates each through asdf, which needs the AsdfFile (and asdf's extension registry,
+    # ~0.4 s in a new process). Against a schema node that is a plain string these checks
+    # pass for every string, so they are skipped there (and made as stdatamodels makes them
+    # anywhere else).
+    plain = all(_plain_string(_subschema(schema, ("meta", k))) for k in _ON_INIT)
+    d["_validate_on_assignment"] = not plain
+    try:
+        model.on_init(path)
+    finally:
+        d["_validate_on_assignment"] = True
     # DefaultErrMixin / DefaultDQMixin tails (err first: DQ's __init__ runs Err's inside it)
     if isinstance(model, (DefaultErrMixin, DefaultDQMixin)):
         if "dq_def" in tree:

@@ -10,9 +10,11 @@ Only ``type(obj)`` asked before any other attribute access still shows the place
 stdatamodels' tree walks do not convert it; ``isinstance(obj, gwcs.WCS)`` is True throughout).
 
 Serializing an untouched placeholder (``model.save``, ``model.validate``) goes through a
-converter registered with asdf that converts it first and then hands the now genuine
-``gwcs.WCS`` to gwcs' own converter ("deferral", so only gwcs' extension is recorded in the
-written file, as for stdatamodels' models).
+converter that converts it first and then hands the now genuine ``gwcs.WCS`` to gwcs' own
+converter ("deferral", so only gwcs' extension is recorded in the written file, as for
+stdatamodels' models). jwstio's package registers it with asdf by entry point (``_asdf_ext``):
+building a model does not make asdf load its extension registry (~0.4 s once per process),
+only the first WCS use or save does.
 
 The embedded ASDF is read by asdf once per file (tags kept: its YAML parse, schema defaults
 and validation, as stdatamodels reads it) when the first WCS is used; then only the WCS
@@ -31,10 +33,11 @@ import threading
 import weakref
 from typing import Any
 
+from ._asdf_ext import LAZY_CLASS_NAME
+
 _LOCK = threading.RLock()
 _KEEP: dict[int, Any] = {}
 _LAZY_CLASS: Any = None
-_REGISTERED = False
 
 
 class WcsSource:
@@ -102,8 +105,10 @@ def lazy_wcs_class() -> Any:
                 "__doc__": "A gwcs.WCS converted from the file on first access (becomes gwcs.WCS).",
             },
         )
+        # asdf finds the converter's class by this name, as an attribute of this module.
+        assert f"{cls.__module__}.{cls.__qualname__}" == LAZY_CLASS_NAME
+        globals()["_LazyWCS"] = cls
         _LAZY_CLASS = cls
-        _register_converter(cls)
         return cls
 
 
@@ -138,34 +143,3 @@ def materialize(obj: Any) -> None:
         # stdatamodels model keeps its AsdfFile).
         _KEEP[id(obj)] = source
         weakref.finalize(obj, _KEEP.pop, id(obj), None)
-
-
-def _register_converter(lazy_cls: type) -> None:
-    """Let asdf serialize an untouched placeholder: convert it, then defer to gwcs' converter."""
-    global _REGISTERED
-    if _REGISTERED:
-        return
-    import asdf
-    from asdf.extension import Converter, Extension
-
-    class _LazyWcsConverter(Converter):
-        tags: list[str] = []
-        types = [lazy_cls]
-
-        def select_tag(self, obj: Any, tags: Any, ctx: Any) -> None:
-            return None
-
-        def to_yaml_tree(self, obj: Any, tag: Any, ctx: Any) -> Any:
-            materialize(obj)
-            return obj
-
-        def from_yaml_tree(self, node: Any, tag: Any, ctx: Any) -> Any:  # pragma: no cover - no tags
-            raise NotImplementedError
-
-    class _LazyWcsExtension(Extension):
-        extension_uri = "asdf://jwstio.readthedocs.io/extensions/lazy-wcs-1.0.0"
-        converters = [_LazyWcsConverter()]
-        tags: list[str] = []
-
-    asdf.get_config().add_extension(_LazyWcsExtension())
-    _REGISTERED = True
