@@ -188,6 +188,31 @@ def test_round_trip_genuine_real(tmp_path):
         round_trip(path, tmp_path, opener=_sd_open)
 
 
+def test_nested_asdf_object(tmp_path):
+    """A model's tree appended below the root (jwst's combine_1d appends ``SpecModel`` trees to
+    ``spec``) is an ``AsdfObject``: written tagged, read back as one, as stdatamodels does."""
+    from asdf.tags.core import AsdfObject
+
+    path = products.write("x1d", tmp_path, np.random.default_rng(12))
+
+    def nest(m):
+        m._instance["spec"][1] = AsdfObject(m._instance["spec"][1])
+
+    out = round_trip(path, tmp_path, change=nest, opener=_sd_open)
+    assert type(_sd_open(out)._instance["spec"][1]) is AsdfObject
+
+
+def test_schema_changed_at_run_time_is_refused(tmp_path):
+    """jwstio writes by the class's schema: a genuine model whose schema was changed (jwst's
+    ``add_schema_entry``, e.g. resample's HDRTAB) is refused before anything is written."""
+    path = products.write("rate", tmp_path, np.random.default_rng(13))
+    m = _sd_open(path)
+    m.add_schema_entry("hdrtab", {"fits_hdu": "HDRTAB", "datatype": [{"name": "A", "datatype": "int32"}]})
+    with pytest.raises(jwstio.WriteError, match="changed at run time"):
+        jwstio.save(m, str(tmp_path / "out.fits"))
+    assert not (tmp_path / "out.fits").exists()
+
+
 # --- changes before saving -------------------------------------------------------------------------
 
 

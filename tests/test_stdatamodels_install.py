@@ -170,7 +170,7 @@ def test_only_stdatamodels_present():
     )
     r = _run(code)
     assert r.returncode == 0, r.stderr
-    expect = sorted(f"{m}.{a}" for m, a in STDATAMODELS_NAMES)
+    expect = sorted([f"{m}.{a}" for m, a in STDATAMODELS_NAMES] + ["stdatamodels.model_base.DataModel.save"])
     assert eval(r.stdout.strip()) == expect  # noqa: S307
 
 
@@ -240,3 +240,71 @@ def test_jwstio_run_chains_an_existing_sitecustomize(tmp_path):
                        capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["1", "True"]
+
+
+# --- DataModel.save while installed ----------------------------------------------------------------
+
+SAVE_PRODUCTS = [name for name, (_, _, cls) in products.PRODUCTS.items() if cls]
+
+
+@pytest.mark.parametrize("name", SAVE_PRODUCTS)
+def test_installed_save_writes_what_stdatamodels_writes(tmp_path, clean, name):
+    """With ``install()``, ``model.save(path)`` of a verified class is written by jwstio (counted
+    ``save_fast``), others by stdatamodels; either way the file reads back (class,
+    ``to_flat_dict()``, every header card) as the one stdatamodels' own save writes."""
+    from stdatamodels.jwst import datamodels as dm
+    from test_save import _flat, _headers, _sd_open, compare_flat
+
+    path = products.write(name, tmp_path, np.random.default_rng(5), **products.STRESS)
+    (tmp_path / "ref").mkdir()
+    (tmp_path / "ours").mkdir()
+    out_name = "out_" + Path(path).name
+    ref = _sd_open(path)
+    ref.save(str(tmp_path / "ref" / out_name))  # not installed: stdatamodels' own save
+    jsd.install()
+    jsd.reset_stats()
+    m = dm.open(path)
+    written = m.save(str(tmp_path / "ours" / out_name))
+    assert written == str(tmp_path / "ours" / out_name)
+    s = jsd.stats()
+    expect_fast = type(m).__name__ in jsd.ALLOWED_CLASSES
+    assert (s["save_fast"], s["save_fallback"]) == ((1, 0) if expect_fast else (0, 1)), (type(m).__name__, s)
+    jsd.uninstall()
+    a, b = _sd_open(tmp_path / "ours" / out_name), _sd_open(tmp_path / "ref" / out_name)
+    assert type(a) is type(b)
+    problems = compare_flat(_flat(a), _flat(b))
+    assert not problems, problems[:20]
+    assert _headers(tmp_path / "ours" / out_name) == _headers(tmp_path / "ref" / out_name)
+
+
+def test_installed_save_falls_back(tmp_path, clean, caplog):
+    """Outputs and arguments jwstio does not write go to stdatamodels' own save, which is the
+    class's method again after ``uninstall()``."""
+    import logging
+
+    from stdatamodels.jwst import datamodels as dm
+    from stdatamodels.model_base import DataModel
+
+    original = DataModel.save
+    path = products.write("cal", tmp_path, np.random.default_rng(6))
+    names = jsd.install()
+    assert "stdatamodels.model_base.DataModel.save" in names and DataModel.save is jsd.save
+    m = dm.open(path)
+    jsd.reset_stats()
+    with caplog.at_level(logging.DEBUG, logger="jwstio.stdatamodels"):
+        m.save(str(tmp_path / "a.asdf"))
+        m.save(str(tmp_path / "b.fits"), output_verify="ignore")
+
+        class Sub(dm.ImageModel):
+            def to_fits(self, init, *args, **kwargs):
+                return super().to_fits(init, *args, **kwargs)
+
+        Sub(m).save(str(tmp_path / "c.fits"))
+        d = m.save(lambda name: str(tmp_path / ("d_" + name)))  # name: meta.filename, set by the last save
+    assert Path(d).parent == tmp_path and Path(d).name.startswith("d_") and Path(d).exists()
+    assert jsd.stats()["save_fallback"] == 3 and jsd.stats()["save_fast"] == 1
+    assert "not a .fits output" in caplog.text and "output_verify" in caplog.text and "not in the verified list" in caplog.text
+    for f in ("a.asdf", "b.fits", "c.fits"):
+        assert (tmp_path / f).exists(), f
+    jsd.uninstall()
+    assert DataModel.save is original

@@ -161,6 +161,25 @@ def _iso(v: Any) -> str:
     return str(Time(Time(v) if isinstance(v, datetime.datetime) else v, format="iso"))
 
 
+class _NestedRoot(dict):
+    """An ``AsdfObject`` below the root (e.g. a model's tree appended to a list, as jwst's
+    combine_1d does): asdf writes it tagged ``core/asdf-1.1.0``, and so does jwstio."""
+
+
+def _like(tree: Any, d: dict) -> dict:
+    """``d``, a rebuilt copy of the mapping ``tree``, keeping the nested-root mark."""
+    return _NestedRoot(d) if type(tree) is _NestedRoot else d
+
+
+def _tag_nested_roots(tree: Any) -> Any:
+    if isinstance(tree, dict):
+        d = {k: _tag_nested_roots(v) for k, v in tree.items()}
+        return _core.EmitTag(ROOT_TAG, d) if type(tree) is _NestedRoot else d
+    if isinstance(tree, list):
+        return [_tag_nested_roots(v) for v in tree]
+    return tree
+
+
 class _Plain:
     """The model tree as stdatamodels hands it to ``to_fits``: Nones removed (on_save), lazy
     values loaded (arrays read, not cached in the model), datetimes as ISO text. Tagged nodes
@@ -185,7 +204,7 @@ class _Plain:
     def copy(self, v: Any, path: tuple) -> Any:
         t = type(v)
         if t is dict or isinstance(v, dict):
-            out = {}
+            out = _NestedRoot() if path and t.__name__ == "AsdfObject" else {}
             for k, x in v.items():
                 if x is None:
                     continue
@@ -546,7 +565,7 @@ def asdf_bytes(tree: dict, model: Any, output: str) -> bytes:
             standard = _source_standard(model) if reader_nodes else ASDF_STANDARD
             if standard != ASDF_STANDARD:
                 out = _retag(out, NDARRAY_TAG, _CORE + "ndarray-1.0.0")
-            out = _blocks_to_refs(out, blocks, len(source_blocks), _ndarray_tag(standard))
+            out = _tag_nested_roots(_blocks_to_refs(out, blocks, len(source_blocks), _ndarray_tag(standard)))
             hist = out.get("history")
             hist = dict(hist) if isinstance(hist, dict) else ({"entries": hist} if isinstance(hist, list) else {})
             hist["extensions"] = [_core.EmitTag(EXTENSION_TAG, {
@@ -609,7 +628,7 @@ def _ndarray_tag(standard: str) -> str:
 
 def _retag(tree: Any, old: str, new: str) -> Any:
     if isinstance(tree, dict):
-        return {k: _retag(v, old, new) for k, v in tree.items()}
+        return _like(tree, {k: _retag(v, old, new) for k, v in tree.items()})
     if isinstance(tree, list):
         return [_retag(v, old, new) for v in tree]
     if isinstance(tree, _core.EmitTag) and tree.tag == old:
@@ -635,7 +654,7 @@ def _source_blocks(model: Any) -> list[bytes]:
 def _blocks_to_refs(tree: Any, blocks: list, base: int = 0, tag: str = NDARRAY_TAG) -> Any:
     """Arrays left in the tree (not in HDUs) become internal blocks, as asdf writes them."""
     if isinstance(tree, dict):
-        return {k: _blocks_to_refs(v, blocks, base, tag) for k, v in tree.items()}
+        return _like(tree, {k: _blocks_to_refs(v, blocks, base, tag) for k, v in tree.items()})
     if isinstance(tree, list):
         return [_blocks_to_refs(v, blocks, base, tag) for v in tree]
     if isinstance(tree, complex):
@@ -675,14 +694,15 @@ def _asdf_library_bytes(tree: dict, model: Any, output: str) -> bytes:
 
     try:
         import asdf
-        from asdf.tags.core import HistoryEntry
+        from asdf.tags.core import AsdfObject, HistoryEntry
         from asdf.tagged import TaggedDict
     except ImportError as e:  # pragma: no cover - depends on the environment
         raise ImportError(f"{output}: writing this tree needs the asdf library: pip install asdf") from e
 
     def conv(v: Any) -> Any:
         if isinstance(v, dict):
-            return {k: conv(x) for k, x in v.items()}
+            d = {k: conv(x) for k, x in v.items()}
+            return AsdfObject(d) if type(v) is _NestedRoot else d
         if isinstance(v, list):
             return [conv(x) for x in v]
         if isinstance(v, _core.EmitTag):
@@ -709,7 +729,7 @@ def _asdf_library_bytes(tree: dict, model: Any, output: str) -> bytes:
 def _load_tagged(tree: Any, model: Any, path: tuple = ()) -> Any:
     """Reader nodes replaced by the objects asdf builds from them (through the model)."""
     if isinstance(tree, dict):
-        return {k: _load_tagged(v, model, path + (k,)) for k, v in tree.items()}
+        return _like(tree, {k: _load_tagged(v, model, path + (k,)) for k, v in tree.items()})
     if isinstance(tree, list):
         return [_load_tagged(v, model, path + (i,)) for i, v in enumerate(tree)]
     if isinstance(tree, (_core.Tagged, _core.NDArrayNode)):

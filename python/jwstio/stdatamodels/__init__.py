@@ -8,13 +8,16 @@ jsd.read_metadata(path)       # = stdatamodels.jwst.datamodels.read_metadata
 jsd.open("x_asn.json")        # jwst's ModelContainer, its members built by jsd.open (needs jwst)
 jsd.open_library("x_asn.json")           # jwst's ModelLibrary reading through jwstio
 jsd.install(); ...; jsd.uninstall()      # or: with jsd.installed(): ...
+jsd.save(model, "out.fits")              # DataModel.save, written by jwstio (installed: model.save)
 ```
 
 Needs stdatamodels (``pip install "jwstio[stdatamodels]"``). Whatever jwstio does not build
 identically (see ``_build``: inputs that are not ``.fits`` paths, keyword arguments, classes
 outside ``ALLOWED_CLASSES``, table HDUs, environment variables that change validation, any
-jwstio error) is opened by stdatamodels' own function. ``stats()`` counts both kinds of opens;
-the logger ``jwstio.stdatamodels`` says at DEBUG level why each fallback happened.
+jwstio error) is opened by stdatamodels' own function; likewise ``save`` writes with jwstio only
+FITS outputs of ``ALLOWED_CLASSES`` without extra arguments. ``stats()`` counts both kinds of
+opens and saves; the logger ``jwstio.stdatamodels`` says at DEBUG level why each fallback
+happened.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ __all__ = [
     "open",
     "open_library",
     "read_metadata",
+    "save",
     "install",
     "uninstall",
     "installed",
@@ -46,7 +50,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _stats_lock = threading.Lock()
-_stats = {"open_fast": 0, "open_fallback": 0, "open_container": 0, "read_metadata_fast": 0, "read_metadata_fallback": 0}
+_stats = {"open_fast": 0, "open_fallback": 0, "open_container": 0, "read_metadata_fast": 0, "read_metadata_fallback": 0,
+          "save_fast": 0, "save_fallback": 0}
 
 
 def _count(key: str) -> None:
@@ -72,6 +77,53 @@ def _originals() -> tuple[Any, Any]:
     from . import _patch
 
     return _patch.original_open(), _patch.original_read_metadata()
+
+
+_SAVE_KWARGS = frozenset(("overwrite", "checksum"))
+
+
+def save(model: Any, path: Any, dir_path: Any = None, *args: Any, **kwargs: Any) -> str:
+    """``DataModel.save`` (what ``install()`` makes it): jwstio's writer for a ``.fits`` output of
+    a class in ``ALLOWED_CLASSES`` that does not override ``save``/``to_fits``, with no extra
+    arguments but ``overwrite``/``checksum``; anything else, and any jwstio error before the
+    file is written, goes to stdatamodels' own ``save``."""
+    from . import _patch
+
+    original = _patch.original_save()
+    reason = _save_unsupported(model, path, args, kwargs, original)
+    if reason is None:
+        from ._save import save_genuine
+
+        try:
+            out = save_genuine(model, path, dir_path, overwrite=kwargs.get("overwrite", True),
+                               checksum=bool(kwargs.get("checksum", False)))
+        except Exception as e:  # validated before anything is written: stdatamodels decides
+            reason = f"{type(e).__name__}: {e}"
+        else:
+            _count("save_fast")
+            log.debug("jwstio saved %s as %s", type(model).__name__, out)
+            return out
+    _count("save_fallback")
+    log.debug("stdatamodels saves %s (fallback %d: %s)", type(model).__name__, _stats["save_fallback"], reason)
+    return original(model, path, dir_path, *args, **kwargs)
+
+
+def _save_unsupported(model: Any, path: Any, args: tuple, kwargs: dict, original: Any) -> str | None:
+    from stdatamodels.model_base import DataModel
+
+    cls = type(model)
+    if cls.__name__ not in ALLOWED_CLASSES or _class(cls.__name__) is not cls:
+        return f"class {cls.__module__}.{cls.__qualname__} not in the verified list"
+    if cls.to_fits is not DataModel.to_fits or cls.save not in (save, original):
+        return "the class overrides save or to_fits"
+    if args or not kwargs.keys() <= _SAVE_KWARGS:
+        return f"arguments {args} {sorted(kwargs)}"
+    if not callable(path):
+        import os
+
+        if Path(os.fsdecode(path)).suffix != ".fits":
+            return "not a .fits output"
+    return None
 
 
 def _class(name: str) -> type:

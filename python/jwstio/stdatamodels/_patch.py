@@ -13,6 +13,10 @@ read_metadata}`` and ``jwst.stpipe.core.read_metadata``; jwst also registers std
 ``jwst.datamodels.read_metadata``, so ``install()`` reports twelve dotted names. A module
 imported after ``install()`` that binds the originals is patched by the next ``install()`` call.
 
+It also sets ``stdatamodels.model_base.DataModel.save`` to jwstio's ``save`` (reported as
+that dotted name), which writes verified FITS outputs with jwstio and hands everything else to
+the original method.
+
 ``ENV_VAR`` (``JWSTIO_STDATAMODELS=1``) is read only by the ``sitecustomize`` hook that
 ``jwstio run`` puts on the ``PYTHONPATH`` of the command it runs (``jwstio._run``).
 """
@@ -44,13 +48,18 @@ _patched: dict[tuple[str, str], Any] = {}  # (module, attribute) -> original
 _orig: dict[str, Any] = {}
 
 
+_SAVE = ("stdatamodels.model_base", "DataModel.save")
+
+
 def _load_originals() -> None:
     if _orig:
         return
     from stdatamodels.jwst.datamodels import util
+    from stdatamodels.model_base import DataModel
 
     _orig["open"] = util.open
     _orig["read_metadata"] = util.read_metadata
+    _orig["save"] = DataModel.__dict__["save"]
 
 
 def original_open() -> Any:
@@ -66,6 +75,13 @@ def original_read_metadata() -> Any:
         return _orig["read_metadata"]
 
 
+def original_save() -> Any:
+    """stdatamodels' own ``DataModel.save`` (the function)."""
+    with _lock:
+        _load_originals()
+        return _orig["save"]
+
+
 def _bindings() -> list[tuple[str, str, str]]:
     """(module, attribute, 'open'|'read_metadata') of every binding of the originals."""
     for name in _MODULES:
@@ -73,7 +89,7 @@ def _bindings() -> list[tuple[str, str, str]]:
             importlib.import_module(name)
         except ImportError:
             continue
-    want = {id(v): k for k, v in _orig.items()}
+    want = {id(v): k for k, v in _orig.items() if k != "save"}
     out = []
     for modname, mod in list(sys.modules.items()):
         if mod is None or modname.split(".", 1)[0] not in _PACKAGES:
@@ -94,6 +110,7 @@ def install() -> list[str]:
     dotted names patched (idempotent: a second call patches only new bindings)."""
     from . import open as fast_open
     from . import read_metadata as fast_read_metadata
+    from . import save as fast_save
 
     repl = {"open": fast_open, "read_metadata": fast_read_metadata}
     with _lock:
@@ -101,6 +118,11 @@ def install() -> list[str]:
         for modname, attr, kind in _bindings():
             setattr(sys.modules[modname], attr, repl[kind])
             _patched[(modname, attr)] = _orig[kind]
+        if _SAVE not in _patched:
+            from stdatamodels.model_base import DataModel
+
+            DataModel.save = fast_save  # type: ignore[method-assign]
+            _patched[_SAVE] = _orig["save"]
         return sorted(f"{m}.{a}" for m, a in _patched)
 
 
@@ -108,9 +130,14 @@ def uninstall() -> None:
     """Put every original back."""
     with _lock:
         for (modname, attr), original in list(_patched.items()):
-            mod = sys.modules.get(modname)
-            if mod is not None:
-                setattr(mod, attr, original)
+            if (modname, attr) == _SAVE:
+                from stdatamodels.model_base import DataModel
+
+                DataModel.save = original  # type: ignore[method-assign]
+            else:
+                mod = sys.modules.get(modname)
+                if mod is not None:
+                    setattr(mod, attr, original)
             del _patched[(modname, attr)]
 
 

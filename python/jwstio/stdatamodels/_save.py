@@ -27,6 +27,8 @@ def save_genuine(model: Any, path: str | os.PathLike[str] | Callable[[str], str]
         raise WriteError(f"jwstio.save: jwstio does not know the schema of {cls}")
     if type(model).to_fits is not GenuineModel.to_fits:  # ASDF-only classes raise NotImplementedError
         model.to_fits(None)
+    if model._schema != _class_schema(model):  # e.g. jwst's add_schema_entry("hdrtab", ...)
+        raise WriteError(f"jwstio.save: the schema of this {cls} was changed at run time (jwstio writes by the class's schema)")
     head, tail = os.path.split(path(model.meta.filename) if callable(path) else os.fspath(path))
     if dir_path:
         head = os.fspath(dir_path)
@@ -39,3 +41,17 @@ def save_genuine(model: Any, path: str | os.PathLike[str] | Callable[[str], str]
     _finish(hdus, tree, bool(getattr(model, "_no_asdf_extension", False)), model, output)
     write_hdus(output, hdus, overwrite=overwrite, checksum=checksum)
     return output
+
+
+def _class_schema(model: Any) -> dict:
+    """The merged schema every instance of the model's class gets at construction (a class that
+    builds its own, such as MultiExposureModel, builds it again)."""
+    from ._build import merged_schema
+
+    cls = type(model)
+    build_schema = getattr(cls, "_build_schema", None)
+    if build_schema is None:
+        return merged_schema(cls)
+    from stdatamodels import schema as mschema
+
+    return mschema.merge_property_trees(build_schema(model))
