@@ -179,6 +179,9 @@ def test_image3_reads(benchmark, image3_1024):
     info = {
         "plain_reads_s": plain_reads, "jwstio_reads_s": fast_reads,
         "reads_ratio": plain_reads / fast_reads,
+        "plain_saves_s": min(r["saves"] for r in runs["plain"]),
+        "jwstio_saves_s": min(r["saves"] for r in runs["jwstio"]),
+        "save_calls": runs["jwstio"][0]["save_calls"],
         "plain_wall_s": min(r["wall"] for r in runs["plain"]),
         "jwstio_wall_s": min(r["wall"] for r in runs["jwstio"]),
         "read_calls": runs["jwstio"][0]["read_calls"],

@@ -90,7 +90,7 @@ def save(model: Any, path: Any, dir_path: Any = None, *args: Any, **kwargs: Any)
     from . import _patch
 
     original = _patch.original_save()
-    reason = _save_unsupported(model, path, args, kwargs, original)
+    reason = _save_unsupported(model, path, args, kwargs)
     if reason is None:
         from ._save import save_genuine
 
@@ -108,13 +108,18 @@ def save(model: Any, path: Any, dir_path: Any = None, *args: Any, **kwargs: Any)
     return original(model, path, dir_path, *args, **kwargs)
 
 
-def _save_unsupported(model: Any, path: Any, args: tuple, kwargs: dict, original: Any) -> str | None:
+def _definer(cls: type, name: str) -> type | None:
+    """The class of ``cls``'s MRO whose own attribute ``name`` is."""
+    return next((c for c in cls.__mro__ if name in c.__dict__), None)
+
+
+def _save_unsupported(model: Any, path: Any, args: tuple, kwargs: dict) -> str | None:
     from stdatamodels.model_base import DataModel
 
     cls = type(model)
     if cls.__name__ not in ALLOWED_CLASSES or _class(cls.__name__) is not cls:
         return f"class {cls.__module__}.{cls.__qualname__} not in the verified list"
-    if cls.to_fits is not DataModel.to_fits or cls.save not in (save, original):
+    if cls.to_fits is not DataModel.to_fits or _definer(cls, "save") is not DataModel:
         return "the class overrides save or to_fits"
     if args or not kwargs.keys() <= _SAVE_KWARGS:
         return f"arguments {args} {sorted(kwargs)}"
