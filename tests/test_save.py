@@ -213,6 +213,33 @@ def test_schema_changed_at_run_time_is_refused(tmp_path):
     assert not (tmp_path / "out.fits").exists()
 
 
+@pytest.mark.parametrize("cls_name", ["EmiModel", "SIRSKernelModel"])
+@pytest.mark.parametrize("genuine", [False, True], ids=["jwstio", "genuine"])
+def test_reference_models_own_on_save(tmp_path, cls_name, genuine):
+    """Reference models whose on_save replaces the base one (sets ``meta.reftype`` and nothing
+    else: no file name, type or date) are saved as stdatamodels saves them."""
+    from stdatamodels.jwst import datamodels as dm
+
+    src = tmp_path / f"ref_{cls_name}.fits"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = getattr(dm, cls_name)()
+        m.meta.instrument.name = "NIRCAM"
+        m.meta.description = "a reference file"
+        m.meta.reftype = "something_else"
+        m.save(str(src))
+    assert fits.getheader(src)["REFTYPE"] == m.reftype
+
+    def change(x):
+        x.meta.reftype = "changed"  # on_save puts it back
+        x.meta.instrument.name = "NIRSPEC"
+
+    out = round_trip(src, tmp_path, change=change, opener=_sd_open if genuine else _jw_open)
+    h = fits.getheader(out)
+    assert h["REFTYPE"] == m.reftype
+    assert h["INSTRUME"] == ("MIRI" if cls_name == "EmiModel" else "NIRSPEC")
+
+
 # --- changes before saving -------------------------------------------------------------------------
 
 

@@ -22,6 +22,8 @@ Format (JSON; Python's ``json`` module, NaN allowed because schema defaults cont
       "schema_url": "http://stsci.edu/schemas/jwst_datamodel/image.schema" | null,
       "mro": ["ImageModel", "JwstDataModel", "DataModel"],   # DataModel subclasses only
       "primary_array": "data" | "",                           # get_primary_array_name()
+      "on_save": {"base": ["filename", "model_type", "date"],  # what on_save sets from the
+                  "set": [["meta.reftype", "emicorr"], ...]},  # path and the clock; constants
       "root": node id,                                        # the merged property tree
     }
 
@@ -375,6 +377,52 @@ def metadata_entries(doc, model):
     return out
 
 
+_PROBE = "jwstio_on_save_probe.fits"
+_OLD_DATE = "2000-01-01T00:00:00.000"
+# Classes whose on_save also sets values that depend on the model's (jwstio repeats these by
+# hand: models/_save.py _map_oifits_keywords); their conditional sets are not recorded.
+_VALUE_DEPENDENT_ON_SAVE = {"AmiOIModel"}
+
+
+def on_save_effects(cls):
+    """What ``cls().on_save(path)`` sets, found by running it: which of meta.filename (the
+    path's name), meta.model_type (the class name) and meta.date (now) it sets, and the
+    constants it assigns whatever the value was before (e.g. reference models' meta.reftype)."""
+    from stdatamodels.jwst.datamodels import JwstDataModel
+
+    def run(preset):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            inst = cls()
+            inst.meta.filename, inst.meta.model_type = "before.fits", "Before"
+            if issubclass(cls, JwstDataModel):
+                inst.meta.date = _OLD_DATE
+            for path, value in preset:
+                node = inst
+                for part in path.split(".")[:-1]:
+                    node = getattr(node, part)
+                setattr(node, path.split(".")[-1], value)
+            before = inst.to_flat_dict(include_arrays=False)
+            inst.on_save("/some/folder/" + _PROBE)
+            return before, inst.to_flat_dict(include_arrays=False)
+
+    before, after = run(())
+    base = [k for k, done in (("filename", after.get("meta.filename") == _PROBE),
+                              ("model_type", after.get("meta.model_type") == cls.__name__),
+                              ("date", after.get("meta.date", _OLD_DATE) != _OLD_DATE)) if done]
+    missing = object()
+    changed = [[k, v] for k, v in after.items()
+               if k not in ("meta.filename", "meta.model_type", "meta.date") and before.get(k, missing) != v]
+    if not changed or cls.__name__ in _VALUE_DEPENDENT_ON_SAVE:
+        return {"base": base, "set": []}
+    # constants only: set whatever the value was (a different value of the same type first)
+    other = [[k, ("x" + v) if isinstance(v, str) else (not v) if isinstance(v, bool) else v + 1] for k, v in changed]
+    _, again = run(other)
+    if any(again.get(k) != v for k, v in changed):
+        raise ValueError(f"{cls.__name__}.on_save sets values that depend on the model: {changed}")
+    return {"base": base, "set": changed}
+
+
 def model_names():
     import stdatamodels.jwst.datamodels as dm
 
@@ -401,6 +449,7 @@ def build():
             "schema_url": cls.schema_url,
             "mro": [c.__name__ for c in cls.__mro__ if isinstance(c, type) and issubclass(c, DataModel)],
             "primary_array": inst.get_primary_array_name(),
+            "on_save": on_save_effects(cls),
             "root": builder.tree(schema),
         }
         # The format stores only the tree; make sure the documented reading of it gives

@@ -113,13 +113,24 @@ def _now_isot() -> str:
 
 
 def _on_save(model: DataModel, output: str, info: dict) -> None:
-    """stdatamodels ``on_save``: file name, model type, date (JWST models), class hooks."""
-    model.meta.filename = os.path.basename(output)
-    model.meta.model_type = type(model).__name__
-    mro = info["mro"]
-    if "AmiOIModel" in mro:
+    """stdatamodels ``on_save`` of the class, as ``tools/gen_schemas.py`` found it: file name,
+    model type, date (JWST models), constants (reference models' ``meta.reftype``), and the
+    AmiOIModel keyword mapping."""
+    effects = info["on_save"]
+    base = effects["base"]
+    if "filename" in base:
+        model.meta.filename = os.path.basename(output)
+    if "model_type" in base:
+        model.meta.model_type = type(model).__name__
+    if "AmiOIModel" in info["mro"]:
         _map_oifits_keywords(model)
-    if "JwstDataModel" in mro:
+    for path, value in effects["set"]:
+        node = model
+        *parents, last = path.split(".")
+        for part in parents:
+            node = getattr(node, part)
+        setattr(node, last, value)
+    if "date" in base:
         model.meta.date = _now_isot()
 
 
