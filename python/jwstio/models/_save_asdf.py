@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import _core
 from .._table import FitsTable
-from ._base import BlockArray, DataModel
+from ._base import BlockArray, DataModel, HduArray
 from ._save import HISTORY_ENTRY_TAG, _asdf_library_bytes, _drop_none, _is_time, _on_save, _Plain, emit_parts
 
 __all__ = ["save_asdf", "save_asdf_tree"]
@@ -22,12 +22,17 @@ __all__ = ["save_asdf", "save_asdf_tree"]
 
 class _AsdfPlain(_Plain):
     """The tree as ``to_asdf`` hands it to asdf: as for FITS, but times stay objects (asdf-astropy
-    tags them) and untouched arrays of the source's ASDF blocks are copied as read."""
+    tags them), untouched arrays of the source's ASDF blocks are copied as read and untouched
+    images as stored (big-endian, as astropy hands them to stdatamodels)."""
 
     def copy(self, v: Any, path: tuple) -> Any:
         if type(v) is BlockArray and self.model._doc is not None and isinstance(v.node, _core.NDArrayNode):
             self.reader_nodes = True
             return v.node
+        if type(v) is HduArray and v.nid is None:  # a ``fits:`` source: an image as stored
+            raw = self._raw(v)
+            if raw is not None:
+                return raw
         if isinstance(v, datetime.datetime) or _is_time(v):
             self.objects = True
             return v
