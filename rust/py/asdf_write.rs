@@ -41,15 +41,18 @@ fn write_asdf(
         let bytes = a
             .as_slice()
             .map_err(|e| Error::format(format!("write_asdf: {e}")))?;
-        out.push(if i < raw { BlockOut::Raw(bytes) } else { BlockOut::Data(bytes) });
+        out.push(if i < raw {
+            BlockOut::Raw(bytes)
+        } else {
+            BlockOut::Data(bytes)
+        });
     }
     let text = text.as_bytes();
     py.detach(|| {
         atomic::write_atomic(&path, overwrite, |f| {
             let mut w = BufWriter::with_capacity(1 << 20, f);
             write::write_file(&mut w, text, &out)?;
-            w.into_inner()
-                .map_err(|e| Error::io(e.error()))?;
+            w.into_inner().map_err(|e| Error::io(e.error()))?;
             Ok(())
         })
     })?;
