@@ -281,3 +281,32 @@ def test_errors_leave_nothing(tmp_path):
     with pytest.raises(Exception):  # noqa: B017 - the asdf library's own error
         jwstio.save(m, str(out / "y_rate.asdf"))
     assert list(out.iterdir()) == []
+
+
+def test_compressed_asdf_blocks_kept(tmp_path):
+    """Untouched arrays of a compressed .asdf keep their blocks as stored (asdf's default
+    ``all_array_compression="input"``); a replaced array gets a new block, the old one is dropped."""
+    src = products.write("cal_mos", tmp_path, np.random.default_rng(6), n_slits=3)
+    ref = _sd_open(src)
+    first = str(tmp_path / "z_cal.asdf")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref.save(first, all_array_compression="zlib")
+    nblocks = Path(first).read_bytes().count(b"\xd3BLK")
+    zblocks = Path(first).read_bytes().count(b"\xd3BLK\x000\x00\x00\x00\x00zlib")
+    assert zblocks > 3
+    outs = {}
+    for how in ("jwstio", "stdatamodels"):
+        (tmp_path / how).mkdir()
+        m = (_jw_open if how == "jwstio" else _sd_open)(first)
+        m.slits[1].data = np.asarray(m.slits[1].data) + 1
+        outs[how] = str(tmp_path / how / "again_cal.asdf")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            (jwstio.save(m, outs[how]) if how == "jwstio" else m.save(outs[how]))
+    data = Path(outs["jwstio"]).read_bytes()
+    assert not check_asdf(outs["jwstio"])
+    assert data.count(b"\xd3BLK") == nblocks
+    assert data.count(b"\xd3BLK\x000\x00\x00\x00\x00zlib") == zblocks - 1  # the new data block is not compressed
+    for op in (_sd_open, _jw_open):
+        assert not compare_flat(_flat(op(outs["jwstio"])), _flat(op(outs["stdatamodels"])))

@@ -545,9 +545,11 @@ def asdf_bytes(tree: dict, model: Any, output: str) -> bytes:
     return text + b"".join(source_blocks) + b"".join(_block_bytes(b) for b in blocks)
 
 
-def emit_parts(tree: dict, model: Any) -> tuple[bytes, list[bytes], list[np.ndarray]] | None:
+def emit_parts(tree: dict, model: Any, kept: list[bytes] | None = None,
+               ) -> tuple[bytes, list[bytes], list[np.ndarray]] | None:
     """(YAML text through ``...``, the source's blocks copied as read, new block arrays) of
-    ``tree`` as jwstio's emitter writes it; None when only the asdf library can write it."""
+    ``tree`` as jwstio's emitter writes it; None when only the asdf library can write it.
+    ``kept``: the blocks to copy first when no reader node needs all the source's."""
     objects = tree.pop("__objects__", False)
     reader_nodes = tree.pop("__reader_nodes__", False)
     if objects:
@@ -556,7 +558,7 @@ def emit_parts(tree: dict, model: Any) -> tuple[bytes, list[bytes], list[np.ndar
     out = dict(tree)
     try:
         # Nodes copied as read may point at the source's blocks: those come first, as read.
-        source_blocks = _source_blocks(model) if reader_nodes else []
+        source_blocks = _source_blocks(model) if reader_nodes else (kept or [])
         # ... and their tags belong to the source's ASDF standard: keep it.
         standard = _source_standard(model) if reader_nodes else ASDF_STANDARD
         if standard != ASDF_STANDARD:

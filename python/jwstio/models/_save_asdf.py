@@ -15,20 +15,29 @@ import numpy as np
 from .. import _core
 from .._table import FitsTable
 from ._base import BlockArray, DataModel, HduArray
-from ._save import HISTORY_ENTRY_TAG, _asdf_library_bytes, _drop_none, _is_time, _on_save, _Plain, emit_parts
+from ._save import HISTORY_ENTRY_TAG, NDARRAY_TAG, _asdf_library_bytes, _drop_none, _is_time, _on_save, _Plain, emit_parts
 
 __all__ = ["save_asdf", "save_asdf_tree"]
 
 
+class _Kept:
+    """An untouched array of the source's ASDF blocks: its block is copied as stored."""
+
+    __slots__ = ("lazy", "path")
+
+    def __init__(self, lazy: BlockArray, path: tuple):
+        self.lazy = lazy
+        self.path = path
+
+
 class _AsdfPlain(_Plain):
     """The tree as ``to_asdf`` hands it to asdf: as for FITS, but times stay objects (asdf-astropy
-    tags them), untouched arrays of the source's ASDF blocks are copied as read and untouched
+    tags them), untouched arrays of the source's ASDF blocks are kept (``_Kept``) and untouched
     images as stored (big-endian, as astropy hands them to stdatamodels)."""
 
     def copy(self, v: Any, path: tuple) -> Any:
-        if type(v) is BlockArray and self.model._doc is not None and isinstance(v.node, _core.NDArrayNode):
-            self.reader_nodes = True
-            return v.node
+        if isinstance(v, BlockArray) and self.model._doc is not None and isinstance(v.node, _core.NDArrayNode):
+            return _Kept(v, path)
         if type(v) is HduArray and v.nid is None:  # a ``fits:`` source: an image as stored
             raw = self._raw(v)
             if raw is not None:
@@ -47,16 +56,65 @@ def save_asdf(model: DataModel, output: str, *, overwrite: bool) -> None:
     plain = _AsdfPlain(model)
     tree = plain.copy(model.instance, ())
     _drop_none(model.instance)  # on_save: the model itself loses its None values too
+    kept: list[bytes] = []
+    if plain.objects:  # the asdf library writes the tree: arrays read
+        tree = _map_kept(tree, lambda k: k.lazy.load(model, k.path))
+    elif plain.reader_nodes:  # every source block is copied: nodes as read
+        tree = _map_kept(tree, lambda k: k.lazy.node)
+    else:  # the kept blocks only, renumbered
+        tree = _map_kept(tree, _Renumber(model, kept))
     tree["__objects__"] = plain.objects
     tree["__reader_nodes__"] = plain.reader_nodes
-    save_asdf_tree(tree, model, output, overwrite=overwrite)
+    save_asdf_tree(tree, model, output, overwrite=overwrite, kept=kept)
 
 
-def save_asdf_tree(tree: dict, model: Any, output: str, *, overwrite: bool) -> None:
-    """Write a plain tree (``_Plain`` output with its ``__objects__``/``__reader_nodes__`` flags)."""
+class _Renumber:
+    """A kept array as an ndarray node of a new index, its source block (as stored) in ``kept``."""
+
+    def __init__(self, model: DataModel, kept: list[bytes]):
+        self.model = model
+        self.kept = kept
+        self.index: dict[int, int] = {}
+
+    def __call__(self, k: _Kept) -> Any:
+        node = k.lazy.node
+        doc = self.model._doc
+        src = node.source
+        if not isinstance(src, int) or not doc.nblocks:
+            return k.lazy.load(self.model, k.path)  # inline data (or no block): written anew
+        i = src if src >= 0 else doc.nblocks + src
+        info = doc.block_info(i) if 0 <= i < doc.nblocks else None
+        if info is None or info["flags"] & 1:  # streamed: written anew
+            return k.lazy.load(self.model, k.path)
+        if i not in self.index:
+            buf = self.model._asdf_buf
+            self.index[i] = len(self.kept)
+            self.kept.append(bytes(buf[info["offset"] : info["data_start"] + info["allocated_size"]]))
+        out: dict[str, Any] = {"source": self.index[i], "datatype": node.datatype, "byteorder": node.byteorder,
+                               "shape": node.shape}
+        if node.offset:
+            out["offset"] = node.offset
+        if node.strides is not None:
+            out["strides"] = node.strides
+        return _core.EmitTag(NDARRAY_TAG, out)
+
+
+def _map_kept(v: Any, fn: Any) -> Any:
+    if isinstance(v, dict):
+        return {k: _map_kept(x, fn) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_map_kept(x, fn) for x in v]
+    if isinstance(v, _Kept):
+        return fn(v)
+    return v
+
+
+def save_asdf_tree(tree: dict, model: Any, output: str, *, overwrite: bool, kept: list[bytes] | None = None) -> None:
+    """Write a plain tree (``_Plain`` output with its ``__objects__``/``__reader_nodes__`` flags;
+    ``kept``: whole source blocks its ndarray nodes point at, written first)."""
     tree = _records(tree)
     _tag_history(tree)
-    parts = emit_parts(tree, model)
+    parts = emit_parts(tree, model, kept)
     if parts is None:
         data = _asdf_library_bytes(tree, model, output)
         _core.write_asdf(output, data, [], 0, overwrite)
