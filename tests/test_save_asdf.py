@@ -310,3 +310,21 @@ def test_compressed_asdf_blocks_kept(tmp_path):
     assert data.count(b"\xd3BLK\x000\x00\x00\x00\x00zlib") == zblocks - 1  # the new data block is not compressed
     for op in (_sd_open, _jw_open):
         assert not compare_flat(_flat(op(outs["jwstio"])), _flat(op(outs["stdatamodels"])))
+
+
+def test_shared_and_zero_d_arrays(tmp_path):
+    """One block for an array object met twice (as asdf writes it); a 0-d array stays 0-d."""
+    from jwstio.models._save_asdf import save_asdf_tree
+
+    x = np.arange(6.0).reshape(2, 3)[:, ::2]  # not contiguous
+    tree = {"a": x, "b": {"c": [x]}, "z": np.array(2.5), "t": np.zeros(3, [("f", ">i4"), ("s", "S2")]),
+            "__objects__": False, "__reader_nodes__": False}
+    out = str(tmp_path / "t.asdf")
+    save_asdf_tree(tree, None, out, overwrite=False)
+    assert not check_asdf(out)
+    assert Path(out).read_bytes().count(b"\xd3BLK") == 3
+    with asdf.open(out, validate_checksums=True) as af:
+        np.testing.assert_array_equal(af.tree["a"], x)
+        np.testing.assert_array_equal(af.tree["b"]["c"][0], x)
+        assert af.tree["z"].shape == () and af.tree["z"] == 2.5
+        assert af.tree["t"].dtype == tree["t"].dtype

@@ -648,21 +648,28 @@ def _source_blocks(model: Any) -> list[bytes]:
     return out
 
 
-def _blocks_to_refs(tree: Any, blocks: list, base: int = 0, tag: str = NDARRAY_TAG) -> Any:
-    """Arrays left in the tree (not in HDUs) become internal blocks, as asdf writes them."""
+def _blocks_to_refs(tree: Any, blocks: list, base: int = 0, tag: str = NDARRAY_TAG,
+                    seen: dict[int, dict] | None = None) -> Any:
+    """Arrays left in the tree (not in HDUs) become internal blocks, as asdf writes them (one
+    block for an array object met twice)."""
+    if seen is None:
+        seen = {}
     if isinstance(tree, dict):
-        return {k: _blocks_to_refs(v, blocks, base, tag) for k, v in tree.items()}
+        return {k: _blocks_to_refs(v, blocks, base, tag, seen) for k, v in tree.items()}
     if isinstance(tree, list):
-        return [_blocks_to_refs(v, blocks, base, tag) for v in tree]
+        return [_blocks_to_refs(v, blocks, base, tag, seen) for v in tree]
     if isinstance(tree, complex):
         return _core.EmitTag(COMPLEX_TAG, str(tree))
     if isinstance(tree, np.ndarray):
-        arr = _record(tree) if tree.dtype.names is not None else tree
-        arr = np.ascontiguousarray(arr)
-        datatype, byteorder = asdf_datatype(arr.dtype)
-        blocks.append(arr)
-        return _core.EmitTag(tag, {"source": base + len(blocks) - 1, "datatype": datatype,
-                                           "byteorder": byteorder, "shape": list(arr.shape)})
+        node = seen.get(id(tree))
+        if node is None:
+            arr = _record(tree) if tree.dtype.names is not None else tree
+            arr = arr if arr.flags.c_contiguous else arr.copy(order="C")  # (keeps 0-d arrays 0-d)
+            datatype, byteorder = asdf_datatype(arr.dtype)
+            blocks.append(arr)
+            node = seen[id(tree)] = {"source": base + len(blocks) - 1, "datatype": datatype,
+                                     "byteorder": byteorder, "shape": list(arr.shape)}
+        return _core.EmitTag(tag, dict(node))
     if isinstance(tree, datetime.date):
         raise WriteError("a date in the tree: written by the asdf library")  # caught: fallback
     return tree
