@@ -1,7 +1,7 @@
 """Read then save: ``jwstio.open`` + ``jwstio.save`` vs ``stdatamodels.open`` + ``model.save``
 (issue 12: the product writer).
 
-Run: pytest benches/bench_save.py --benchmark-only
+Run: pytest benches/bench_save.py --benchmark-only  (-k asdf: the .asdf cases)
 
 MultiSlit cal products with 100, 400 and 2000 slits (10 HDUs a slit); stdatamodels is timed at
 100 and 400 slits only (its save is quadratic in HDUs: minutes at 2000). The 2000-slit file is
@@ -88,3 +88,50 @@ def test_save_multislit_stdatamodels(benchmark, multislit, tmp_path, n):
     benchmark.group = f"open + save: MultiSlit cal, {n} slits"
     benchmark.pedantic(_stdatamodels, args=(multislit[n], str(tmp_path / "out_cal.fits")), rounds=1 if n > 100 else 3,
                        iterations=1)
+
+
+# --- to .asdf (stdatamodels' to_asdf: the asdf library writes the tree and blocks) --------------
+
+
+@pytest.fixture(scope="session")
+def big_rate(tmp_path_factory):
+    import products
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return products.write_rate(tmp_path_factory.mktemp("big"), np.random.default_rng(0), shape=(2048, 2048))
+
+
+@pytest.mark.skipif(not REAL.exists(), reason="shared fixtures absent")
+@pytest.mark.benchmark(group="open + save .asdf: test1_cal.fits (real, 6 slits with gwcs)")
+def test_save_asdf_real_jwstio(benchmark, tmp_path):
+    benchmark(_jwstio, REAL, str(tmp_path / "out_cal.asdf"))
+
+
+@pytest.mark.skipif(not REAL.exists(), reason="shared fixtures absent")
+@pytest.mark.benchmark(group="open + save .asdf: test1_cal.fits (real, 6 slits with gwcs)")
+def test_save_asdf_real_stdatamodels(benchmark, tmp_path):
+    benchmark(_stdatamodels, REAL, str(tmp_path / "out_cal.asdf"))
+
+
+@pytest.mark.benchmark(group="open + save .asdf: rate 2048x2048 (5 arrays, 80 MB)")
+def test_save_asdf_big_jwstio(benchmark, big_rate, tmp_path):
+    benchmark.pedantic(_jwstio, args=(big_rate, str(tmp_path / "out_rate.asdf")), rounds=5, iterations=1)
+
+
+@pytest.mark.benchmark(group="open + save .asdf: rate 2048x2048 (5 arrays, 80 MB)")
+def test_save_asdf_big_stdatamodels(benchmark, big_rate, tmp_path):
+    benchmark.pedantic(_stdatamodels, args=(big_rate, str(tmp_path / "out_rate.asdf")), rounds=5, iterations=1)
+
+
+@pytest.mark.parametrize("n", [100, 400])
+def test_save_asdf_multislit_jwstio(benchmark, multislit, tmp_path, n):
+    benchmark.group = f"open + save .asdf: MultiSlit cal, {n} slits"
+    benchmark(_jwstio, multislit[n], str(tmp_path / "out_cal.asdf"))
+
+
+@pytest.mark.parametrize("n", [100, 400])
+def test_save_asdf_multislit_stdatamodels(benchmark, multislit, tmp_path, n):
+    benchmark.group = f"open + save .asdf: MultiSlit cal, {n} slits"
+    benchmark.pedantic(_stdatamodels, args=(multislit[n], str(tmp_path / "out_cal.asdf")),
+                       rounds=1 if n > 100 else 3, iterations=1)

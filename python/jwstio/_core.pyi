@@ -25,6 +25,7 @@ __all__ = [
     "RemoteParts",
     "ScanQuery",
     "scan_walk",
+    "write_asdf",
     "write_fits",
 ]
 
@@ -221,3 +222,14 @@ def write_fits(
 ) -> None:
     """Write ``(header_block, segments)`` HDUs atomically; a segment is ``(uint8 array,)`` or
     ``(uint8 array, row_length, [(offset, width, count, op)])``."""
+
+def write_asdf(
+    path: str | os.PathLike[str],
+    text: bytes,
+    blocks: list[np.ndarray],
+    raw: int = 0,
+    overwrite: bool = False,
+) -> None:
+    """Write an ASDF file atomically: ``text`` (through ``...``), then ``blocks`` (contiguous
+    uint8 arrays; the first ``raw`` are whole blocks copied as read, the others array bytes
+    written under new headers with their MD5) and the block index."""

@@ -11,6 +11,7 @@ pub mod file;
 pub mod lazy;
 pub mod ndarray;
 pub mod resolve;
+pub mod write;
 pub mod yaml;
 
 use crate::error::{Error, Result};

@@ -1,6 +1,7 @@
 //! Python bindings (`jwstio._core`). Only this folder knows about PyO3.
 
 mod asdf;
+mod asdf_write;
 mod asn;
 mod buffer;
 mod emit;
@@ -25,5 +26,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     asn::register(m)?;
     store::register(m)?;
     write::register(m)?;
+    asdf_write::register(m)?;
     Ok(())
 }

@@ -62,7 +62,8 @@ def save(
     ``path`` may be a function of ``meta.filename`` giving the path; ``dir_path`` replaces the
     folder of ``path``. Like stdatamodels, an existing file is replaced unless
     ``overwrite=False``. Values the schema or FITS cannot hold raise :class:`WriteError`
-    before anything is written.
+    before anything is written. A ``.asdf`` path writes an ASDF file as stdatamodels'
+    ``to_asdf`` does (``checksum`` is for FITS only).
     """
     if not isinstance(model, DataModel):
         from ..stdatamodels._save import save_genuine
@@ -74,9 +75,12 @@ def save(
         head = os.fspath(dir_path)
     output = os.path.join(head, tail)
     ext = Path(tail).suffix
+    if ext == ".asdf":
+        from ._save_asdf import save_asdf
+
+        save_asdf(model, output, overwrite=overwrite)
+        return output
     if ext != ".fits":
-        if ext == ".asdf":
-            raise WriteError(f"{output}: jwstio writes FITS products only (use stdatamodels for .asdf)")
         raise WriteError(f"unknown filetype {ext}")
     cls = type(model).__name__
     info = _schema.model(cls)
@@ -481,7 +485,7 @@ def asdf_datatype(dtype: np.dtype, byteorder: str | None = None) -> tuple[Any, s
         bo = d.byteorder
         if bo == "=":
             bo = "<" if sys.byteorder == "little" else ">"
-        return "big" if bo == ">" else "little"
+        return "little" if bo == "<" else "big"  # "|" (no byte order) is "big" in asdf
 
     dtype = np.dtype(dtype)
     if dtype.names is not None:
@@ -564,33 +568,45 @@ def _software(name: str = "", version: str = "", **more: str) -> Any:
 def asdf_bytes(tree: dict, model: Any, output: str) -> bytes:
     """The ASDF file of the extension: jwstio's emitter, or the asdf library when the tree
     holds objects only it can serialize (a WCS loaded or set by the user, units...)."""
+    parts = emit_parts(tree, model)
+    if parts is None:
+        return _asdf_library_bytes(tree, model, output)
+    text, source_blocks, blocks = parts
+    return text + b"".join(source_blocks) + b"".join(_block_bytes(b) for b in blocks)
+
+
+def emit_parts(tree: dict, model: Any, kept: list[bytes] | None = None,
+               ) -> tuple[bytes, list[bytes], list[np.ndarray]] | None:
+    """(YAML text through ``...``, the source's blocks copied as read, new block arrays) of
+    ``tree`` as jwstio's emitter writes it; None when only the asdf library can write it.
+    ``kept``: the blocks to copy first when no reader node needs all the source's."""
     objects = tree.pop("__objects__", False)
     reader_nodes = tree.pop("__reader_nodes__", False)
+    if objects:
+        return None
     blocks: list[np.ndarray] = []
     out = dict(tree)
-    if not objects:
-        try:
-            # Nodes copied as read may point at the source's blocks: those come first, as read.
-            source_blocks = _source_blocks(model) if reader_nodes else []
-            # ... and their tags belong to the source's ASDF standard: keep it.
-            standard = _source_standard(model) if reader_nodes else ASDF_STANDARD
-            if standard != ASDF_STANDARD:
-                out = _retag(out, NDARRAY_TAG, _CORE + "ndarray-1.0.0")
-            out = _tag_nested_roots(_blocks_to_refs(out, blocks, len(source_blocks), _ndarray_tag(standard)))
-            hist = out.get("history")
-            hist = dict(hist) if isinstance(hist, dict) else ({"entries": hist} if isinstance(hist, list) else {})
-            hist["extensions"] = [_core.EmitTag(EXTENSION_TAG, {
-                "extension_class": "asdf.extension._manifest.ManifestExtension",
-                "extension_uri": CORE_EXTENSION,
-                "software": _software("jwstio", _core.__version__),
-            })] + _source_extensions(model)
-            out["history"] = hist
-            root = {**out, "asdf_library": _software("jwstio", _core.__version__, author="jwstio")}
-            text = _core.emit_asdf(root, ASDF_VERSION, standard, ROOT_TAG)
-            return text + b"".join(source_blocks) + b"".join(_block_bytes(b) for b in blocks)
-        except JwstioError:
-            pass  # a node the emitter cannot copy: the asdf library writes the whole tree
-    return _asdf_library_bytes(tree, model, output)
+    try:
+        # Nodes copied as read may point at the source's blocks: those come first, as read.
+        source_blocks = _source_blocks(model) if reader_nodes else (kept or [])
+        # ... and their tags belong to the source's ASDF standard: keep it.
+        standard = _source_standard(model) if reader_nodes else ASDF_STANDARD
+        if standard != ASDF_STANDARD:
+            out = _retag(out, NDARRAY_TAG, _CORE + "ndarray-1.0.0")
+        out = _tag_nested_roots(_blocks_to_refs(out, blocks, len(source_blocks), _ndarray_tag(standard)))
+        hist = out.get("history")
+        hist = dict(hist) if isinstance(hist, dict) else ({"entries": hist} if isinstance(hist, list) else {})
+        hist["extensions"] = [_core.EmitTag(EXTENSION_TAG, {
+            "extension_class": "asdf.extension._manifest.ManifestExtension",
+            "extension_uri": CORE_EXTENSION.replace(ASDF_STANDARD, standard),
+            "software": _software("jwstio", _core.__version__),
+        })] + _source_extensions(model)
+        out["history"] = hist
+        root = {**out, "asdf_library": _software("jwstio", _core.__version__, author="jwstio")}
+        text = _core.emit_asdf(root, ASDF_VERSION, standard, ROOT_TAG)
+    except JwstioError:
+        return None  # a node the emitter cannot copy: the asdf library writes the whole tree
+    return text, source_blocks, blocks
 
 
 def _source_extensions(model: Any) -> list:
@@ -662,21 +678,28 @@ def _source_blocks(model: Any) -> list[bytes]:
     return out
 
 
-def _blocks_to_refs(tree: Any, blocks: list, base: int = 0, tag: str = NDARRAY_TAG) -> Any:
-    """Arrays left in the tree (not in HDUs) become internal blocks, as asdf writes them."""
+def _blocks_to_refs(tree: Any, blocks: list, base: int = 0, tag: str = NDARRAY_TAG,
+                    seen: dict[int, dict] | None = None) -> Any:
+    """Arrays left in the tree (not in HDUs) become internal blocks, as asdf writes them (one
+    block for an array object met twice)."""
+    if seen is None:
+        seen = {}
     if isinstance(tree, dict):
-        return _like(tree, {k: _blocks_to_refs(v, blocks, base, tag) for k, v in tree.items()})
+        return _like(tree, {k: _blocks_to_refs(v, blocks, base, tag, seen) for k, v in tree.items()})
     if isinstance(tree, list):
-        return [_blocks_to_refs(v, blocks, base, tag) for v in tree]
+        return [_blocks_to_refs(v, blocks, base, tag, seen) for v in tree]
     if isinstance(tree, complex):
         return _core.EmitTag(COMPLEX_TAG, str(tree))
     if isinstance(tree, np.ndarray):
-        arr = _record(tree) if tree.dtype.names is not None else tree
-        arr = np.ascontiguousarray(arr)
-        datatype, byteorder = asdf_datatype(arr.dtype)
-        blocks.append(arr)
-        return _core.EmitTag(tag, {"source": base + len(blocks) - 1, "datatype": datatype,
-                                           "byteorder": byteorder, "shape": list(arr.shape)})
+        node = seen.get(id(tree))
+        if node is None:
+            arr = _record(tree) if tree.dtype.names is not None else tree
+            arr = arr if arr.flags.c_contiguous else arr.copy(order="C")  # (keeps 0-d arrays 0-d)
+            datatype, byteorder = asdf_datatype(arr.dtype)
+            blocks.append(arr)
+            node = seen[id(tree)] = {"source": base + len(blocks) - 1, "datatype": datatype,
+                                     "byteorder": byteorder, "shape": list(arr.shape)}
+        return _core.EmitTag(tag, dict(node))
     if isinstance(tree, datetime.date):
         raise WriteError("a date in the tree: written by the asdf library")  # caught: fallback
     return tree
