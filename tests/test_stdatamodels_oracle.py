@@ -82,7 +82,8 @@ def diff(a, b, path="", skip=frozenset(), out=None):
         if a.output_frame.name != b.output_frame.name or a.available_frames != b.available_frames:
             out.append(f"{path}: WCS frames differ")
         return out
-    if type(a) is not type(b):
+    lazy_root = path == "" and type(a).__name__ == "_LazyRoot" and a.__class__ is type(b)  # arrays not read yet
+    if type(a) is not type(b) and not lazy_root:
         if not (type(a).__name__ == "Undefined" and type(b).__name__ == "Undefined"):
             out.append(f"{path}: type {type(a).__name__} != {type(b).__name__}")
         return out
@@ -152,6 +153,8 @@ def compare_models(ours, ref, skip=frozenset()):
     if len(ours._file_references) != len(ref._file_references):
         out.append("file references differ")
     out += diff(ours._instance, ref._instance, skip=skip)
+    if type(ours._instance) is not type(ref._instance):  # every value was read by diff
+        out.append(f"root {type(ours._instance).__name__} after reading every value")
     fo, fr = ours.to_flat_dict(), ref.to_flat_dict()
     if list(fo) != list(fr):
         out.append(f"to_flat_dict keys differ: {set(fo) ^ set(fr)}")
@@ -544,3 +547,87 @@ def test_on_init_skips_only_checks_every_string_passes():
     for node in ({"type": "string", "pattern": "^a"}, {"type": "string", "enum": ["a"]}, {"type": "string", "maxLength": 3},
                  {"type": "integer"}, {"anyOf": [{"type": "string"}]}, {"tag": "x", "type": "string"}):
         assert not _plain_string(node)
+
+
+# --- root arrays read on first access ----------------------------------------------------------
+
+
+def test_arrays_read_on_first_access(tmp_path):
+    """Open reads no array of the root; ``model.data`` reads that one (equal to stdatamodels'),
+    meta access reads none; once all are read the root is a plain AsdfObject."""
+    from asdf.tags.core import AsdfObject
+
+    from jwstio.stdatamodels import _lazy
+
+    path = _write(tmp_path, "cal", 31)
+    ref, _ = _ref_open(path)
+    ours, _, fast = _our_open(path)
+    assert fast
+    root = ours._instance
+    pending = [k for k in root if _lazy.value(root, k) is _lazy.PENDING]
+    assert {"data", "dq", "err"} <= set(pending)
+    assert isinstance(root, AsdfObject) and root.__class__ is AsdfObject and type(root) is not AsdfObject
+    assert ours.meta.exposure.type == ref.meta.exposure.type and ours.shape == ref.shape
+    assert _lazy.value(root, "data") is not _lazy.PENDING  # .shape is the data's shape: read
+    assert not diff(ours.data, ref.data)
+    assert _lazy.value(root, "dq") is _lazy.PENDING
+    assert "dq" in root and len(root) == len(ref._instance)
+    for k in pending:
+        assert not diff(ours._instance[k], ref._instance[k], k)
+    assert type(root) is AsdfObject
+
+
+def test_lazy_arrays_after_the_file_is_replaced_or_cut(tmp_path):
+    """A file replaced (renamed over) after open is read as it was at open, as stdatamodels'
+    eager read gives; one cut short in place gives jwstio's OSError naming it, not a crash;
+    a closed model still reads its arrays."""
+    import os
+
+    from jwstio import errors
+
+    path = _write(tmp_path, "cal", 32)
+    ref, _ = _ref_open(path)
+    ours, _, _ = _our_open(path)
+    (tmp_path / "x").mkdir()
+    os.replace(_write(tmp_path / "x", "cal", 33), path)
+    ours.close()
+    assert not diff(ours.data, ref.data) and not diff(ours.err, ref.err)
+
+    cut, _, _ = _our_open(path)
+    size = os.path.getsize(path)
+    with open(path, "r+b") as fh:
+        fh.truncate(size // 3)
+    with pytest.raises(errors.JwstioOSError) as e:
+        for k in ("data", "dq", "err", "var_poisson", "var_rnoise", "var_flat", "area"):
+            getattr(cut, k)
+    assert isinstance(e.value, OSError) and str(path) in str(e.value)
+
+
+def test_lazy_arrays_from_threads(tmp_path):
+    import threading
+
+    path = _write(tmp_path, "cal", 34)
+    ref, _ = _ref_open(path)
+    for _round in range(3):
+        ours, _, _ = _our_open(path)
+        keys = [k for k in ("data", "dq", "err", "var_poisson", "var_rnoise", "var_flat") if k in ref._instance]
+        got, errs = {}, []
+        barrier = threading.Barrier(8)
+
+        def work(t):
+            barrier.wait()
+            try:
+                for k in keys[t % len(keys):] + keys[: t % len(keys)]:
+                    got[(t, k)] = getattr(ours, k)
+            except Exception as e:  # pragma: no cover - reported below
+                errs.append(e)
+
+        threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        assert not errs
+        for (_t, k), v in got.items():
+            assert v is ours._instance[k]  # read once, the same array for every thread
+            assert not diff(v, ref._instance[k], k)

@@ -1,6 +1,7 @@
 //! `_core.FitsFile`: a memory-mapped FITS file with its HDU index, header cards and image
 //! conversion to native NumPy arrays.
 
+use std::os::unix::fs::FileExt;
 use super::buffer::MapBuffer;
 use super::pool;
 use crate::convert::{self, OutType, Plan, Scaling};
@@ -251,6 +252,31 @@ impl FitsFile {
     #[getter]
     fn path(&self) -> &str {
         &self.path
+    }
+
+    /// Copy the file's bytes from `offset` into `out` (a writeable, C-contiguous uint8 array)
+    /// with positioned reads, the GIL released: bytes read later from a file that was cut
+    /// short give an error, never a crash. A decompressed file is read from memory.
+    fn read_at(&self, py: Python<'_>, offset: u64, out: &Bound<'_, PyAny>) -> PyResult<()> {
+        let path = &self.path;
+        let len = out.len()?;
+        let end = offset.checked_add(len as u64);
+        let mut fill = |bytes: &mut [u8]| -> PyResult<()> {
+            let r = py.detach(|| -> std::io::Result<()> {
+                match self.map.file() {
+                    Some(file) => file.read_exact_at(bytes, offset),
+                    None => {
+                        let src = end
+                            .and_then(|e| self.map.bytes().get(offset as usize..e as usize))
+                            .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::UnexpectedEof))?;
+                        bytes.copy_from_slice(src);
+                        Ok(())
+                    }
+                }
+            });
+            r.map_err(|e| Error::io(&e).with_path(std::path::Path::new(path)).into())
+        };
+        refill::<u8>(out, &[len], path, &mut fill)
     }
 
     fn __len__(&self) -> usize {

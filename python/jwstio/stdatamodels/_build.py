@@ -33,7 +33,7 @@ from .. import _core, fits
 from ..models import _open as jm
 from ..models import _schema
 from ..models._base import HduArray, MigratedMovingTarget
-from . import _wcs
+from . import _lazy, _wcs
 from ._asdffile import deferred_asdf_file
 
 
@@ -209,15 +209,19 @@ _EMPTY_PRIMARY = (
 def _astropy_table(f: fits.FitsFile, i: int) -> Any:
     """The table as astropy reads it from the file with ``memmap=False`` (a writeable FITS_rec):
     astropy itself reads the HDU's bytes, behind an empty primary HDU, from memory."""
-    import io
-
-    from astropy.io import fits as afits
-
     info = f._core.info(i)
     if info["pcount"]:
         raise Unsupported("a table with a heap (variable-length columns)")
     start, end = info["header_start"], info["data_start"] + info["data_len"]
-    body = bytes(memoryview(f._core.buffer())[start:end])  # type: ignore[arg-type]
+    return _astropy_table_bytes(bytes(memoryview(f._core.buffer())[start:end]))  # type: ignore[arg-type]
+
+
+def _astropy_table_bytes(body: bytes) -> Any:
+    """The FITS_rec astropy reads from one table HDU's bytes (header and data)."""
+    import io
+
+    from astropy.io import fits as afits
+
     raw = _EMPTY_PRIMARY + body + b"\0" * (-len(body) % 2880)  # the data's padding block
     with afits.open(io.BytesIO(raw), memmap=False) as hl:
         data = hl[1].data
@@ -234,10 +238,13 @@ def _subschema(schema: dict, path: tuple) -> dict:
     return s
 
 
-def _materialize(f: fits.FitsFile, tree: Any, schema: dict) -> None:
+def _materialize(f: fits.FitsFile, tree: Any, schema: dict) -> dict[str, tuple]:
     """Replace jwstio's array markers by the arrays stdatamodels holds: the HDU's data, cast
-    with stdatamodels' own ``properties._cast`` where its schema walk loads it."""
+    with stdatamodels' own ``properties._cast`` where its schema walk loads it. Markers at the
+    root become ``_lazy.PENDING``; returns what ``_load_root`` needs to read each of them."""
     from stdatamodels import properties
+
+    later: dict[str, tuple] = {}
 
     def rec(node: Any, path: tuple) -> None:
         items = node.items() if isinstance(node, dict) else enumerate(node)
@@ -248,6 +255,10 @@ def _materialize(f: fits.FitsFile, tree: Any, schema: dict) -> None:
             elif isinstance(v, HduArray):
                 if type(v) is MigratedMovingTarget:
                     raise Unsupported("migrated table")
+                if not path and isinstance(k, str):
+                    later[k] = (_read_plan(f, v.index), v.nid is not None)
+                    node[k] = _lazy.PENDING
+                    continue
                 data = _astropy_data(f, v.index)
                 if v.nid is not None:
                     data = properties._cast(data, _subschema(schema, path + (k,)))
@@ -256,6 +267,63 @@ def _materialize(f: fits.FitsFile, tree: Any, schema: dict) -> None:
                 raise Unsupported(f"{type(v).__name__} value")
 
     rec(tree, ())
+    return later
+
+
+def _read_plan(f: fits.FitsFile, i: int) -> tuple:
+    """How ``_read_data`` reads HDU ``i`` later (what ``_astropy_data`` would refuse is
+    refused now: a lazy read must not)."""
+    h = f[i]
+    core = f._core
+    info = core.info(i)
+    if h.kind == "bintable":
+        if h.compressed:
+            raise Unsupported("a compressed image HDU")
+        if info["pcount"]:
+            raise Unsupported("a table with a heap (variable-length columns)")
+        return ("table", info["header_start"], info["data_start"] + info["data_len"])
+    if h.kind not in ("primary", "image"):
+        raise Unsupported(f"data of a {h.kind} HDU")
+    if not h.shape:
+        return ("none",)
+    bzero = core.get(i, "BZERO")
+    bscale = core.get(i, "BSCALE")
+    if (bzero is None or bzero == 0) and (bscale is None or bscale == 1):
+        raw = h.raw  # a view of the map: its dtype and shape only (no byte of it is touched)
+        return ("none",) if raw is None else ("raw", info["data_start"], raw.shape, raw.dtype)
+    return ("section", i, tuple(h.shape))
+
+
+def _read_data(core: Any, plan: tuple) -> Any:
+    """``_astropy_data`` by ``plan``, with positioned reads from the file jwstio opened (not its
+    memory map): a file cut short later gives an error, not a crash."""
+    how = plan[0]
+    if how == "table":
+        body = np.empty(plan[2] - plan[1], np.uint8)
+        core.read_at(plan[1], body)
+        return _astropy_table_bytes(body.tobytes())
+    if how == "raw":
+        out = np.empty(plan[2], plan[3])
+        core.read_at(plan[1], out.reshape(-1).view(np.uint8))
+        return out  # the stored big-endian values, writeable
+    if how == "section":
+        return core.section(plan[1], [(0, 1, n) for n in plan[2]])
+    return None
+
+
+def _root_loader(f: fits.FitsFile, schema: dict, later: dict[str, tuple]) -> Any:
+    from stdatamodels import properties
+
+    core = f._core  # kept alive by the loader: model.close() does not stop it reading
+
+    def load(key: str) -> Any:
+        plan, cast = later[key]
+        data = _read_data(core, plan)
+        if cast:
+            data = properties._cast(data, _subschema(schema, (key,)))
+        return data
+
+    return load
 
 
 def build(path: str, cls_lookup: Any) -> Any:
@@ -322,7 +390,9 @@ def build(path: str, cls_lookup: Any) -> Any:
         tree["history"] = {"entries": [HistoryEntry({"description": h}) for h in hist]}
 
     schema = merged_schema(cls)
-    _materialize(f, tree, schema)
+    later = _materialize(f, tree, schema)
+    if later:
+        tree = _lazy.lazy_root(tree, _root_loader(f, schema, later))
     return _make_model(cls, tree, schema, f, doc, path)
 
 
@@ -333,6 +403,11 @@ _STRING_KEYS = frozenset(("type", "title", "description", "fits_keyword", "fits_
 def _plain_string(node: dict) -> bool:
     """A schema node every ``str`` satisfies (no pattern, enum, length, tag or combinator)."""
     return node.get("type") == "string" and node.keys() <= _STRING_KEYS
+
+
+def _has(tree: Any, key: str) -> bool:
+    """``tree[key] is not None`` for the root (an AsdfObject), without reading a lazy array."""
+    return bool(key) and _lazy.value(tree, key) is not None
 
 
 def _make_model(cls: Any, tree: Any, schema: dict, f: fits.FitsFile, doc: Any, path: str) -> Any:
@@ -370,15 +445,16 @@ def _make_model(cls: Any, tree: Any, schema: dict, f: fits.FitsFile, doc: Any, p
     if isinstance(model, (DefaultErrMixin, DefaultDQMixin)):
         if "dq_def" in tree:
             raise Unsupported("dq_def table")
-        if getattr(model, model.get_primary_array_name(), None) is not None:
-            if isinstance(model, DefaultErrMixin) and getattr(model, "err", None) is None:
+        # (getattr(model, name) is not None, without reading a lazy array)
+        if _has(tree, model.get_primary_array_name()):
+            if isinstance(model, DefaultErrMixin) and not _has(tree, "err"):
                 model.err = model.get_default("err")
-            if isinstance(model, DefaultDQMixin) and getattr(model, "dq", None) is None:
+            if isinstance(model, DefaultDQMixin) and not _has(tree, "dq"):
                 model.dq = model.get_default("dq")
-    if type(model).__name__ == "RampModel" and model.data is not None:  # RampModel.__init__
-        if model.pixeldq is None:
+    if type(model).__name__ == "RampModel" and _has(tree, "data"):  # RampModel.__init__
+        if not _has(tree, "pixeldq"):
             model.pixeldq = model.get_default("pixeldq")
-        if model.groupdq is None:
+        if not _has(tree, "groupdq"):
             model.groupdq = model.get_default("groupdq")
     model._file_references.append(_FileReference(f))
     return model
