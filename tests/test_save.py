@@ -243,25 +243,28 @@ def test_reference_models_own_on_save(tmp_path, cls_name, genuine):
 # --- changes before saving -------------------------------------------------------------------------
 
 
-def test_changed_meta_array_and_slit(tmp_path):
-    path = products.write("cal_mos", tmp_path, np.random.default_rng(3), n_slits=3)
+def change_meta_array_and_slit(m):
+    """A meta value, an array and a new slit (a 3-slit cal_mos); ``check_...`` reads them back."""
+    m.meta.target.catalog_name = "CHANGED"
+    m.meta.exposure.ngroups = 17
+    m.slits[0].data = np.asarray(m.slits[0].data) * 2
+    new = {"data": np.full((4, 5), 3.0, dtype=np.float32), "dq": np.zeros((4, 5), np.uint32),
+           "err": np.ones((4, 5), np.float32), "name": "NEW", "xstart": 1, "ystart": 2}
+    m.slits.append(new)
 
-    def change_both(m):
-        m.meta.target.catalog_name = "CHANGED"
-        m.meta.exposure.ngroups = 17
-        m.slits[0].data = np.asarray(m.slits[0].data) * 2
-        new = {"data": np.full((4, 5), 3.0, dtype=np.float32), "dq": np.zeros((4, 5), np.uint32),
-               "err": np.ones((4, 5), np.float32), "name": "NEW", "xstart": 1, "ystart": 2}
-        m.slits.append(new)
 
-    out = round_trip(path, tmp_path, change_both)
-    back = _jw_open(out)
+def check_meta_array_and_slit(back, orig):
     assert back.meta.target.catalog_name == "CHANGED"
     assert back.meta.exposure.ngroups == 17
-    orig = _jw_open(path)
     np.testing.assert_array_equal(back.slits[0].data, np.asarray(orig.slits[0].data) * 2)
     assert len(back.slits) == 4 and back.slits[3].name == "NEW"
     np.testing.assert_array_equal(back.slits[3].data, np.full((4, 5), 3.0, dtype=np.float32))
+
+
+def test_changed_meta_array_and_slit(tmp_path):
+    path = products.write("cal_mos", tmp_path, np.random.default_rng(3), n_slits=3)
+    out = round_trip(path, tmp_path, change_meta_array_and_slit)
+    check_meta_array_and_slit(_jw_open(out), _jw_open(path))
 
 
 def test_changed_table_columns(tmp_path):

@@ -19,26 +19,13 @@ asdf = pytest.importorskip("asdf")
 
 import products  # noqa: E402
 from test_models_oracle import compare_flat  # noqa: E402
+from test_save import _jw_open, _sd_open, change_meta_array_and_slit, check_meta_array_and_slit  # noqa: E402
 
 import jwstio  # noqa: E402
 
 REAL_CAL = Path("/work/shared/fixtures/real/test1_cal.fits")
 FITS_PRODUCTS = [name for name, (_, _, cls) in products.PRODUCTS.items() if cls]
 WRITER_KEYS = ("asdf_library.", "history.extensions.")
-
-
-def _sd_open(path):
-    from stdatamodels.jwst import datamodels as dm
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return dm.open(path)
-
-
-def _jw_open(path):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return jwstio.open(path)
 
 
 def _flat(model):
@@ -189,23 +176,8 @@ def test_asdf_to_asdf(tmp_path):
 
 def test_changed_meta_array_and_slit(tmp_path):
     path = products.write("cal_mos", tmp_path, np.random.default_rng(3), n_slits=3)
-
-    def change_both(m):
-        m.meta.target.catalog_name = "CHANGED"
-        m.meta.exposure.ngroups = 17
-        m.slits[0].data = np.asarray(m.slits[0].data) * 2
-        new = {"data": np.full((4, 5), 3.0, dtype=np.float32), "dq": np.zeros((4, 5), np.uint32),
-               "err": np.ones((4, 5), np.float32), "name": "NEW", "xstart": 1, "ystart": 2}
-        m.slits.append(new)
-
-    out = round_trip(path, tmp_path, change_both)
-    back = _jw_open(out)
-    assert back.meta.target.catalog_name == "CHANGED"
-    assert back.meta.exposure.ngroups == 17
-    orig = _jw_open(path)
-    np.testing.assert_array_equal(back.slits[0].data, np.asarray(orig.slits[0].data) * 2)
-    assert len(back.slits) == 4 and back.slits[3].name == "NEW"
-    np.testing.assert_array_equal(back.slits[3].data, np.full((4, 5), 3.0, dtype=np.float32))
+    out = round_trip(path, tmp_path, change_meta_array_and_slit)
+    check_meta_array_and_slit(_jw_open(out), _jw_open(path))
 
 
 def test_changed_table_columns(tmp_path):
