@@ -6,7 +6,6 @@ receive are counted."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time

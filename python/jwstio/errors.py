@@ -9,6 +9,7 @@ __all__ = [
     "FormatError",
     "AsdfError",
     "HDUNotFoundError",
+    "WriteError",
     "KeyNotFoundError",
     "JwstioOSError",
     "FileNotFoundError",
@@ -31,6 +32,10 @@ class FormatError(JwstioError, ValueError):
 
 class AsdfError(FormatError):
     """The ASDF extension (YAML tree or binary blocks) is invalid."""
+
+
+class WriteError(JwstioError, ValueError):
+    """A value of the model cannot be written (nothing was written)."""
 
 
 class HDUNotFoundError(JwstioError, KeyError):

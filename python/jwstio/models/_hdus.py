@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from .._table import FitsTable, logical
 from ..errors import JwstioError
 
 __all__ = ["Hdu", "HduList", "write_hdus", "header_texts"]
@@ -217,8 +218,6 @@ def _plan(h: Hdu, position: int, path: str) -> tuple[bytes, list, Any]:
         return h._native
     from .. import _write
 
-    from ._save import table_columns
-
     where = f"{path}: HDU {position} ({h.name})"
     if h.kind == "primary":
         hdu: Any = _write.PrimaryHDU(h.data, h.cards)
@@ -270,3 +269,33 @@ def write_hdus(path: str, hdus: HduList, *, overwrite: bool, checksum: bool) -> 
             header = _write._format(plan, True, f"{path}: HDU {i} ({h.name})")
         out.append((header, segments))
     _core.write_fits(path, out, overwrite, checksum)
+
+
+# --- tables for the writer ---------------------------------------------------------------------
+
+
+def table_columns(t: np.ndarray) -> tuple[np.ndarray, dict[str, str]]:
+    """(record with text as bytes, logical columns as bool, scaled columns converted; units)."""
+    if not isinstance(t, FitsTable):
+        return np.asarray(t), {}
+    t._scale_back()  # edits to converted columns handed out (text, logical) into the record
+    raw = t.view(np.ndarray)
+    fields = []
+    values = []
+    for name in raw.dtype.names or ():
+        conv = t._convert.get(name)
+        if raw.dtype[name].base.kind == "S":
+            # astropy writes text columns back from their values: trailing blanks become NULs
+            v = np.char.rstrip(raw[name]).astype(raw.dtype[name].base)
+        elif conv is None:
+            v = raw[name]
+        elif conv is logical:
+            v = raw[name] == ord("T")
+        else:
+            v = t.field(name)
+        fields.append((name, v.dtype.base if v.ndim > 1 else v.dtype, v.shape[1:]))
+        values.append(v)
+    out = np.empty(len(raw), dtype=[(n, d, s) for n, d, s in fields])
+    for (n, _, _), v in zip(fields, values):
+        out[n] = v
+    return out, dict(t._units)

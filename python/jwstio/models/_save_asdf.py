@@ -15,7 +15,8 @@ import numpy as np
 from .. import _core
 from .._table import FitsTable
 from ._base import BlockArray, DataModel, HduArray
-from ._save import HISTORY_ENTRY_TAG, NDARRAY_TAG, _asdf_library_bytes, _drop_none, _is_time, _on_save, _Plain, emit_parts
+from ._asdf_tree import HISTORY_ENTRY_TAG, NDARRAY_TAG, _asdf_library_bytes, emit_parts
+from ._save import _drop_none, _is_time, _on_save, _Plain
 
 __all__ = ["save_asdf", "save_asdf_tree"]
 
