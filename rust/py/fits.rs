@@ -1,7 +1,6 @@
 //! `_core.FitsFile`: a memory-mapped FITS file with its HDU index, header cards and image
 //! conversion to native NumPy arrays.
 
-use std::os::unix::fs::FileExt;
 use super::buffer::MapBuffer;
 use super::pool;
 use crate::convert::{self, OutType, Plan, Scaling};
@@ -17,6 +16,7 @@ use numpy::{PyArray, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyIndexError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyComplex, PyDict, PyList, PyTuple};
+use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -268,7 +268,9 @@ impl FitsFile {
                     None => {
                         let src = end
                             .and_then(|e| self.map.bytes().get(offset as usize..e as usize))
-                            .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::UnexpectedEof))?;
+                            .ok_or_else(|| {
+                                std::io::Error::from(std::io::ErrorKind::UnexpectedEof)
+                            })?;
                         bytes.copy_from_slice(src);
                         Ok(())
                     }
