@@ -15,8 +15,9 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from ._placeholder import placeholder_class, realizing
+
 _LOCK = threading.RLock()
-_TLS = threading.local()  # the object being initialized by this thread (plain access inside)
 _CLS: Any = None
 
 
@@ -36,34 +37,8 @@ def _deferred_class() -> Any:
             return _CLS
         from asdf import AsdfFile
 
-        def __getattribute__(self: Any, name: str) -> Any:  # noqa: N807
-            if name == "__class__":
-                return AsdfFile
-            if getattr(_TLS, "obj", None) is not self:
-                realize(self)
-            return object.__getattribute__(self, name)
-
-        def __setattr__(self: Any, name: str, value: Any) -> None:  # noqa: N807
-            if getattr(_TLS, "obj", None) is not self:
-                realize(self)
-            object.__setattr__(self, name, value)
-
-        def __delattr__(self: Any, name: str) -> None:  # noqa: N807
-            if getattr(_TLS, "obj", None) is not self:
-                realize(self)
-            object.__delattr__(self, name)
-
-        _CLS = type(
-            "_DeferredAsdfFile",
-            (AsdfFile,),
-            {
-                "__getattribute__": __getattribute__,
-                "__setattr__": __setattr__,
-                "__delattr__": __delattr__,
-                "__module__": __name__,
-                "__doc__": "An asdf.AsdfFile initialized on first access (becomes asdf.AsdfFile).",
-            },
-        )
+        _CLS = placeholder_class(AsdfFile, realize, "_DeferredAsdfFile", __name__,
+                                 "An asdf.AsdfFile initialized on first access (becomes asdf.AsdfFile).")
         return _CLS
 
 
@@ -78,14 +53,11 @@ def realize(obj: Any) -> None:
         base: Any = cls.__mro__[1]  # asdf.AsdfFile
         d = object.__getattribute__(obj, "__dict__")
         version, tree = d["_jwstio_pending"]
-        _TLS.obj = obj
-        try:
+        with realizing(obj):
             try:
                 base.__init__(obj, version=version) if version else base.__init__(obj)
             except ValueError:  # a version this asdf does not write (as _build did before)
                 base.__init__(obj)
             object.__setattr__(obj, "_tree", tree)  # as stdatamodels: no validation
-        finally:
-            _TLS.obj = None
         del d["_jwstio_pending"]
         object.__setattr__(obj, "__class__", base)

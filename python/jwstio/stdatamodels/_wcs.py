@@ -34,6 +34,7 @@ import weakref
 from typing import Any
 
 from ._asdf_ext import LAZY_CLASS_NAME
+from ._placeholder import placeholder_class
 
 _LOCK = threading.RLock()
 _KEEP: dict[int, Any] = {}
@@ -80,31 +81,8 @@ def lazy_wcs_class() -> Any:
             return _LAZY_CLASS
         from gwcs import WCS
 
-        def __getattribute__(self: Any, name: str) -> Any:  # noqa: N807
-            if name == "__class__":  # isinstance() asks this: answer without converting
-                return WCS
-            materialize(self)
-            return object.__getattribute__(self, name)
-
-        def __setattr__(self: Any, name: str, value: Any) -> None:  # noqa: N807
-            materialize(self)
-            object.__setattr__(self, name, value)
-
-        def __delattr__(self: Any, name: str) -> None:  # noqa: N807
-            materialize(self)
-            object.__delattr__(self, name)
-
-        cls = type(
-            "_LazyWCS",
-            (WCS,),
-            {
-                "__getattribute__": __getattribute__,
-                "__setattr__": __setattr__,
-                "__delattr__": __delattr__,
-                "__module__": __name__,
-                "__doc__": "A gwcs.WCS converted from the file on first access (becomes gwcs.WCS).",
-            },
-        )
+        cls = placeholder_class(WCS, materialize, "_LazyWCS", __name__,
+                                "A gwcs.WCS converted from the file on first access (becomes gwcs.WCS).")
         # asdf finds the converter's class by this name, as an attribute of this module.
         assert f"{cls.__module__}.{cls.__qualname__}" == LAZY_CLASS_NAME
         globals()["_LazyWCS"] = cls
