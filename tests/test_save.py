@@ -47,11 +47,13 @@ def _jw_open(path):
         return jwstio.open(path)
 
 
-def _flat(model):
+def _flat(model, skip=("_fits_hash", "meta.date")):
+    """``to_flat_dict()`` without what each writer writes its own way (and ``skip``), with asdf's
+    lazy block arrays read."""
     flat = model.to_flat_dict()
     out = {}
     for k, v in flat.items():
-        if k.startswith(WRITER_KEYS) or k in ("_fits_hash", "meta.date"):
+        if k.startswith(WRITER_KEYS) or k in skip:
             continue
         if type(v).__name__ == "NDArrayType":  # asdf's lazy block array
             v = np.asarray(v)
