@@ -293,3 +293,16 @@ def test_shared_and_zero_d_arrays(tmp_path):
         np.testing.assert_array_equal(af.tree["b"]["c"][0], x)
         assert af.tree["z"].shape == () and af.tree["z"] == 2.5
         assert af.tree["t"].dtype == tree["t"].dtype
+
+
+def test_nested_asdf_object(tmp_path):
+    """A model's tree appended below the root (jwst's combine_1d) is written tagged, as asdf does."""
+    from asdf.tags.core import AsdfObject
+
+    path = products.write("x1d", tmp_path, np.random.default_rng(12))
+
+    def nest(m):
+        m._instance["spec"][1] = AsdfObject(m._instance["spec"][1])
+
+    out = round_trip(path, tmp_path, change=nest, opener=_sd_open)
+    assert type(_sd_open(out)._instance["spec"][1]) is AsdfObject

@@ -15,7 +15,7 @@ import numpy as np
 from .. import _core
 from .._table import FitsTable
 from ._base import BlockArray, DataModel, HduArray
-from ._asdf_tree import HISTORY_ENTRY_TAG, NDARRAY_TAG, _asdf_library_bytes, emit_parts
+from ._asdf_tree import HISTORY_ENTRY_TAG, NDARRAY_TAG, _asdf_library_bytes, _like, emit_parts
 from ._save import _drop_none, _is_time, _on_save, _Plain
 
 __all__ = ["save_asdf", "save_asdf_tree"]
@@ -102,7 +102,7 @@ class _Renumber:
 
 def _map_kept(v: Any, fn: Any) -> Any:
     if isinstance(v, dict):
-        return {k: _map_kept(x, fn) for k, x in v.items()}
+        return _like(v, {k: _map_kept(x, fn) for k, x in v.items()})
     if isinstance(v, list):
         return [_map_kept(x, fn) for x in v]
     if isinstance(v, _Kept):
