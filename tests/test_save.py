@@ -157,10 +157,15 @@ def test_round_trip(tmp_path, name, seed, options):
     round_trip(path, tmp_path)
 
 
-@pytest.mark.parametrize("name,options", [
+# Many slits, TSO tables, a gwcs kept as read, an array in an ASDF binary block (also used by
+# test_save_asdf.py).
+MORE_CASES = [
     ("cal_mos", {"n_slits": 60}), ("x1dints", {"n_spec": 6}), ("uncal_tables", {}),
     ("cal", {"wcs": True}), ("cal", {"extra_array": True}), ("s2d", {"n_slits": 9}),
-])
+]
+
+
+@pytest.mark.parametrize("name,options", MORE_CASES)
 def test_round_trip_more(tmp_path, name, options):
     """Many slits, TSO tables, a gwcs kept as read, an array in an ASDF binary block."""
     path = products.write(name, tmp_path, np.random.default_rng(7), **options)

@@ -20,7 +20,7 @@ asdf = pytest.importorskip("asdf")
 import products  # noqa: E402
 from test_models_oracle import compare_flat  # noqa: E402
 from test_save import _flat as save_flat  # noqa: E402
-from test_save import _jw_open, _sd_open, change_meta_array_and_slit, check_meta_array_and_slit  # noqa: E402
+from test_save import MORE_CASES, _jw_open, _sd_open, change_meta_array_and_slit, check_meta_array_and_slit  # noqa: E402
 
 import jwstio  # noqa: E402
 
@@ -131,10 +131,7 @@ def test_round_trip_genuine_model(tmp_path, name):
     round_trip(path, tmp_path, opener=_sd_open)
 
 
-@pytest.mark.parametrize("name,options", [
-    ("cal_mos", {"n_slits": 60}), ("x1dints", {"n_spec": 6}), ("uncal_tables", {}),
-    ("cal", {"wcs": True}), ("cal", {"extra_array": True}), ("s2d", {"n_slits": 9}),
-])
+@pytest.mark.parametrize("name,options", MORE_CASES)
 def test_round_trip_more(tmp_path, name, options):
     """Many slits, TSO tables, a gwcs kept as read, an array in an ASDF binary block."""
     path = products.write(name, tmp_path, np.random.default_rng(7), **options)
