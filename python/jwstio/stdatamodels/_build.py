@@ -180,40 +180,10 @@ class _Builder:
 _CONTAINERS = frozenset((dict, list, _core.Tagged, _core.NDArrayNode))
 
 
-def _astropy_data(f: fits.FitsFile, i: int) -> np.ndarray | None:
-    """``hdulist[i].data`` as astropy gives it with ``memmap=False``: image HDUs from jwstio's
-    arrays; binary tables by astropy itself, from the HDU's bytes (a ``FITS_rec``)."""
-    h = f[i]
-    if h.kind == "bintable" and not h.compressed:
-        return _astropy_table(f, i)
-    if h.kind not in ("primary", "image"):
-        raise Unsupported(f"data of a {h.kind} HDU")
-    if not h.shape:
-        return None
-    bzero = f._core.get(i, "BZERO")
-    bscale = f._core.get(i, "BSCALE")
-    if (bzero is None or bzero == 0) and (bscale is None or bscale == 1):
-        raw = h.raw
-        if raw is None:
-            return None
-        return np.array(raw, copy=True)  # the stored big-endian values, writeable
-    return np.array(h.data, copy=True)
-
-
 _EMPTY_PRIMARY = (
     b"SIMPLE  =                    T".ljust(80) + b"BITPIX  =                    8".ljust(80)
     + b"NAXIS   =                    0".ljust(80) + b"EXTEND  =                    T".ljust(80) + b"END".ljust(80)
 ).ljust(2880)
-
-
-def _astropy_table(f: fits.FitsFile, i: int) -> Any:
-    """The table as astropy reads it from the file with ``memmap=False`` (a writeable FITS_rec):
-    astropy itself reads the HDU's bytes, behind an empty primary HDU, from memory."""
-    info = f._core.info(i)
-    if info["pcount"]:
-        raise Unsupported("a table with a heap (variable-length columns)")
-    start, end = info["header_start"], info["data_start"] + info["data_len"]
-    return _astropy_table_bytes(bytes(memoryview(f._core.buffer())[start:end]))  # type: ignore[arg-type]
 
 
 def _astropy_table_bytes(body: bytes) -> Any:
@@ -259,7 +229,7 @@ def _materialize(f: fits.FitsFile, tree: Any, schema: dict) -> dict[str, tuple]:
                     later[k] = (_read_plan(f, v.index), v.nid is not None)
                     node[k] = _lazy.PENDING
                     continue
-                data = _astropy_data(f, v.index)
+                data = _read_data(f._core, _read_plan(f, v.index))
                 if v.nid is not None:
                     data = properties._cast(data, _subschema(schema, path + (k,)))
                 node[k] = data
@@ -271,8 +241,8 @@ def _materialize(f: fits.FitsFile, tree: Any, schema: dict) -> dict[str, tuple]:
 
 
 def _read_plan(f: fits.FitsFile, i: int) -> tuple:
-    """How ``_read_data`` reads HDU ``i`` later (what ``_astropy_data`` would refuse is
-    refused now: a lazy read must not)."""
+    """How ``_read_data`` reads HDU ``i`` (now or later: what it cannot read as astropy with
+    ``memmap=False`` gives it is refused here, so a lazy read does not fail on it)."""
     h = f[i]
     core = f._core
     info = core.info(i)
@@ -295,8 +265,10 @@ def _read_plan(f: fits.FitsFile, i: int) -> tuple:
 
 
 def _read_data(core: Any, plan: tuple) -> Any:
-    """``_astropy_data`` by ``plan``, with positioned reads from the file jwstio opened (not its
-    memory map): a file cut short later gives an error, not a crash."""
+    """``hdulist[i].data`` as astropy gives it with ``memmap=False`` (images: the stored
+    big-endian values when unscaled; tables: a ``FITS_rec`` read by astropy itself from the
+    HDU's bytes), by ``plan``, with positioned reads from the file jwstio opened (not its memory
+    map): a file cut short later gives an error, not a crash."""
     how = plan[0]
     if how == "table":
         body = np.empty(plan[2] - plan[1], np.uint8)
