@@ -2,7 +2,8 @@
 
 - A 2048x2048 cal-like file (SCI f4, DQ u4, ERR f4, ~300 primary cards) written to the page cache
   (a tmpfs folder when there is one): jwstio ``fits.write`` vs astropy ``HDUList.writeto`` vs the
-  limit, one ``write()`` of a ready buffer of the same bytes.
+  limit, one ``write()`` of a ready buffer of the same bytes (and that write into a new file
+  renamed over the target, the limit for an atomic writer).
 - Files of 1,000 and 10,000 small image HDUs: jwstio vs astropy (time linear in HDUs).
 """
 
@@ -80,6 +81,25 @@ def test_write_cal_limit_one_write(benchmark, cal, folder):
     def write():
         with open(path, "wb") as f:
             f.write(buf)
+
+    benchmark.pedantic(write, **_ROUNDS)
+
+
+@pytest.mark.benchmark(group="write cal 2048x2048 (48 MB)")
+def test_write_cal_limit_atomic(benchmark, cal, folder):
+    """The same bytes in one write() to a new file renamed over the target, as a writer that
+    keeps the old file readable until the new one is complete must do (its pages are new pages,
+    not the ones the truncation of the old file frees)."""
+    src = os.path.join(folder, "limit_src.fits")
+    fits.write(src, _ours(cal), overwrite=True)
+    with open(src, "rb") as f:
+        buf = f.read()
+    path = os.path.join(folder, "limit_atomic_cal.fits")
+
+    def write():
+        with open(path + ".tmp", "wb") as f:
+            f.write(buf)
+        os.rename(path + ".tmp", path)
 
     benchmark.pedantic(write, **_ROUNDS)
 

@@ -3,6 +3,8 @@
 //! Readers see either the old file (or none) or the complete new one. Without `overwrite`, an
 //! existing target is refused at the final step without a race (a hard link fails when the
 //! name exists). Any error removes the temporary file; only a killed process can leave one.
+//! A replaced file's storage is released on a background thread once the new file is in place
+//! (freeing 48 MB of page cache takes 3.5-4 ms on tmpfs; big files on disk take longer).
 
 use crate::error::{Error, Result};
 use std::fs::{self, File, OpenOptions};
@@ -82,7 +84,11 @@ pub fn write_atomic(
         fill(&file).map_err(|e| e.with_path(path))?;
         file.sync_all().map_err(|e| io_err(&e, path, "fsync"))?;
         drop(file);
+        let old = if overwrite { hold_replaced(path) } else { None };
         publish(&tmp, path, overwrite)?;
+        if let Some(old) = old {
+            release_later(old);
+        }
         // The rename is durable once the folder is synced.
         if let Ok(d) = File::open(&dir) {
             let _ = d.sync_all();
@@ -105,6 +111,38 @@ fn create_temp(dir: &Path, name: &str, path: &Path) -> Result<(PathBuf, File)> {
         }
     }
     Err(Error::format("cannot find a free temporary file name").with_path(path))
+}
+
+/// Files from this size on are released on a background thread when replaced.
+const RELEASE_LATER_MIN: u64 = 4 << 20;
+
+/// The regular file about to be replaced at `path`, held open so that its storage is not
+/// released inside the rename (an `O_PATH` handle on Linux: no read access needed).
+fn hold_replaced(path: &Path) -> Option<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let m = fs::symlink_metadata(path).ok()?;
+    if !m.is_file() || m.len() < RELEASE_LATER_MIN {
+        return None;
+    }
+    #[cfg(target_os = "linux")]
+    let flags = libc::O_PATH | libc::O_NOFOLLOW;
+    #[cfg(not(target_os = "linux"))]
+    let flags = libc::O_NOFOLLOW | libc::O_NONBLOCK;
+    let f = OpenOptions::new()
+        .read(true)
+        .custom_flags(flags)
+        .open(path)
+        .ok()?;
+    // Another process may have put something else there since the check.
+    f.metadata().ok().filter(|m| m.is_file()).map(|_| f)
+}
+
+/// Close a replaced file on a short-lived thread (there, not in the caller, the kernel frees
+/// its storage). When no thread can be started, the dropped closure closes it here.
+fn release_later(old: File) {
+    let _ = std::thread::Builder::new()
+        .name("jwstio-release".into())
+        .spawn(move || drop(old));
 }
 
 /// Move the finished temporary file onto `path`.
@@ -164,6 +202,37 @@ mod tests {
         assert!(e.to_string().contains("boom"));
         assert_eq!(fs::read(&p).unwrap(), b"two");
         assert_eq!(entries(&d), vec!["x.fits".to_string()]);
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn replaces_big_files_symlinks_and_fifos() {
+        let d = tmpdir("b");
+        // A big file (released on a background thread) replaced while a reader holds it.
+        let p = d.join("big.fits");
+        fs::write(&p, vec![7u8; (RELEASE_LATER_MIN + 1) as usize]).unwrap();
+        let reader = File::open(&p).unwrap();
+        write_atomic(&p, true, |mut f| Ok(f.write_all(b"new")?)).unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"new");
+        assert_eq!(reader.metadata().unwrap().len(), RELEASE_LATER_MIN + 1);
+        // A symlink is replaced itself; the file it points to is untouched.
+        let target = d.join("pointed");
+        fs::write(&target, vec![1u8; (RELEASE_LATER_MIN + 1) as usize]).unwrap();
+        let link = d.join("link.fits");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        write_atomic(&link, true, |mut f| Ok(f.write_all(b"x")?)).unwrap();
+        assert!(fs::symlink_metadata(&link).unwrap().is_file());
+        assert_eq!(fs::metadata(&target).unwrap().len(), RELEASE_LATER_MIN + 1);
+        // A FIFO is replaced without being opened (which would block).
+        let fifo = d.join("fifo.fits");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if !made.is_ok_and(|s| s.success()) {
+            eprintln!("mkfifo not available: FIFO case not run");
+            let _ = fs::remove_dir_all(&d);
+            return;
+        }
+        write_atomic(&fifo, true, |mut f| Ok(f.write_all(b"y")?)).unwrap();
+        assert_eq!(fs::read(&fifo).unwrap(), b"y");
         let _ = fs::remove_dir_all(&d);
     }
 
