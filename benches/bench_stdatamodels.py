@@ -144,7 +144,7 @@ def _pipeline(tmp, mode, inp):
     crds = tmp / "crds"
     crds.mkdir(exist_ok=True)
     env = dict(os.environ, CRDS_PATH=str(crds), CRDS_SERVER_URL="https://127.0.0.1:9",
-               STPIPE_DISABLE_CRDS_STEPPARS="true")
+               STPIPE_DISABLE_CRDS_STEPPARS="true", JWSTIO_CACHE_DIR=str(tmp / "jwstio-cache"))
     env["PYTHONPATH"] = str(TESTS) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     r = subprocess.run([sys.executable, str(TESTS / "pipeline_runner.py"), mode, "image3", str(inp), str(tmp / f"out_{mode}")],
                        capture_output=True, text=True, env=env, cwd=str(Path(inp).parent), timeout=3600)
@@ -168,17 +168,21 @@ def image3_1024(tmp_path_factory):
 def test_image3_reads(benchmark, image3_1024):
     """Runs the pipeline plainly and with install() (twice each, alternating); reports the time
     spent in open + read_metadata and the whole run's wall time. The timed benchmark function
-    only returns the measured read time of the jwstio run (pedantic, one round)."""
+    only returns the measured read time of the jwstio run (pedantic, one round). jwstio's schema
+    cache starts empty: its first run computes the merged schema (reported as "cold"), the
+    second reads it from disk, as every later run on a machine does."""
     d, asn = image3_1024
     runs = {"plain": [], "jwstio": []}
     for _ in range(2):
         for mode in ("plain", "jwstio"):
             runs[mode].append(_pipeline(d, mode, asn))
     plain_reads = min(r["reads"] for r in runs["plain"])
-    fast_reads = min(r["reads"] for r in runs["jwstio"])
+    fast_reads = runs["jwstio"][1]["reads"]
+    cold_reads = runs["jwstio"][0]["reads"]
     info = {
         "plain_reads_s": plain_reads, "jwstio_reads_s": fast_reads,
         "reads_ratio": plain_reads / fast_reads,
+        "jwstio_reads_cold_cache_s": cold_reads, "reads_ratio_cold_cache": plain_reads / cold_reads,
         "plain_saves_s": min(r["saves"] for r in runs["plain"]),
         "jwstio_saves_s": min(r["saves"] for r in runs["jwstio"]),
         "save_calls": runs["jwstio"][0]["save_calls"],

@@ -33,7 +33,7 @@ from .. import _core, fits
 from ..models import _open as jm
 from ..models import _schema
 from ..models._base import HduArray, MigratedMovingTarget
-from . import _lazy, _wcs
+from . import _lazy, _schema_cache, _wcs
 from ._asdffile import deferred_asdf_file
 
 
@@ -78,18 +78,44 @@ _schemas_lock = threading.Lock()
 
 
 def merged_schema(cls: Any) -> dict:
-    """A new copy of the class's merged schema (what ``DataModel.__init__`` computes)."""
+    """A new copy of the class's merged schema (what ``DataModel.__init__`` computes), kept
+    on disk between processes (``_schema_cache``)."""
     blob = _schemas.get(cls)
     if blob is None:
         with _schemas_lock:
             blob = _schemas.get(cls)
             if blob is None:
-                import asdf.schema
-                from stdatamodels import schema as mschema
-
-                s = mschema.merge_property_trees(asdf.schema.load_schema(cls.schema_url, resolve_references=True))
-                blob = _schemas[cls] = marshal.dumps(s)
+                blob = _schemas[cls] = _schema_cache.load(cls, lambda: _compute_merged_schema(cls))
     return marshal.loads(blob)
+
+
+def _compute_merged_schema(cls: Any) -> tuple[dict, list[str]]:
+    """The merged schema, and every schema URL it references (followed through ``$ref``)."""
+    import urllib.parse
+
+    import asdf.schema
+    from stdatamodels import schema as mschema
+
+    merged = mschema.merge_property_trees(asdf.schema.load_schema(cls.schema_url, resolve_references=True))
+    urls, todo = [], [cls.schema_url]
+    while todo:
+        url = todo.pop()
+        if url in urls:
+            continue
+        urls.append(url)
+        stack = [asdf.schema.load_schema(url)]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, dict):
+                ref = node.get("$ref")
+                if isinstance(ref, str):
+                    target = urllib.parse.urldefrag(urllib.parse.urljoin(url, ref))[0]
+                    if target and target != url:
+                        todo.append(target)
+                stack.extend(node.values())
+            elif isinstance(node, list):
+                stack.extend(node)
+    return merged, urls
 
 
 def _core_types() -> dict[str, type]:

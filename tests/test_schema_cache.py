@@ -1,0 +1,146 @@
+"""The merged-schema disk cache of ``jwstio.stdatamodels`` (``_schema_cache``): entries equal
+stdatamodels' own computation, are used by a new process, and are computed again when anything
+they come from changes, when damaged, or when the cache is off or cannot be written."""
+
+import os
+import subprocess
+import sys
+import warnings
+
+import pytest
+
+pytest.importorskip("stdatamodels")
+
+import asdf.schema  # noqa: E402
+from stdatamodels import schema as mschema  # noqa: E402
+from stdatamodels.jwst import datamodels as dm  # noqa: E402
+
+from jwstio.stdatamodels import _build, _schema_cache  # noqa: E402
+
+CLASSES = [dm.ImageModel, dm.CubeModel, dm.MultiSlitModel, dm.RampModel, dm.MultiSpecModel, dm.SlitModel]
+
+
+def _reference(cls):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return mschema.merge_property_trees(asdf.schema.load_schema(cls.schema_url, resolve_references=True))
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    """An empty cache folder, and the in-process copies forgotten."""
+    d = tmp_path / "cache"
+    monkeypatch.setenv("JWSTIO_CACHE_DIR", str(d))
+    monkeypatch.setattr(_build, "_schemas", {})
+    return d
+
+
+def _no_compute(cls):
+    raise AssertionError(f"computed {cls.__name__} again")
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
+def test_entries_equal_stdatamodels_and_are_used(cache, monkeypatch, cls):
+    assert _build.merged_schema(cls) == _reference(cls)
+    assert len(list(cache.glob("schema-*.marshal"))) == 1
+    monkeypatch.setattr(_build, "_schemas", {})
+    monkeypatch.setattr(_build, "_compute_merged_schema", _no_compute)
+    assert _build.merged_schema(cls) == _reference(cls)
+
+
+def test_a_new_process_reads_the_entry(cache):
+    _build.merged_schema(dm.ImageModel)
+    code = ("from jwstio.stdatamodels import _build\n"
+            "from stdatamodels.jwst import datamodels as dm\n"
+            "def no(cls): raise SystemExit('computed again')\n"
+            "_build._compute_merged_schema = no\n"
+            "s = _build.merged_schema(dm.ImageModel)\n"
+            "print(sorted(s['properties']['meta']['properties'])[:3])\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                       env=dict(os.environ, JWSTIO_CACHE_DIR=str(cache)))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.strip() == str(sorted(_reference(dm.ImageModel)["properties"]["meta"]["properties"])[:3])
+
+
+def test_changed_inputs_make_a_new_entry(cache, monkeypatch):
+    _build.merged_schema(dm.ImageModel)
+    before = set(cache.glob("schema-*.marshal"))
+    # What a new stdatamodels, asdf or PyYAML version, or an edited schema file, changes.
+    monkeypatch.setattr(_schema_cache, "_fingerprint", "something else")
+    monkeypatch.setattr(_build, "_schemas", {})
+    calls = []
+    real = _build._compute_merged_schema
+    monkeypatch.setattr(_build, "_compute_merged_schema", lambda cls: calls.append(cls) or real(cls))
+    assert _build.merged_schema(dm.ImageModel) == _reference(dm.ImageModel)
+    assert calls == [dm.ImageModel]
+    assert len(set(cache.glob("schema-*.marshal")) - before) == 1
+
+
+def test_the_fingerprint_follows_the_schema_files(cache, monkeypatch, tmp_path):
+    """An edited schema file (size or mtime) changes the fingerprint."""
+    import shutil
+    from pathlib import Path
+
+    fake = tmp_path / "pkg" / "datamodels"
+    shutil.copytree(Path(dm.__file__).parent / "schemas", fake / "schemas")
+    monkeypatch.setattr(dm, "__file__", str(fake / "__init__.py"))
+    prints = []
+    for _ in range(2):
+        monkeypatch.setattr(_schema_cache, "_fingerprint", None)
+        prints.append(_schema_cache._schema_files_fingerprint())
+    target = fake / "schemas" / "image.schema.yaml"
+    if not target.exists():
+        target = sorted((fake / "schemas").rglob("*.yaml"))[0]
+    target.write_text(target.read_text() + "\n# edited\n")
+    monkeypatch.setattr(_schema_cache, "_fingerprint", None)
+    prints.append(_schema_cache._schema_files_fingerprint())
+    assert prints[0] == prints[1] != prints[2]
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "other key", "empty"])
+def test_a_damaged_entry_is_computed_again(cache, monkeypatch, damage):
+    _build.merged_schema(dm.CubeModel)
+    (entry,) = cache.glob("schema-*.marshal")
+    data = entry.read_bytes()
+    head_end = data.index(b"\n", len(_schema_cache._FORMAT)) + 1
+    entry.write_bytes({"truncated": data[: head_end + 100], "garbage": data[:head_end] + b"\x00\xff" * 50,
+                       "other key": _schema_cache._FORMAT + b"x\n" + data[head_end:], "empty": b""}[damage])
+    monkeypatch.setattr(_build, "_schemas", {})
+    assert _build.merged_schema(dm.CubeModel) == _reference(dm.CubeModel)
+    assert entry.read_bytes() == data  # written again
+
+
+def test_cache_off_and_unwritable(tmp_path, monkeypatch):
+    monkeypatch.setenv("JWSTIO_CACHE_DIR", "")
+    monkeypatch.setattr(_build, "_schemas", {})
+    assert _schema_cache.cache_dir() is None
+    assert _build.merged_schema(dm.ImageModel) == _reference(dm.ImageModel)
+    blocker = tmp_path / "a file"
+    blocker.write_text("x")
+    monkeypatch.setenv("JWSTIO_CACHE_DIR", str(blocker / "cache"))
+    monkeypatch.setattr(_build, "_schemas", {})
+    assert _build.merged_schema(dm.ImageModel) == _reference(dm.ImageModel)
+    assert blocker.read_text() == "x"
+
+
+def test_default_folder(monkeypatch, tmp_path):
+    monkeypatch.delenv("JWSTIO_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert _schema_cache.cache_dir() == tmp_path / "jwstio"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert _schema_cache.cache_dir() == tmp_path / "home" / ".cache" / "jwstio"
+
+
+def test_schemas_referencing_other_files_are_not_kept(cache):
+    urls = ["http://stsci.edu/schemas/jwst_datamodel/image.schema", "http://example.org/other.schema"]
+    assert _schema_cache.load(dm.ImageModel, lambda: ({"a": 1}, urls)) is not None
+    assert not cache.exists() or not list(cache.glob("schema-*.marshal"))
+
+
+def test_every_referenced_url_is_found():
+    """The reference walk finds what asdf loads (MultiSlitModel: slit data, meta, photometry...)."""
+    _, urls = _build._compute_merged_schema(dm.MultiSlitModel)
+    names = {u.rsplit("/", 1)[-1] for u in urls}
+    assert {"multislit.schema", "core.schema", "slitdata.schema", "slitmeta.schema", "wcsinfo.schema"} <= names
+    assert all(u.startswith(_schema_cache._PREFIX) for u in urls)
