@@ -144,3 +144,10 @@ def test_every_referenced_url_is_found():
     names = {u.rsplit("/", 1)[-1] for u in urls}
     assert {"multislit.schema", "core.schema", "slitdata.schema", "slitmeta.schema", "wcsinfo.schema"} <= names
     assert all(u.startswith(_schema_cache._PREFIX) for u in urls)
+
+
+def test_no_schema_folder_means_no_disk_entry(cache, monkeypatch, tmp_path):
+    monkeypatch.setattr(dm, "__file__", str(tmp_path / "elsewhere" / "__init__.py"))
+    monkeypatch.setattr(_schema_cache, "_fingerprint", None)
+    assert _build.merged_schema(dm.ImageModel) == _reference(dm.ImageModel)
+    assert not cache.exists() or not list(cache.glob("schema-*.marshal"))

@@ -10,9 +10,9 @@ use std::os::unix::fs::FileExt;
 
 pub const BLOCK: usize = 2880;
 const CARD: usize = 80;
-/// Conversion buffer size: big `write` calls (192 for 48 MB), and a buffer that stays in the
-/// CPU cache between encoding and the kernel's copy (measured: 256 KiB beat 1-8 MiB by ~15%
-/// on a 2048x2048 cal file).
+/// Conversion buffer size without a writer thread: big `write` calls (192 for 48 MB), and a
+/// buffer that stays in the CPU cache between encoding and the kernel's copy (measured: 256 KiB
+/// beat 1-8 MiB by ~15% on a 2048x2048 cal file).
 const BUF: usize = 256 << 10;
 /// Buffer size with a writer thread (fewer hand-offs; measured 0.5-1 ms faster than 256 KiB
 /// on a 2048x2048 cal file).

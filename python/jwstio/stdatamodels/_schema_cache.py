@@ -50,6 +50,8 @@ def _schema_files_fingerprint() -> str:
         h = hashlib.sha256()
         h.update(f"{stdatamodels.__version__}|{asdf.__version__}|{yaml.__version__}|".encode())
         root = Path(dm.__file__).parent / "schemas"
+        if not root.is_dir():
+            raise FileNotFoundError(f"no schema folder at {root}")  # not kept on disk
         for dirpath, dirnames, filenames in os.walk(root):
             dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
             for name in sorted(n for n in filenames if n.endswith((".yaml", ".json"))):
