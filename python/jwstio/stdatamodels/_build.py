@@ -91,13 +91,25 @@ def merged_schema(cls: Any) -> dict:
 
 def _compute_merged_schema(cls: Any) -> tuple[dict, list[str]]:
     """The merged schema, and every schema URL it references (followed through ``$ref``)."""
-    import urllib.parse
-
     import asdf.schema
     from stdatamodels import schema as mschema
 
     merged = mschema.merge_property_trees(asdf.schema.load_schema(cls.schema_url, resolve_references=True))
-    urls, todo = [], [cls.schema_url]
+    urls: list[str] = []
+    try:
+        _referenced_urls(cls.schema_url, urls)
+    except Exception:  # a reference the walk cannot follow: the schema is not kept on disk
+        urls.append("?")
+    return merged, urls
+
+
+def _referenced_urls(root: str, urls: list[str]) -> None:
+    """``root`` and every schema URL reached from it through ``$ref``, into ``urls``."""
+    import urllib.parse
+
+    import asdf.schema
+
+    todo = [root]
     while todo:
         url = todo.pop()
         if url in urls:
@@ -115,7 +127,6 @@ def _compute_merged_schema(cls: Any) -> tuple[dict, list[str]]:
                 stack.extend(node.values())
             elif isinstance(node, list):
                 stack.extend(node)
-    return merged, urls
 
 
 def _core_types() -> dict[str, type]:
