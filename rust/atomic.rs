@@ -116,25 +116,46 @@ fn create_temp(dir: &Path, name: &str, path: &Path) -> Result<(PathBuf, File)> {
 /// Files from this size on are released on a background thread when replaced.
 const RELEASE_LATER_MIN: u64 = 4 << 20;
 
-/// The regular file about to be replaced at `path`, held open so that its storage is not
-/// released inside the rename (an `O_PATH` handle on Linux: no read access needed).
+/// The regular file about to be replaced at `path`, held open (an `O_PATH` handle: no read
+/// access needed) so that its storage is not released inside the rename; only on local
+/// filesystems (`local_filesystem`) and Linux.
+#[cfg(target_os = "linux")]
 fn hold_replaced(path: &Path) -> Option<File> {
-    use std::os::unix::fs::OpenOptionsExt;
+    use rustix::fs::{FileType, Mode, OFlags};
     let m = fs::symlink_metadata(path).ok()?;
     if !m.is_file() || m.len() < RELEASE_LATER_MIN {
         return None;
     }
-    #[cfg(target_os = "linux")]
-    let flags = libc::O_PATH | libc::O_NOFOLLOW;
-    #[cfg(not(target_os = "linux"))]
-    let flags = libc::O_NOFOLLOW | libc::O_NONBLOCK;
-    let f = OpenOptions::new()
-        .read(true)
-        .custom_flags(flags)
-        .open(path)
-        .ok()?;
+    let flags = OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let fd = rustix::fs::open(path, flags, Mode::empty()).ok()?;
     // Another process may have put something else there since the check.
-    f.metadata().ok().filter(|m| m.is_file()).map(|_| f)
+    let st = rustix::fs::fstat(&fd).ok()?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile || !local_filesystem(&fd) {
+        return None;
+    }
+    Some(File::from(fd))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn hold_replaced(_path: &Path) -> Option<File> {
+    None
+}
+
+/// Filesystems on which holding the replaced file open changes only when its storage is freed.
+/// Others are left out: an NFS client renames a target still in use to `.nfsXXXX` before the
+/// rename ("silly rename"), which would leave a moment with no file at the target's name.
+#[cfg(target_os = "linux")]
+fn local_filesystem(fd: &rustix::fd::OwnedFd) -> bool {
+    const LOCAL: [u64; 7] = [
+        0x0102_1994, // tmpfs
+        0xEF53,      // ext2/3/4
+        0x5846_5342, // xfs
+        0x9123_683E, // btrfs
+        0xF2F5_2010, // f2fs
+        0x794C_7630, // overlayfs
+        0x2FC1_2FC1, // zfs
+    ];
+    rustix::fs::fstatfs(fd).is_ok_and(|s| LOCAL.contains(&(s.f_type as u64)))
 }
 
 /// Close a replaced file on a short-lived thread (there, not in the caller, the kernel frees
@@ -233,6 +254,34 @@ mod tests {
         }
         write_atomic(&fifo, true, |mut f| Ok(f.write_all(b"y")?)).unwrap();
         assert_eq!(fs::read(&fifo).unwrap(), b"y");
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn replaced_files_held_only_when_big_regular_and_local() {
+        let d = tmpdir("c");
+        let big = d.join("big");
+        fs::write(&big, vec![0u8; RELEASE_LATER_MIN as usize]).unwrap();
+        let small = d.join("small");
+        fs::write(&small, b"x").unwrap();
+        let link = d.join("link");
+        std::os::unix::fs::symlink(&big, &link).unwrap();
+        let held = hold_replaced(&big);
+        let fd =
+            rustix::fs::open(&big, rustix::fs::OFlags::PATH, rustix::fs::Mode::empty()).unwrap();
+        assert_eq!(held.is_some(), local_filesystem(&fd));
+        assert!(hold_replaced(&small).is_none());
+        assert!(hold_replaced(&link).is_none());
+        assert!(hold_replaced(&d.join("missing")).is_none());
+        // tmpfs, where the benchmarks write, is local.
+        if let Ok(shm) = rustix::fs::open(
+            "/dev/shm",
+            rustix::fs::OFlags::PATH,
+            rustix::fs::Mode::empty(),
+        ) {
+            assert!(local_filesystem(&shm));
+        }
         let _ = fs::remove_dir_all(&d);
     }
 

@@ -513,16 +513,26 @@ impl<'a> Out<'a, '_> {
             self.buf[i..i + bytes.len()].copy_from_slice(bytes);
             return Ok(());
         }
+        // Bytes of `at..` may still be pending in the buffer: written first, so the patch lands
+        // on them and not under them.
+        self.flush()?;
         match &self.pipe {
-            None => {
-                self.flush()?;
-                self.file.write_all_at(bytes, at)?;
-            }
+            None => self.file.write_all_at(bytes, at)?,
             Some(p) => {
                 p.send(Msg::Patch(at, bytes.to_vec()))?;
             }
         }
         Ok(())
+    }
+}
+
+/// Tells the writer the encoder is done however the encoder ends (a panic included), so the
+/// writer does not wait for work forever.
+struct EncoderDone<'h, 'a>(&'h Handoff<'a>);
+
+impl Drop for EncoderDone<'_, '_> {
+    fn drop(&mut self) {
+        self.0.finish();
     }
 }
 
@@ -595,8 +605,10 @@ fn write_hdus_with(
             used: 0,
             buf_start: 0,
         };
+        // However the encoder ends (an error or a panic), the writer is told it is done.
+        let finished = EncoderDone(&handoff);
         let produced = produce(&mut out, hdus, checksum).and_then(|()| out.flush());
-        handoff.finish();
+        drop(finished);
         let written = writer
             .join()
             .unwrap_or_else(|_| Err(Error::format("the writer thread panicked")));
@@ -833,6 +845,61 @@ mod tests {
             assert_eq!(s.value(), u32::MAX);
         }
         assert_eq!(&bytes[h + data_len + h..h + data_len + h + 5000], &raw[..]);
+    }
+
+    #[test]
+    fn long_header_checksum_patched_after_its_tail() {
+        // A header longer than the writer thread's buffer with CHECKSUM/DATASUM at its end, and
+        // little data after it: the patch must land after the header's tail is written.
+        use crate::fits::format::{format_card, Value};
+        let mut cards = Vec::new();
+        format_card("XTENSION", &Value::Str("IMAGE".into()), "", &mut cards).unwrap();
+        format_card("BITPIX", &Value::Int("8".into()), "", &mut cards).unwrap();
+        for i in 0..(3 * PIPE_BUF / 2 / CARD) {
+            format_card(&format!("K{i}"), &Value::Int(i.to_string()), "", &mut cards).unwrap();
+        }
+        format_card("CHECKSUM", &Value::Str("0".repeat(16)), "", &mut cards).unwrap();
+        format_card("DATASUM", &Value::Str("0".into()), "", &mut cards).unwrap();
+        let long = header_block(&cards).unwrap();
+        let big = vec![3u8; THREAD_MIN];
+        let small = vec![5u8; 100];
+        let copy = Field {
+            offset: 0,
+            width: 1,
+            count: 1,
+            op: Op::Flip,
+        };
+        let path =
+            std::env::temp_dir().join(format!("jwstio-write-long-{}.bin", std::process::id()));
+        let mut outputs = Vec::new();
+        for threaded in [false, true] {
+            let mut hdus = vec![
+                HduOut {
+                    header: test_header(),
+                    segments: vec![Segment::Rows {
+                        data: &big,
+                        rowlen: 1,
+                        fields: vec![copy],
+                    }],
+                },
+                HduOut {
+                    header: long.clone(),
+                    segments: vec![Segment::Raw(&small)],
+                },
+            ];
+            let file = std::fs::File::create(&path).unwrap();
+            write_hdus_with(&file, &mut hdus, true, threaded).unwrap();
+            drop(file);
+            outputs.push(std::fs::read(&path).unwrap());
+            let _ = std::fs::remove_file(&path);
+        }
+        assert_eq!(outputs[0], outputs[1]);
+        let first = test_header().len() + THREAD_MIN.div_ceil(BLOCK) * BLOCK;
+        for hdu in [&outputs[1][..first], &outputs[1][first..]] {
+            let mut s = Sum32::default();
+            s.update(hdu);
+            assert_eq!(s.value(), u32::MAX);
+        }
     }
 
     #[test]
