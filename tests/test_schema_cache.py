@@ -2,6 +2,7 @@
 stdatamodels' own computation, are used by a new process, and are computed again when anything
 they come from changes, when damaged, or when the cache is off or cannot be written."""
 
+import marshal
 import os
 import subprocess
 import sys
@@ -91,10 +92,14 @@ def test_the_fingerprint_follows_the_schema_files(cache, monkeypatch, tmp_path):
     target = fake / "schemas" / "image.schema.yaml"
     if not target.exists():
         target = sorted((fake / "schemas").rglob("*.yaml"))[0]
+    st = target.stat()
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # same size, new mtime
+    monkeypatch.setattr(_schema_cache, "_fingerprint", None)
+    prints.append(_schema_cache._schema_files_fingerprint())
     target.write_text(target.read_text() + "\n# edited\n")
     monkeypatch.setattr(_schema_cache, "_fingerprint", None)
     prints.append(_schema_cache._schema_files_fingerprint())
-    assert prints[0] == prints[1] != prints[2]
+    assert prints[0] == prints[1] != prints[2] != prints[3]
 
 
 @pytest.mark.parametrize("damage", ["truncated", "garbage", "other key", "empty"])
@@ -112,9 +117,12 @@ def test_a_damaged_entry_is_computed_again(cache, monkeypatch, damage):
 
 def test_cache_off_and_unwritable(tmp_path, monkeypatch):
     monkeypatch.setenv("JWSTIO_CACHE_DIR", "")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setattr(_build, "_schemas", {})
     assert _schema_cache.cache_dir() is None
     assert _build.merged_schema(dm.ImageModel) == _reference(dm.ImageModel)
+    assert not (tmp_path / "xdg").exists() and not (tmp_path / "home").exists()
     blocker = tmp_path / "a file"
     blocker.write_text("x")
     monkeypatch.setenv("JWSTIO_CACHE_DIR", str(blocker / "cache"))
@@ -134,7 +142,7 @@ def test_default_folder(monkeypatch, tmp_path):
 
 def test_schemas_referencing_other_files_are_not_kept(cache):
     urls = ["http://stsci.edu/schemas/jwst_datamodel/image.schema", "http://example.org/other.schema"]
-    assert _schema_cache.load(dm.ImageModel, lambda: ({"a": 1}, urls)) is not None
+    assert marshal.loads(_schema_cache.load(dm.ImageModel, lambda: ({"a": 1}, urls))) == {"a": 1}
     assert not cache.exists() or not list(cache.glob("schema-*.marshal"))
 
 
@@ -151,3 +159,30 @@ def test_no_schema_folder_means_no_disk_entry(cache, monkeypatch, tmp_path):
     monkeypatch.setattr(_schema_cache, "_fingerprint", None)
     assert _build.merged_schema(dm.ImageModel) == _reference(dm.ImageModel)
     assert not cache.exists() or not list(cache.glob("schema-*.marshal"))
+
+
+def test_schemas_served_by_another_mapping_are_computed(cache):
+    """A process that serves one of stdatamodels' schema files from its own asdf resource
+    mapping gets that schema (as stdatamodels would), not the entry on disk."""
+    _build.merged_schema(dm.ImageModel)
+    assert len(list(cache.glob("schema-*.marshal"))) == 1
+    code = (
+        "import asdf, importlib.resources as r\n"
+        "from stdatamodels.jwst import datamodels as dm\n"
+        "from stdatamodels import schema as ms\n"
+        "from jwstio.stdatamodels import _build\n"
+        "url = 'http://stsci.edu/schemas/jwst_datamodel/bunit.schema'\n"
+        "text = asdf.get_config().resource_manager[url].decode()\n"
+        "text = text.replace('physical units of the array values', 'OVERRIDDEN', 1)\n"
+        "asdf.get_config().add_resource_mapping({url: text.encode()})\n"
+        "ours = _build.merged_schema(dm.ImageModel)\n"
+        "ref = ms.merge_property_trees(asdf.schema.load_schema(dm.ImageModel.schema_url, resolve_references=True))\n"
+        "assert ours == ref\n"
+        "assert 'OVERRIDDEN' in repr(ours)\n"
+        "print('ok')\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                       env=dict(os.environ, JWSTIO_CACHE_DIR=str(cache)))
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr[-2000:]
+    assert len(list(cache.glob("schema-*.marshal"))) == 1  # the overridden schema is not kept
+    # A process with the same mappings as the one that wrote the entry still uses it.
+    assert _schema_cache._served_by_stdatamodels(["http://stsci.edu/schemas/jwst_datamodel/bunit.schema"])

@@ -6,7 +6,12 @@ resource mappings, PyYAML parses of the schema files), which a pipeline run star
 ``strun`` pays for every process. The result is kept in the user's cache folder, keyed by
 everything it is computed from: the class and its schema URL, the versions of stdatamodels,
 asdf and PyYAML, and the names, sizes and modification times of stdatamodels' schema files
-(the only files the schemas reference). A schema that references anything else is not kept.
+(the only files the schemas reference). A schema that references anything else, or whose
+files asdf reads from another resource mapping than stdatamodels' own (a user's
+``add_resource_mapping``, another package's), is not kept; and an entry is not used in a
+process whose asdf resource mappings (loaded, so possibly changed) serve those files from
+elsewhere. Not noticed: a package installed later that serves stdatamodels' schema URLs by
+entry point, until stdatamodels, asdf or PyYAML changes (clear the folder then).
 
 Folder: ``$JWSTIO_CACHE_DIR``, else ``$XDG_CACHE_HOME/jwstio``, else ``~/.cache/jwstio``;
 ``JWSTIO_CACHE_DIR=""`` (empty) turns the disk cache off. Entries are written atomically and
@@ -24,7 +29,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 _PREFIX = "http://stsci.edu/schemas/jwst_datamodel/"
-_FORMAT = b"jwstio-merged-schema-1\n"
+_FORMAT = b"jwstio-merged-schema-2\n"
 
 _fingerprint: str | None = None
 
@@ -82,16 +87,42 @@ def load(cls: Any, compute: Callable[[], tuple[Any, list[str]]]) -> bytes:
         data = path.read_bytes()
         head = _FORMAT + key + b"\n"
         if data.startswith(head):
-            blob = data[len(head):]
-            marshal.loads(blob)  # a damaged entry raises here and is computed again
-            return blob
+            urls_line, blob = data[len(head):].split(b"\n", 1)
+            if not _mappings_loaded() or _served_by_stdatamodels(urls_line.decode().split()):
+                marshal.loads(blob)  # a damaged entry raises here and is computed again
+                return blob
     except (OSError, ValueError, EOFError, TypeError):
         pass
     schema, urls = compute()
     blob = marshal.dumps(schema)
-    if all(u.startswith(_PREFIX) for u in urls):
-        _store(path, _FORMAT + key + b"\n" + blob)
+    if all(u.startswith(_PREFIX) for u in urls) and _served_by_stdatamodels(urls):
+        _store(path, _FORMAT + key + b"\n" + " ".join(urls).encode() + b"\n" + blob)
     return blob
+
+
+def _mappings_loaded() -> bool:
+    """asdf's resource mappings are loaded in this process (a user can add one only then)."""
+    import asdf
+
+    return getattr(asdf.get_config(), "_resource_mappings", True) is not None
+
+
+def _served_by_stdatamodels(urls: list[str]) -> bool:
+    """Every URL is served by stdatamodels' own resource mapping (asdf reads a URL from the
+    first mapping that holds it; a user's ``add_resource_mapping`` or another package may
+    serve stdatamodels' schemas instead)."""
+    import asdf
+
+    mappings = asdf.get_config().resource_mappings
+    for url in urls:
+        for m in mappings:
+            if url in m:
+                if m.package_name != "stdatamodels":
+                    return False
+                break
+        else:
+            return False
+    return True
 
 
 def _store(path: Path, data: bytes) -> None:
