@@ -786,6 +786,36 @@ mod tests {
         header_block(&cards).unwrap()
     }
 
+    /// The HDUs written with checksums without and with the writer thread, each from the headers
+    /// as given (a pass fills their CHECKSUM/DATASUM in place): the same bytes.
+    fn written_both_ways(tag: &str, hdus: &mut [HduOut<'_>]) -> Vec<u8> {
+        let path =
+            std::env::temp_dir().join(format!("jwstio-write-{tag}-{}.bin", std::process::id()));
+        let blank: Vec<Vec<u8>> = hdus.iter().map(|h| h.header.clone()).collect();
+        let mut outputs = Vec::new();
+        for threaded in [false, true] {
+            for (h, b) in hdus.iter_mut().zip(&blank) {
+                h.header = b.clone();
+            }
+            let file = std::fs::File::create(&path).unwrap();
+            write_hdus_with(&file, hdus, true, threaded).unwrap();
+            drop(file);
+            outputs.push(std::fs::read(&path).unwrap());
+            let _ = std::fs::remove_file(&path);
+        }
+        assert_eq!(outputs[0], outputs[1]);
+        outputs.pop().unwrap()
+    }
+
+    /// Every HDU sums to -0 (all ones), as the FITS checksum convention requires.
+    fn assert_checksums(hdus: &[&[u8]]) {
+        for hdu in hdus {
+            let mut s = Sum32::default();
+            s.update(hdu);
+            assert_eq!(s.value(), u32::MAX);
+        }
+    }
+
     #[test]
     fn streamed_hdus_with_checksums() {
         // Data much larger than the buffer, the first header flushed before its checksum is
@@ -814,21 +844,7 @@ mod tests {
                 segments: vec![Segment::Raw(&raw)],
             },
         ];
-        let path =
-            std::env::temp_dir().join(format!("jwstio-write-test-{}.bin", std::process::id()));
-        let mut outputs = Vec::new();
-        for threaded in [false, true] {
-            for h in hdus.iter_mut() {
-                h.header = test_header();
-            }
-            let file = std::fs::File::create(&path).unwrap();
-            write_hdus_with(&file, &mut hdus, true, threaded).unwrap();
-            drop(file);
-            outputs.push(std::fs::read(&path).unwrap());
-            let _ = std::fs::remove_file(&path);
-        }
-        assert_eq!(outputs[0], outputs[1]);
-        let bytes = &outputs[0];
+        let bytes = &written_both_ways("test", &mut hdus);
         let h = test_header().len();
         let data_len = (2 * n).div_ceil(BLOCK) * BLOCK;
         assert_eq!(
@@ -839,11 +855,7 @@ mod tests {
             let got = u16::from_be_bytes([bytes[h + 2 * i], bytes[h + 2 * i + 1]]);
             assert_eq!(got, v ^ 0x8000);
         }
-        for hdu in [&bytes[..h + data_len], &bytes[h + data_len..]] {
-            let mut s = Sum32::default();
-            s.update(hdu);
-            assert_eq!(s.value(), u32::MAX);
-        }
+        assert_checksums(&[&bytes[..h + data_len], &bytes[h + data_len..]]);
         assert_eq!(&bytes[h + data_len + h..h + data_len + h + 5000], &raw[..]);
     }
 
@@ -869,37 +881,23 @@ mod tests {
             count: 1,
             op: Op::Flip,
         };
-        let path =
-            std::env::temp_dir().join(format!("jwstio-write-long-{}.bin", std::process::id()));
-        let mut outputs = Vec::new();
-        for threaded in [false, true] {
-            let mut hdus = vec![
-                HduOut {
-                    header: test_header(),
-                    segments: vec![Segment::Rows {
-                        data: &big,
-                        rowlen: 1,
-                        fields: vec![copy],
-                    }],
-                },
-                HduOut {
-                    header: long.clone(),
-                    segments: vec![Segment::Raw(&small)],
-                },
-            ];
-            let file = std::fs::File::create(&path).unwrap();
-            write_hdus_with(&file, &mut hdus, true, threaded).unwrap();
-            drop(file);
-            outputs.push(std::fs::read(&path).unwrap());
-            let _ = std::fs::remove_file(&path);
-        }
-        assert_eq!(outputs[0], outputs[1]);
+        let mut hdus = vec![
+            HduOut {
+                header: test_header(),
+                segments: vec![Segment::Rows {
+                    data: &big,
+                    rowlen: 1,
+                    fields: vec![copy],
+                }],
+            },
+            HduOut {
+                header: long,
+                segments: vec![Segment::Raw(&small)],
+            },
+        ];
+        let bytes = written_both_ways("long", &mut hdus);
         let first = test_header().len() + THREAD_MIN.div_ceil(BLOCK) * BLOCK;
-        for hdu in [&outputs[1][..first], &outputs[1][first..]] {
-            let mut s = Sum32::default();
-            s.update(hdu);
-            assert_eq!(s.value(), u32::MAX);
-        }
+        assert_checksums(&[&bytes[..first], &bytes[first..]]);
     }
 
     #[test]
