@@ -48,9 +48,10 @@ class WcsSource:
     requested WCS subtree converted on its own (thread-safe). ``doc`` and ``buf`` (jwstio's
     parse and the bytes) stay for saving untouched WCSs as read."""
 
-    __slots__ = ("_af", "_lock", "doc", "buf", "__weakref__")
+    __slots__ = ("_buf", "_af", "_lock", "doc", "buf", "__weakref__")
 
-    def __init__(self, buf: Any, doc: Any):
+    def __init__(self, buf: Any, doc: Any = None):
+        self._buf = buf
         self._af: Any = None
         self._lock = threading.Lock()
         self.doc = doc
@@ -64,8 +65,9 @@ class WcsSource:
                 # asdf's own reading of the tagged tree, as in stdatamodels' from_fits_asdf
                 # (schema defaults filled, the tree validated), without converting anything.
                 self._af = asdf.open(
-                    io.BytesIO(bytes(self.buf)), lazy_load=True, memmap=False, _force_raw_types=True
+                    io.BytesIO(bytes(self._buf)), lazy_load=True, memmap=False, _force_raw_types=True
                 )
+                self._buf = None
             from asdf import yamlutil
 
             node = self._af.tree
@@ -112,7 +114,7 @@ def reader_of(obj: Any) -> tuple[Any, WcsSource] | None:
             return None
         d = object.__getattribute__(obj, "__dict__")
         node, (source, _) = d.get("_jwstio_node"), d["_jwstio_source"]
-        if node is None:
+        if node is None or source.doc is None:
             return None
         return node, source
 
