@@ -294,8 +294,5 @@ def _load_tagged(tree: Any, model: Any, path: tuple = ()) -> Any:
     if isinstance(tree, list):
         return [_load_tagged(v, model, path + (i,)) for i, v in enumerate(tree)]
     if isinstance(tree, (_core.Tagged, _core.NDArrayNode)):
-        objects = getattr(model, "_reader_objects", None)  # a ReaderSource: the object itself
-        if objects is not None and id(tree) in objects:
-            return objects[id(tree)]
         return model._asdf_object(path)
     return tree

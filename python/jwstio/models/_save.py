@@ -71,7 +71,7 @@ def save(
     if cls in _NO_FITS:
         raise NotImplementedError("FITS format is not supported for this file.")
     _on_save(model, output, info)
-    hdus, tree, _ = build(model, output)
+    hdus, tree = build(model, output)
     no_asdf = "ReferenceFileModel" in info["mro"]
     _finish(hdus, tree, no_asdf, model, output)
     write_hdus(output, hdus, overwrite=overwrite, checksum=checksum)
@@ -165,15 +165,10 @@ class _Plain:
     values loaded (arrays read, not cached in the model), datetimes as ISO text. Tagged nodes
     not loaded stay as the reader's nodes (copied as read when the ASDF is written)."""
 
-    def __init__(self, model: DataModel, placeholders: bool = False):
+    def __init__(self, model: DataModel):
         self.model = model
         self.objects = False  # objects only the asdf library can serialize
         self.reader_nodes = False  # the reader's Tagged / NDArrayNode, written as read
-        # Placeholders never used (a genuine model's gwcs built by jwstio.stdatamodels) are
-        # written as read when all come from one source: see ``ReaderSource``.
-        self.placeholders = placeholders
-        self.source: Any = None
-        self.reader_objects: dict[int, Any] = {}
 
     def _raw(self, v: HduArray) -> np.ndarray | None:
         """An image HDU not read yet whose stored values are its values (no BZERO/BSCALE): its
@@ -230,13 +225,6 @@ class _Plain:
             return np.asarray(v)
         if isinstance(v, (datetime.date,)):
             return v
-        reader = getattr(type(v), "_jwstio_reader", None) if self.placeholders else None
-        found = reader(v) if reader is not None else None
-        if found is not None and self.source in (None, found[1]):
-            node, self.source = found
-            self.reader_nodes = True
-            self.reader_objects[id(node)] = v
-            return node
         self.objects = True
         return v
 
@@ -275,22 +263,10 @@ def _from_fitsrec(t: Any) -> FitsTable:
     return FitsTable.build(rec, convert, units)
 
 
-class ReaderSource:
-    """The ASDF writer's view of a genuine model whose tree holds nodes copied as read: the
-    source's ASDF document and bytes (its blocks, standard version and extensions), and the
-    objects those nodes stand for (asdf serializes them when jwstio's emitter cannot)."""
-
-    def __init__(self, doc: Any, buf: Any, objects: dict[int, Any]):
-        self._doc = doc
-        self._asdf_buf = buf
-        self._reader_objects = objects
-
-
-def build(model: Any, output: str, instance: dict | None = None) -> tuple[HduList, dict, Any]:
-    """The HDUs (without the ASDF one), the tree for the ASDF extension, and what the ASDF
-    writer is to ask about nodes copied as read (``model``, or a ``ReaderSource``), from the tree
-    of ``model`` (``instance``: the tree of a genuine stdatamodels model)."""
-    plain = _Plain(model, placeholders=instance is not None)
+def build(model: Any, output: str, instance: dict | None = None) -> tuple[HduList, dict]:
+    """The HDUs (without the ASDF one) and the tree for the ASDF extension, from the tree of
+    ``model`` (``instance``: the tree of a genuine stdatamodels model)."""
+    plain = _Plain(model)
     if instance is None:
         tree = plain.copy(model.instance, ())
         # on_save: the model itself loses its None values too
@@ -305,9 +281,7 @@ def build(model: Any, output: str, instance: dict | None = None) -> tuple[HduLis
     _save_history(hdus, tree)
     tree["__objects__"] = plain.objects
     tree["__reader_nodes__"] = plain.reader_nodes
-    if plain.source is not None:
-        return hdus, tree, ReaderSource(plain.source.doc, plain.source.buf, plain.reader_objects)
-    return hdus, tree, model
+    return hdus, tree
 
 
 def _drop_none(d: Any) -> None:

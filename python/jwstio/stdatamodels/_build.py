@@ -146,7 +146,7 @@ class _Builder:
     def __init__(self, f: fits.FitsFile, doc: Any, buf: Any):
         self.f = f
         self.doc = doc
-        self.wcs_source = _wcs.WcsSource(buf, doc) if buf is not None else None
+        self.wcs_source = _wcs.WcsSource(buf) if buf is not None else None
         self.types = _core_types()
         self.lazies: list[Any] = []
         self.blocks: dict[int, np.ndarray] = {}
@@ -182,7 +182,7 @@ class _Builder:
             if tag.startswith(_WCS_TAG) and path and path[-1] == "wcs":
                 if self.wcs_source is None:  # pragma: no cover - a tag needs an ASDF extension
                     raise Unsupported("WCS without ASDF bytes")
-                lazy = _wcs.make_lazy(self.wcs_source, path, value)
+                lazy = _wcs.make_lazy(self.wcs_source, path)
                 self.lazies.append(lazy)
                 return lazy
             raise Unsupported(f"tagged object {tag} at {'.'.join(map(str, path))}")

@@ -41,8 +41,8 @@ def save_genuine(model: Any, path: str | os.PathLike[str] | Callable[[str], str]
     if model._schema != _class_schema(model):  # e.g. jwst's add_schema_entry("hdrtab", ...)
         raise WriteError(f"jwstio.save: the schema of this {cls} was changed at run time (jwstio writes FITS by the class's schema)")
     model.on_save(output)
-    hdus, tree, source = build(model, output, model._instance)
-    _finish(hdus, tree, bool(getattr(model, "_no_asdf_extension", False)), source, output)
+    hdus, tree = build(model, output, model._instance)
+    _finish(hdus, tree, bool(getattr(model, "_no_asdf_extension", False)), model, output)
     write_hdus(output, hdus, overwrite=overwrite, checksum=checksum)
     return output
 

@@ -9,9 +9,7 @@ Only ``type(obj)`` asked before any other attribute access still shows the place
 (``obj.__class__`` answers ``gwcs.WCS`` without converting, so ``isinstance`` checks such as
 stdatamodels' tree walks do not convert it; ``isinstance(obj, gwcs.WCS)`` is True throughout).
 
-``jsd.save`` to FITS writes an untouched placeholder as the YAML that was read (``reader_of``
-gives jwstio's reader node of it, asked on the class: no conversion). Serializing one through
-asdf (``model.validate``, ``.asdf`` saves, a tree that also holds used objects) goes through a
+Serializing an untouched placeholder (``model.save``, ``model.validate``) goes through a
 converter that converts it first and then hands the now genuine ``gwcs.WCS`` to gwcs' own
 converter ("deferral", so only gwcs' extension is recorded in the written file, as for
 stdatamodels' models). jwstio's package registers it with asdf by entry point (``_asdf_ext``):
@@ -45,17 +43,14 @@ _LAZY_CLASS: Any = None
 
 class WcsSource:
     """The embedded ASDF of one file: read by asdf (tags kept) on the first request, then each
-    requested WCS subtree converted on its own (thread-safe). ``doc`` and ``buf`` (jwstio's
-    parse and the bytes) stay for saving untouched WCSs as read."""
+    requested WCS subtree converted on its own (thread-safe)."""
 
-    __slots__ = ("_buf", "_af", "_lock", "doc", "buf", "__weakref__")
+    __slots__ = ("_buf", "_af", "_lock", "__weakref__")
 
-    def __init__(self, buf: Any, doc: Any = None):
+    def __init__(self, buf: Any):
         self._buf = buf
         self._af: Any = None
         self._lock = threading.Lock()
-        self.doc = doc
-        self.buf = buf
 
     def get(self, path: tuple) -> Any:
         with self._lock:
@@ -88,7 +83,6 @@ def lazy_wcs_class() -> Any:
 
         cls = placeholder_class(WCS, materialize, "_LazyWCS", __name__,
                                 "A gwcs.WCS converted from the file on first access (becomes gwcs.WCS).")
-        setattr(cls, "_jwstio_reader", staticmethod(reader_of))  # asked on the class: no conversion
         # asdf finds the converter's class by this name, as an attribute of this module.
         assert f"{cls.__module__}.{cls.__qualname__}" == LAZY_CLASS_NAME
         globals()["_LazyWCS"] = cls
@@ -96,27 +90,13 @@ def lazy_wcs_class() -> Any:
         return cls
 
 
-def make_lazy(source: WcsSource, path: tuple, node: Any = None) -> Any:
-    """A placeholder for the converted object at ``path`` of ``source``'s tree (``node``:
-    jwstio's reader node of it, written as read while the placeholder is not used)."""
+def make_lazy(source: WcsSource, path: tuple) -> Any:
+    """A placeholder for the converted object at ``path`` of ``source``'s tree."""
     cls = lazy_wcs_class()
     obj = object.__new__(cls)
     d = object.__getattribute__(obj, "__dict__")
     d["_jwstio_source"] = (source, path)
-    d["_jwstio_node"] = node
     return obj
-
-
-def reader_of(obj: Any) -> tuple[Any, WcsSource] | None:
-    """(reader node, source) of a placeholder never used, else None (no conversion)."""
-    with _LOCK:
-        if type(obj) is not _LAZY_CLASS:
-            return None
-        d = object.__getattribute__(obj, "__dict__")
-        node, (source, _) = d.get("_jwstio_node"), d["_jwstio_source"]
-        if node is None or source.doc is None:
-            return None
-        return node, source
 
 
 def materialize(obj: Any) -> None:
