@@ -308,3 +308,59 @@ def test_installed_save_falls_back(tmp_path, clean, caplog):
         assert (tmp_path / f).exists(), f
     jsd.uninstall()
     assert DataModel.save is original
+
+
+def _wcs_of(model):
+    slits = getattr(model, "slits", None)
+    if slits is not None and len(slits):
+        return [getattr(s.meta, "wcs", None) for s in slits]
+    return [model.meta.wcs]
+
+
+@pytest.mark.parametrize("use", [False, True], ids=["unused", "used"])
+@pytest.mark.parametrize("case", ["generated", "slits", "real"])
+def test_installed_save_of_a_gwcs(tmp_path, clean, case, use):
+    """A model with gwcs objects, used or not since the open, saved while installed: jwstio
+    writes the file and asdf its ASDF tree (as in the plain save: the same ``asdf_library`` and
+    extensions), and it reads back as the one stdatamodels' own save writes, WCS evaluations
+    included."""
+    from astropy.io import fits as afits
+    from stdatamodels.jwst import datamodels as dm
+    from test_save import _flat, _headers, _sd_open, compare_flat
+
+    if case == "real":
+        path = Path("/work/shared/fixtures/real/test1_cal.fits")
+        if not path.exists():
+            pytest.skip("no /work/shared fixtures")
+    elif case == "slits":  # a gwcs on every other slit; "used": the first only
+        path = products.write("cal_mos", tmp_path, np.random.default_rng(22), n_slits=6, slit_wcs=True)
+    else:
+        path = products.write("cal", tmp_path, np.random.default_rng(21), wcs=True)
+    (tmp_path / "ref").mkdir()
+    (tmp_path / "ours").mkdir()
+    ref_out, our_out = tmp_path / "ref" / "out_cal.fits", tmp_path / "ours" / "out_cal.fits"
+    ref = _sd_open(path)
+    ref.save(str(ref_out))
+    jsd.install()
+    jsd.reset_stats()
+    m = dm.open(str(path))
+    assert jsd.stats()["open_fast"] == 1  # built by jwstio: its WCSs are placeholders
+    if use:
+        next(w for w in _wcs_of(m) if w is not None).forward_transform  # noqa: B018
+    m.save(str(our_out))
+    assert jsd.stats()["save_fast"] == 1
+    jsd.uninstall()
+    with afits.open(our_out) as hdul:
+        assert b"name: asdf" in bytes(hdul["ASDF"].data["ASDF_METADATA"][0])
+    a, b = _sd_open(our_out), _sd_open(ref_out)
+    assert type(a) is type(b)
+    problems = compare_flat(_flat(a), _flat(b))
+    assert not problems, problems[:20]
+    fa, fb = a.to_flat_dict(), b.to_flat_dict()
+    assert {k: v for k, v in fa.items() if k.startswith("asdf_library.")} == \
+        {k: v for k, v in fb.items() if k.startswith("asdf_library.")}
+    assert _headers(our_out) == _headers(ref_out)
+    pairs = [(wa, wb) for wa, wb in zip(_wcs_of(a), _wcs_of(b)) if wb is not None]
+    assert pairs and len(_wcs_of(a)) == len(_wcs_of(b))
+    for wa, wb in pairs:
+        np.testing.assert_array_equal(np.asarray(wa(12.5, 7.25), float), np.asarray(wb(12.5, 7.25), float))
