@@ -122,15 +122,15 @@ const RELEASE_LATER_MIN: u64 = 4 << 20;
 #[cfg(target_os = "linux")]
 fn hold_replaced(path: &Path) -> Option<File> {
     use rustix::fs::{FileType, Mode, OFlags};
-    let m = fs::symlink_metadata(path).ok()?;
-    if !m.is_file() || m.len() < RELEASE_LATER_MIN {
-        return None;
-    }
+    // O_PATH opens nothing (a FIFO does not block); NOFOLLOW: a symlink is seen as one.
     let flags = OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let fd = rustix::fs::open(path, flags, Mode::empty()).ok()?;
-    // Another process may have put something else there since the check.
     let st = rustix::fs::fstat(&fd).ok()?;
-    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile || !local_filesystem(&fd) {
+    let big = u64::try_from(st.st_size).is_ok_and(|n| n >= RELEASE_LATER_MIN);
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile
+        || !big
+        || !local_filesystem(&fd)
+    {
         return None;
     }
     Some(File::from(fd))
