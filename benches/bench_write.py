@@ -49,6 +49,14 @@ def _astropy(cal):
                           afits.ImageHDU(dq, name="DQ"), afits.ImageHDU(err, name="ERR")])
 
 
+def _file_bytes(cal, folder):
+    """The bytes of the cal file, ready in memory (what the limits write)."""
+    src = os.path.join(folder, "limit_src.fits")
+    fits.write(src, _ours(cal), overwrite=True)
+    with open(src, "rb") as f:
+        return f.read()
+
+
 # The same rounds for all three, after warm-up rounds: the first writes into a cold page cache
 # (pages taken from the free pool) run up to 1.4x slower for whichever test happens to go first.
 _ROUNDS = {"rounds": 30, "warmup_rounds": 5}
@@ -72,10 +80,7 @@ def test_write_cal_astropy(benchmark, cal, folder):
 @pytest.mark.benchmark(group="write cal 2048x2048 (48 MB)")
 def test_write_cal_limit_one_write(benchmark, cal, folder):
     """The limit: the same bytes, ready in memory, in one write() to a new file."""
-    src = os.path.join(folder, "limit_src.fits")
-    fits.write(src, _ours(cal), overwrite=True)
-    with open(src, "rb") as f:
-        buf = f.read()
+    buf = _file_bytes(cal, folder)
     path = os.path.join(folder, "limit_cal.fits")
 
     def write():
@@ -90,10 +95,7 @@ def test_write_cal_limit_atomic(benchmark, cal, folder):
     """The same bytes in one write() to a new file renamed over the target, as a writer that
     keeps the old file readable until the new one is complete must do (its pages are new pages,
     not the ones the truncation of the old file frees)."""
-    src = os.path.join(folder, "limit_src.fits")
-    fits.write(src, _ours(cal), overwrite=True)
-    with open(src, "rb") as f:
-        buf = f.read()
+    buf = _file_bytes(cal, folder)
     path = os.path.join(folder, "limit_atomic_cal.fits")
 
     def write():

@@ -96,13 +96,13 @@ def _own_hash(path):
         return hashlib.sha256("".join(str(h.header) for h in hdul if h.name != "ASDF").encode()).hexdigest()
 
 
-def round_trip(path, tmp_path, change=None, opener=_jw_open):
-    """Save ``path`` with jwstio and with stdatamodels (same file name, two folders) and compare.
-    ``opener`` gives the model jwstio saves (a jwstio model, or a genuine stdatamodels one)."""
+def save_both(path, tmp_path, name, change=None, opener=_jw_open, quiet_ref=False):
+    """``path`` opened by ``opener`` and saved by ``jwstio.save``, and opened and saved by
+    stdatamodels (``change`` applied to both first), as ``name`` in two folders: the two paths.
+    ``quiet_ref``: stdatamodels' save with its warnings ignored."""
     ours_dir, ref_dir = tmp_path / "jwstio", tmp_path / "stdatamodels"
     ours_dir.mkdir(exist_ok=True)
     ref_dir.mkdir(exist_ok=True)
-    name = "out_" + Path(path).name
     m = opener(path)
     ref = _sd_open(path)
     if change is not None:
@@ -110,8 +110,17 @@ def round_trip(path, tmp_path, change=None, opener=_jw_open):
         change(ref)
     written = jwstio.save(m, str(ours_dir / name))
     assert written == str(ours_dir / name)
-    ref.save(str(ref_dir / name))
-    ours_path, ref_path = ours_dir / name, ref_dir / name
+    with warnings.catch_warnings():
+        if quiet_ref:
+            warnings.simplefilter("ignore")
+        ref.save(str(ref_dir / name))
+    return ours_dir / name, ref_dir / name
+
+
+def round_trip(path, tmp_path, change=None, opener=_jw_open):
+    """Save ``path`` with jwstio and with stdatamodels (same file name, two folders) and compare.
+    ``opener`` gives the model jwstio saves (a jwstio model, or a genuine stdatamodels one)."""
+    ours_path, ref_path = save_both(path, tmp_path, "out_" + Path(path).name, change, opener)
     a, b = _sd_open(ours_path), _sd_open(ref_path)
     problems = []
     if type(a).__name__ != type(b).__name__:

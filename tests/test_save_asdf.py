@@ -21,6 +21,7 @@ import products  # noqa: E402
 from test_models_oracle import compare_flat  # noqa: E402
 from test_save import _flat as save_flat  # noqa: E402
 from test_save import MORE_CASES, _jw_open, _sd_open, change_meta_array_and_slit, check_meta_array_and_slit  # noqa: E402
+from test_save import save_both  # noqa: E402
 
 import jwstio  # noqa: E402
 
@@ -73,21 +74,8 @@ def _arrays(tree):
 def round_trip(path, tmp_path, change=None, opener=_jw_open, name=None, ignore=()):
     """Save ``path`` as .asdf with jwstio and with stdatamodels (same name, two folders), compare
     (but the table columns ``ignore``: ``(key, column)`` pairs)."""
-    ours_dir, ref_dir = tmp_path / "jwstio", tmp_path / "stdatamodels"
-    ours_dir.mkdir(exist_ok=True)
-    ref_dir.mkdir(exist_ok=True)
     name = name or "out_" + Path(path).stem + ".asdf"
-    m = opener(path)
-    ref = _sd_open(path)
-    if change is not None:
-        change(m)
-        change(ref)
-    written = jwstio.save(m, str(ours_dir / name))
-    assert written == str(ours_dir / name)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ref.save(str(ref_dir / name))
-    ours_path, ref_path = ours_dir / name, ref_dir / name
+    ours_path, ref_path = save_both(path, tmp_path, name, change, opener, quiet_ref=True)
     problems = check_asdf(ours_path)
     a, b = _sd_open(ours_path), _sd_open(ref_path)
     if type(a).__name__ != type(b).__name__:
@@ -104,7 +92,7 @@ def round_trip(path, tmp_path, change=None, opener=_jw_open, name=None, ignore=(
     ja, jb = _jw_open(ours_path), _jw_open(ref_path)
     problems += ["jwstio: " + p for p in compare_flat(*_without(ignore, _flat(ja), _flat(jb)))]
     assert not problems, f"{Path(path).name}:\n  " + "\n  ".join(problems[:30])
-    assert [p.name for p in ours_dir.iterdir()] == [name]  # no temporary file left
+    assert [p.name for p in ours_path.parent.iterdir()] == [name]  # no temporary file left
     return ours_path
 
 
